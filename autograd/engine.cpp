@@ -1,0 +1,175 @@
+// The engine: recording ops, the Tensor's autograd methods, and backward().
+#include <atomic>
+#include <queue>
+
+#include <nyx/core/kernels.hpp>
+
+#include "grad_mode.hpp"
+#include "record.hpp"
+
+namespace nyx::autograd {
+namespace {
+std::atomic<std::uint64_t> next_sequence{0};
+std::atomic<std::int64_t> records_alive{0};
+}  // namespace
+
+Record::Record(const char* op_name, std::uint64_t number) : op(op_name), sequence(number) { ++records_alive; }
+Record::~Record() { --records_alive; }
+
+std::int64_t live_records() { return records_alive.load(); }
+
+bool should_record(const std::vector<Tensor>& inputs) {
+    if (!is_grad_enabled()) return false;
+    for (const Tensor& t : inputs)
+        if (t.defined() && t.requires_grad()) return true;
+    return false;
+}
+
+void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward) {
+    if (!should_record(inputs)) return;
+    auto rec = std::make_shared<Record>(op, next_sequence++);
+    rec->inputs.reserve(inputs.size());
+    for (const Tensor& t : inputs) {
+        Edge edge;
+        if (t.defined() && t.requires_grad()) {
+            const auto& impl = t.impl();
+            if (impl->grad_fn) edge.record = impl->grad_fn, edge.output_index = impl->output_index;
+            else edge.leaf = impl;
+            edge.shape = t.shape();
+            edge.dtype = t.dtype();
+        }
+        rec->inputs.push_back(std::move(edge));
+    }
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        const auto& impl = outputs[i].impl();
+        rec->output_shapes.push_back(impl->shape);
+        rec->output_dtypes.push_back(impl->dtype);
+        if (!is_floating(impl->dtype)) continue;  // indices and masks carry no gradient
+        impl->requires_grad = true;
+        impl->grad_fn = rec;
+        impl->output_index = static_cast<int>(i);
+    }
+    rec->backward = std::move(backward);
+}
+
+namespace {
+
+// Adds g into a leaf's .grad; the first gradient is taken over when nothing else holds it.
+void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
+    if (leaf.grad) {
+        kernels::add_in_place(Tensor(leaf.grad), g, 1.0);
+        return;
+    }
+    const bool unshared = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1;
+    if (!(unshared && g.is_contiguous())) g = kernels::contiguous_copy(g);
+    g.impl()->requires_grad = false;
+    leaf.grad = g.impl();
+}
+
+struct LaterFirst {
+    bool operator()(const std::shared_ptr<Record>& a, const std::shared_ptr<Record>& b) const {
+        return a->sequence < b->sequence;
+    }
+};
+
+void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
+    NoGradGuard no_grad;  // backward closures compute with ops, which must not record themselves
+    const auto& root_impl = root.impl();
+    if (!root_impl->grad_fn) {
+        accumulate_into_leaf(*root_impl, std::move(gradient));
+        return;
+    }
+    std::priority_queue<std::shared_ptr<Record>, std::vector<std::shared_ptr<Record>>, LaterFirst> ready;
+    auto deliver = [&](const std::shared_ptr<Record>& rec, int index, Tensor g) {
+        if (rec->pending.empty()) {
+            rec->pending.resize(rec->output_shapes.size());
+            ready.push(rec);  // queued once: a record is pushed when its first gradient arrives
+        }
+        Tensor& slot = rec->pending[static_cast<std::size_t>(index)];
+        slot = slot.defined() ? kernels::add(slot, g) : std::move(g);
+    };
+    deliver(root_impl->grad_fn, root_impl->output_index, std::move(gradient));
+
+    while (!ready.empty()) {
+        std::shared_ptr<Record> rec = ready.top();
+        ready.pop();
+        NYX_CHECK(!rec->released, "backward: the records of op '", rec->op,
+                  "' were freed by an earlier backward(); if you need to backpropagate through the same graph twice, "
+                  "pass retain_graph=true to the first backward(), e.g. loss.backward({}, true)");
+        Gradients grad_outputs = std::move(rec->pending);
+        rec->pending.clear();
+        for (std::size_t i = 0; i < grad_outputs.size(); ++i)
+            if (!grad_outputs[i].defined()) grad_outputs[i] = zeros(rec->output_shapes[i], rec->output_dtypes[i]);
+        Gradients grads = rec->backward(grad_outputs);
+        grad_outputs.clear();
+        NYX_CHECK(grads.size() == rec->inputs.size(), "backward of '", rec->op, "' returned ", grads.size(),
+                  " gradients for ", rec->inputs.size(), " inputs");
+        for (std::size_t i = 0; i < grads.size(); ++i) {
+            const Edge& edge = rec->inputs[i];
+            if (!edge.wants_gradient() || !grads[i].defined()) continue;
+            Tensor g = kernels::sum_to(std::move(grads[i]), edge.shape);  // broadcasting undone here, once
+            NYX_CHECK(g.shape() == edge.shape && g.dtype() == edge.dtype, "backward of '", rec->op,
+                      "' returned a gradient of shape ", to_string(g.shape()), " and dtype ", g.dtype(), " for input ", i,
+                      " of shape ", to_string(edge.shape), " and dtype ", edge.dtype);
+            if (edge.record) deliver(edge.record, edge.output_index, std::move(g));
+            else accumulate_into_leaf(*edge.leaf, std::move(g));
+        }
+        if (!retain_graph) {  // free the saved tensors and let go of the inputs' records
+            rec->backward = nullptr;
+            rec->inputs.clear();
+            rec->released = true;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace nyx::autograd
+
+namespace nyx {
+
+bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+    NYX_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors (f32, f64) can require gradients; "
+              "this one is ", dtype());
+    NYX_CHECK(is_leaf(), "requires_grad_: this tensor is the result of '", grad_fn_name(),
+              "', not a leaf; gradients flow to it already. To start a new leaf from it, call .detach() first");
+    impl_->requires_grad = on;
+    return *this;
+}
+
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+
+Tensor Tensor::grad() const { return checked().grad ? Tensor(impl_->grad) : Tensor(); }
+
+void Tensor::set_grad(const Tensor& grad) const {
+    checked();
+    if (grad.defined())
+        NYX_CHECK(grad.shape() == shape() && grad.dtype() == dtype(), "set_grad: a gradient of shape ",
+                  nyx::to_string(grad.shape()), " and dtype ", grad.dtype(), " does not fit a tensor of shape ",
+                  nyx::to_string(shape()), " and dtype ", dtype());
+    impl_->grad = grad.impl();
+}
+
+std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl_->grad_fn->op : ""; }
+
+Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+    NYX_CHECK(requires_grad(), "backward: this tensor does not require grad, so there is nothing to backpropagate. "
+              "Call .requires_grad_() on the leaves you want gradients for before computing it, and do not compute "
+              "it under NoGradGuard");
+    Tensor seed = gradient;
+    if (!seed.defined()) {
+        NYX_CHECK(numel() == 1, "backward: a gradient can be implied only for a one-element output, and this one has shape ",
+                  nyx::to_string(shape()), "; reduce it first (e.g. loss.sum() or loss.mean()), or pass the "
+                  "gradient explicitly: y.backward(ones_like(y))");
+        seed = ones(shape(), dtype());
+    }
+    NYX_CHECK(seed.shape() == shape() && seed.dtype() == dtype(), "backward: the gradient has shape ",
+              nyx::to_string(seed.shape()), " and dtype ", seed.dtype(), " but the tensor has shape ",
+              nyx::to_string(shape()), " and dtype ", dtype());
+    autograd::run_backward(*this, seed, retain_graph);
+}
+
+}  // namespace nyx

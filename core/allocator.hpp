@@ -1,0 +1,23 @@
+#pragma once
+// The caching allocator that serves all tensor storage: 64-byte-aligned blocks, rounded up to size
+// classes and kept on free lists when released, so a training step reuses the previous step's
+// blocks instead of going back to the system. Thread-safe.
+#include <cstddef>
+
+namespace nyx::memory {
+
+inline constexpr std::size_t alignment = 64;
+
+void* allocate(std::size_t nbytes);              // nbytes > 0; throws nyx::Error when out of memory
+void release(void* block, std::size_t nbytes);  // the same nbytes that were asked for
+
+struct Stats {
+    std::size_t live_bytes = 0;       // in blocks handed out and not yet released (size classes)
+    std::size_t peak_live_bytes = 0;  // the most live_bytes has been since the last reset_peak()
+    std::size_t cached_bytes = 0;     // in released blocks kept for reuse
+};
+Stats stats();
+void reset_peak();
+void empty_cache();  // returns every cached block to the system
+
+}  // namespace nyx::memory

@@ -1,0 +1,64 @@
+#include "parallel.hpp"
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <tbb/global_control.h>
+
+#include "blas.hpp"
+#include "error.hpp"
+
+namespace nyx {
+namespace {
+
+std::mutex settings_mutex;
+std::unique_ptr<tbb::global_control> control;  // alive while the setting holds
+int current_threads = 0;
+
+void apply(int n) {
+    control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                    static_cast<std::size_t>(n));
+    current_threads = n;
+    blas::use_single_thread();
+}
+
+int threads_from_environment() {
+    const char* text = std::getenv("NYX_NUM_THREADS");
+    if (!text || !*text) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    NYX_CHECK(*end == '\0' && n >= 1 && n <= 4096, "NYX_NUM_THREADS=\"", text,
+              "\" is not a thread count; set it to a whole number >= 1, or unset it to use all cores");
+    return static_cast<int>(n);
+}
+
+}  // namespace
+
+namespace detail {
+void ensure_thread_settings() {
+    static const bool once = [] {
+        std::lock_guard lock(settings_mutex);
+        if (current_threads == 0) apply(threads_from_environment());
+        return true;
+    }();
+    (void)once;
+}
+}  // namespace detail
+
+void set_num_threads(int n) {
+    NYX_CHECK(n >= 1, "set_num_threads: got ", n, "; the thread count must be at least 1");
+    detail::ensure_thread_settings();
+    std::lock_guard lock(settings_mutex);
+    apply(n);
+}
+
+int num_threads() {
+    detail::ensure_thread_settings();
+    std::lock_guard lock(settings_mutex);
+    return current_threads;
+}
+
+}  // namespace nyx

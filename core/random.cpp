@@ -1,0 +1,99 @@
+#include "random.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "loops.hpp"
+
+namespace nyx {
+
+Generator& Generator::operator=(const Generator& other) {
+    seed_ = other.seed_;
+    offset_.store(other.offset_.load());
+    return *this;
+}
+
+void Generator::manual_seed(std::uint64_t seed) {
+    seed_ = seed;
+    offset_.store(0);
+}
+
+Generator& default_generator() {
+    static Generator generator(0);
+    return generator;
+}
+
+void manual_seed(std::uint64_t seed) { default_generator().manual_seed(seed); }
+
+std::array<std::uint32_t, 4> philox(std::uint64_t counter, std::uint64_t key) {
+    std::uint32_t c0 = static_cast<std::uint32_t>(counter), c1 = static_cast<std::uint32_t>(counter >> 32);
+    std::uint32_t c2 = 0, c3 = 0;
+    std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
+    for (int round = 0; round < 10; ++round) {
+        const std::uint64_t p0 = std::uint64_t{0xD2511F53} * c0;
+        const std::uint64_t p1 = std::uint64_t{0xCD9E8D57} * c2;
+        const std::uint32_t next0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1 ^ k0;
+        const std::uint32_t next2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3 ^ k1;
+        c1 = static_cast<std::uint32_t>(p1);
+        c3 = static_cast<std::uint32_t>(p0);
+        c0 = next0;
+        c2 = next2;
+        k0 += 0x9E3779B9;
+        k1 += 0xBB67AE85;
+    }
+    return {c0, c1, c2, c3};
+}
+
+namespace {
+
+// A double in [0, 1) from 53 random bits.
+double unit(std::uint32_t high, std::uint32_t low) {
+    return static_cast<double>(((std::uint64_t{high} << 32) | low) >> 11) * 0x1.0p-53;
+}
+
+// Fills a new tensor with value(words of element i's counter), in parallel.
+template <class F>
+Tensor generate(Shape shape, DType dtype, Generator& generator, F value) {
+    Tensor t = empty(std::move(shape), dtype);
+    const std::int64_t n = t.numel();
+    const std::uint64_t first = generator.advance(static_cast<std::uint64_t>(n));
+    const std::uint64_t key = generator.seed();
+    dispatch(dtype, [&]<class T>() {
+        T* out = t.data<T>();
+        parallel_for(0, n, loops::grain / 4, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i)
+                out[i] = static_cast<T>(value(philox(first + static_cast<std::uint64_t>(i), key)));
+        });
+    });
+    return t;
+}
+
+}  // namespace
+
+Tensor rand(Shape shape, DType dtype, Generator& generator) {
+    NYX_CHECK(is_floating(dtype), "rand: dtype must be f32 or f64, got ", dtype, "; use randint for integers");
+    return generate(std::move(shape), dtype, generator, [dtype](const std::array<std::uint32_t, 4>& w) {
+        // f32 takes 24 bits so that rounding never yields 1.0.
+        return dtype == f32 ? static_cast<double>(w[0] >> 8) * 0x1.0p-24 : unit(w[0], w[1]);
+    });
+}
+
+Tensor randn(Shape shape, DType dtype, Generator& generator) {
+    NYX_CHECK(is_floating(dtype), "randn: dtype must be f32 or f64, got ", dtype);
+    return generate(std::move(shape), dtype, generator, [](const std::array<std::uint32_t, 4>& w) {
+        // Box-Muller on two 53-bit uniforms; 1 - u keeps the logarithm's argument in (0, 1].
+        const double radius = std::sqrt(-2.0 * std::log(1.0 - unit(w[0], w[1])));
+        return radius * std::cos(2.0 * std::numbers::pi * unit(w[2], w[3]));
+    });
+}
+
+Tensor randint(std::int64_t low, std::int64_t high, Shape shape, Generator& generator) {
+    NYX_CHECK(low < high, "randint: the range [", low, ", ", high, ") is empty; need low < high");
+    const auto range = static_cast<unsigned __int128>(static_cast<std::uint64_t>(high - low));
+    return generate(std::move(shape), i64, generator, [=](const std::array<std::uint32_t, 4>& w) {
+        const std::uint64_t bits = (std::uint64_t{w[0]} << 32) | w[1];
+        return low + static_cast<std::int64_t>((bits * range) >> 64);  // multiply-shift: no modulo bias worth naming
+    });
+}
+
+}  // namespace nyx

@@ -1,0 +1,42 @@
+#pragma once
+// Seeded, counter-based random numbers (Philox-4x32-10, Salmon et al., SC 2011). Element i of a
+// tensor draws from counter (offset + i), so its value depends only on the seed and on how many
+// numbers the generator has handed out before: never on the thread count or on the order in which
+// threads run.
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "tensor.hpp"
+
+namespace nyx {
+
+class Generator {
+  public:
+    explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
+    Generator(const Generator& other) : seed_(other.seed_), offset_(other.offset_.load()) {}
+    Generator& operator=(const Generator& other);
+
+    void manual_seed(std::uint64_t seed);  // restarts the stream
+    std::uint64_t seed() const { return seed_; }
+    std::uint64_t offset() const { return offset_.load(); }
+    // Reserves `count` counters and returns the first; thread-safe.
+    std::uint64_t advance(std::uint64_t count) { return offset_.fetch_add(count); }
+
+  private:
+    std::uint64_t seed_;
+    std::atomic<std::uint64_t> offset_{0};
+};
+
+Generator& default_generator();
+void manual_seed(std::uint64_t seed);  // seeds the default generator
+
+// Four independent 32-bit words for one counter under one key.
+std::array<std::uint32_t, 4> philox(std::uint64_t counter, std::uint64_t key);
+
+Tensor rand(Shape shape, DType dtype = f32, Generator& generator = default_generator());   // uniform [0, 1)
+Tensor randn(Shape shape, DType dtype = f32, Generator& generator = default_generator());  // standard normal
+// Uniform integers in [low, high), i64.
+Tensor randint(std::int64_t low, std::int64_t high, Shape shape, Generator& generator = default_generator());
+
+}  // namespace nyx

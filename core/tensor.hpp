@@ -1,0 +1,203 @@
+#pragma once
+// Tensor: an N-d, row-major view (shape, strides, offset, dtype) over shared, 64-byte-aligned storage.
+// Copying a Tensor copies a handle; two handles to one TensorImpl are the same tensor (as in libtorch).
+//
+// The member functions come in three groups:
+//   - data and metadata (this file, core/tensor.cpp): shape, strides, data<T>(), at<T>(), item<T>(), printing;
+//   - differentiable ops (declared here, defined in ops/tensor_methods.cpp): views, arithmetic, reductions;
+//     each records itself on the tape when an input requires grad;
+//   - autograd (declared here, defined in autograd/): requires_grad_(), grad(), backward(), detach().
+// core's own kernels never call the second and third groups.
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dtype.hpp"
+#include "error.hpp"
+#include "shape.hpp"
+
+namespace nyx {
+
+namespace autograd {
+struct Record;
+}
+
+// A block from the caching allocator; freed when the last tensor viewing it goes away.
+class Storage {
+  public:
+    explicit Storage(std::size_t nbytes);
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+    void* data() const { return data_; }
+    std::size_t nbytes() const { return nbytes_; }
+
+  private:
+    void* data_ = nullptr;
+    std::size_t nbytes_ = 0;
+};
+
+struct TensorImpl {
+    std::shared_ptr<Storage> storage;
+    Shape shape;
+    Shape strides;  // in elements
+    std::int64_t offset = 0;  // in elements
+    DType dtype = DType::f32;
+
+    // Autograd metadata (see autograd/README.md). A leaf that requires grad has no grad_fn and
+    // accumulates into `grad`; a result of a recorded op points at its record.
+    bool requires_grad = false;
+    std::shared_ptr<TensorImpl> grad;
+    std::shared_ptr<autograd::Record> grad_fn;
+    int output_index = 0;
+};
+
+class Tensor {
+  public:
+    Tensor() = default;  // an undefined tensor: defined() is false
+    explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+    // --- data and metadata ---------------------------------------------------------------------
+    bool defined() const { return impl_ != nullptr; }
+    const Shape& shape() const { return checked().shape; }
+    const Shape& strides() const { return checked().strides; }
+    std::int64_t offset() const { return checked().offset; }
+    DType dtype() const { return checked().dtype; }
+    std::int64_t dim() const { return static_cast<std::int64_t>(shape().size()); }
+    std::int64_t numel() const { return nyx::numel(shape()); }
+    std::int64_t size(std::int64_t axis) const;  // negative axes count from the end
+    bool is_contiguous() const;
+    bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+    bool shares_storage(const Tensor& other) const;
+
+    // Pointer to the first element (storage + offset); T must match the dtype.
+    template <class T> T* data() const;
+    void* raw_data() const;
+
+    // Element access for tests and teaching: t.at<float>({i, j}), t.item<double>() for one element.
+    template <class T> T& at(std::initializer_list<std::int64_t> index) const;
+    template <class T> T item() const;
+    std::vector<double> to_vector() const;  // all elements in row-major order, as double
+
+    std::string to_string() const;  // PyTorch's style: tensor([[1., 2.], ...], shape=[2, 3], dtype=f32)
+
+    // A view of the same storage with other metadata. Not recorded on the tape: ops/ builds the
+    // differentiable views on it.
+    Tensor as_strided(Shape shape, Shape strides, std::int64_t offset) const;
+
+    const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+
+    // --- differentiable ops (ops/tensor_methods.cpp; see ops/ops.hpp for their documentation) ----
+    Tensor view(Shape shape) const;
+    Tensor reshape(Shape shape) const;
+    Tensor transpose(std::int64_t axis0, std::int64_t axis1) const;
+    Tensor permute(Shape axes) const;
+    Tensor narrow(std::int64_t axis, std::int64_t start, std::int64_t length) const;
+    Tensor slice(std::int64_t axis, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+    Tensor select(std::int64_t axis, std::int64_t index) const;
+    Tensor expand(Shape shape) const;
+    Tensor squeeze() const;
+    Tensor squeeze(std::int64_t axis) const;
+    Tensor unsqueeze(std::int64_t axis) const;
+    Tensor contiguous() const;
+    Tensor clone() const;
+    Tensor to(DType dtype) const;
+    Tensor sum() const;
+    Tensor sum(const Shape& axes, bool keepdim = false) const;
+    Tensor mean() const;
+    Tensor mean(const Shape& axes, bool keepdim = false) const;
+    Tensor matmul(const Tensor& other) const;
+    Tensor exp() const;
+    Tensor log() const;
+    Tensor relu() const;
+    Tensor tanh() const;
+
+    // --- in place, never recorded (ops/tensor_methods.cpp) -------------------------------------
+    // Refused on a tensor that requires grad while recording is on: wrap updates in NoGradGuard.
+    Tensor& zero_();
+    Tensor& fill_(double value);
+    Tensor& copy_(const Tensor& source);                        // source broadcasts to this shape
+    Tensor& add_(const Tensor& other, double alpha = 1.0);      // this += alpha * other
+    Tensor& mul_(double factor);
+
+    // --- autograd (autograd/tensor_autograd.cpp) -----------------------------------------------
+    bool requires_grad() const;
+    Tensor& requires_grad_(bool on = true);  // floating leaves only
+    bool is_leaf() const;                          // no grad_fn: made by the user, not by a recorded op
+    Tensor grad() const;                           // undefined until a backward() reaches this leaf
+    void set_grad(const Tensor& grad) const;       // an undefined tensor clears it
+    std::string grad_fn_name() const;              // the recording op's name, or "" for a leaf
+    Tensor detach() const;                         // same storage, no history, requires_grad false
+    // Backpropagates from this tensor. Without `gradient` the tensor must have one element.
+    void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+
+  private:
+    const TensorImpl& checked() const {
+        NYX_CHECK(impl_, "use of an undefined tensor (default-constructed, or a grad() that no backward() has written)");
+        return *impl_;
+    }
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
+
+// --- factories -------------------------------------------------------------------------------
+Tensor empty(Shape shape, DType dtype = f32);  // uninitialised, contiguous
+Tensor zeros(Shape shape, DType dtype = f32);
+Tensor ones(Shape shape, DType dtype = f32);
+Tensor full(Shape shape, double value, DType dtype = f32);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor arange(double end, DType dtype = f32);                                 // 0, 1, ..., < end
+Tensor arange(double start, double end, double step = 1.0, DType dtype = f32);
+Tensor eye(std::int64_t n, DType dtype = f32);
+Tensor scalar(double value, DType dtype = f32);  // rank 0
+// From values in row-major order: tensor({1, 2, 3}) is 1-D; tensor({1, 2, 3, 4}, {2, 2}) has a shape.
+Tensor tensor(const std::vector<double>& values, DType dtype = f32);
+Tensor tensor(const std::vector<double>& values, Shape shape, DType dtype = f32);
+template <class T> Tensor from_vector(const std::vector<T>& values, Shape shape);  // dtype from T
+
+// ---------------------------------------------------------------------------------------------
+template <class T>
+T* Tensor::data() const {
+    NYX_CHECK(dtype() == dtype_of<T>(), "data<", name(dtype_of<T>()), ">(): the tensor is ", name(dtype()));
+    return static_cast<T*>(raw_data());
+}
+
+template <class T>
+T& Tensor::at(std::initializer_list<std::int64_t> index) const {
+    NYX_CHECK(static_cast<std::int64_t>(index.size()) == dim(), "at: got ", index.size(),
+              " indices for a tensor of shape ", nyx::to_string(shape()));
+    std::int64_t position = 0, axis = 0;
+    for (std::int64_t i : index) {
+        NYX_CHECK(i >= -size(axis) && i < size(axis), "at: index ", i, " is out of range for axis ", axis,
+                  " of a tensor of shape ", nyx::to_string(shape()));
+        position += (i < 0 ? i + size(axis) : i) * strides()[axis];
+        ++axis;
+    }
+    return data<T>()[position];
+}
+
+template <class T>
+T Tensor::item() const {
+    NYX_CHECK(numel() == 1, "item: the tensor has ", numel(), " elements (shape ", nyx::to_string(shape()),
+              "); item() needs exactly one");
+    T value{};
+    dispatch(dtype(), [&]<class S>() { value = static_cast<T>(*static_cast<S*>(raw_data())); });
+    return value;
+}
+
+template <class T>
+Tensor from_vector(const std::vector<T>& values, Shape shape) {
+    NYX_CHECK(nyx::numel(shape) == static_cast<std::int64_t>(values.size()), "from_vector: ", values.size(),
+              " values do not fill shape ", nyx::to_string(shape));
+    Tensor t = empty(std::move(shape), dtype_of<T>());
+    std::copy(values.begin(), values.end(), t.data<T>());
+    return t;
+}
+
+}  // namespace nyx

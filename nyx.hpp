@@ -1,0 +1,13 @@
+#pragma once
+// nyx: the public API in one include. Start reading here; each line names the header that holds
+// a part, with its documentation.
+#include <nyx/core/error.hpp>      // nyx::Error, thrown with the op, the shapes and a hint
+#include <nyx/core/dtype.hpp>      // f32, f64, i64
+#include <nyx/core/shape.hpp>      // Shape, broadcasting rules
+#include <nyx/core/tensor.hpp>     // Tensor, views, element access, printing, factories
+#include <nyx/core/random.hpp>     // Generator, rand, randn, randint (seeded, counter-based)
+#include <nyx/core/parallel.hpp>   // set_num_threads, NYX_NUM_THREADS
+#include <nyx/core/allocator.hpp>  // memory::stats of the caching allocator
+#include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
+#include <nyx/autograd/gradcheck.hpp>  // gradcheck
+#include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators

@@ -1,0 +1,140 @@
+// matmul: batched GEMM through OpenBLAS (single-threaded per call), parallel over the batch with
+// TBB, or over row blocks of one large product. Transposed operands are passed to BLAS as flags.
+#include <algorithm>
+#include <optional>
+
+#include <nyx/autograd/record.hpp>
+#include <nyx/core/blas.hpp>
+#include <nyx/core/kernels.hpp>
+#include <nyx/core/parallel.hpp>
+
+#include "ops.hpp"
+
+namespace nyx::ops {
+namespace {
+
+// How BLAS reads a rows×cols matrix with the given strides: row-major with leading dimension ld,
+// or transposed (column-major) with leading dimension ld. Strides of size-1 axes do not matter.
+struct Layout {
+    bool transposed;
+    std::int64_t ld;
+};
+
+std::optional<Layout> blas_layout(std::int64_t rows, std::int64_t cols, std::int64_t row_stride, std::int64_t col_stride) {
+    const std::int64_t rs = rows == 1 ? std::max<std::int64_t>(cols, 1) : row_stride;
+    const std::int64_t cs = cols == 1 ? 1 : col_stride;
+    if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1)) return Layout{false, rs};
+    const std::int64_t rt = rows == 1 ? 1 : row_stride;
+    const std::int64_t ct = cols == 1 ? std::max<std::int64_t>(rows, 1) : col_stride;
+    if (rt == 1 && ct >= std::max<std::int64_t>(rows, 1)) return Layout{true, ct};
+    return std::nullopt;
+}
+
+// An operand whose matrices BLAS can read in place (copied to contiguous when no layout fits).
+struct Operand {
+    Tensor tensor;
+    Layout layout;
+    Shape batch_strides;  // broadcast to the output's batch shape
+};
+
+Operand prepare(const Tensor& x, const Shape& batch) {
+    const std::int64_t r = x.dim();
+    auto layout = blas_layout(x.size(-2), x.size(-1), x.strides()[r - 2], x.strides()[r - 1]);
+    Tensor t = x;
+    if (!layout) {
+        t = kernels::contiguous_copy(x);
+        layout = Layout{false, std::max<std::int64_t>(x.size(-1), 1)};
+    }
+    const Shape own_batch(t.shape().begin(), t.shape().end() - 2);
+    const Shape own_strides(t.strides().begin(), t.strides().end() - 2);
+    return {t, *layout, broadcast_strides(own_batch, own_strides, batch)};
+}
+
+// out[b] = a[b] · b[b] for every batch index b of out: [batch..., m, n], contiguous.
+template <class T>
+void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::int64_t m, std::int64_t n, std::int64_t k) {
+    const Shape batch(out.shape().begin(), out.shape().end() - 2);
+    const std::int64_t count = numel(batch);
+    T* c = out.data<T>();
+    if (k == 0) {
+        std::fill_n(c, out.numel(), T{0});
+        return;
+    }
+    const T* pa = a.tensor.data<T>();
+    const T* pb = b.tensor.data<T>();
+    auto offset_of = [&](std::int64_t item, const Shape& strides) {
+        std::int64_t offset = 0;
+        for (auto axis = batch.size(); axis-- > 0;) {
+            offset += (item % batch[axis]) * strides[axis];
+            item /= batch[axis];
+        }
+        return offset;
+    };
+    // Rows [first, last) of one product.
+    auto gemm_rows = [&](std::int64_t item, std::int64_t first, std::int64_t last) {
+        const T* a_rows = pa + offset_of(item, a.batch_strides) + first * (a.layout.transposed ? 1 : a.layout.ld);
+        blas::gemm<T>(a.layout.transposed, b.layout.transposed, last - first, n, k, T{1}, a_rows, a.layout.ld,
+                      pb + offset_of(item, b.batch_strides), b.layout.ld, T{0}, c + item * m * n + first * n,
+                      std::max<std::int64_t>(n, 1));
+    };
+    const std::int64_t flops = 2 * m * n * k;
+    constexpr std::int64_t flops_per_task = std::int64_t{1} << 20;  // below this a task costs more than it saves
+    if (count > 1) {
+        parallel_for(0, count, std::max<std::int64_t>(1, flops_per_task / std::max<std::int64_t>(flops, 1)),
+                     [&](std::int64_t first, std::int64_t last) {
+                         for (std::int64_t item = first; item < last; ++item) gemm_rows(item, 0, m);
+                     });
+    } else if (count == 1) {
+        // One large product: split its rows into one block per thread.
+        const std::int64_t blocks = flops >= 8 * flops_per_task ? num_threads() : 1;
+        parallel_for(0, m, std::max<std::int64_t>(1, (m + blocks - 1) / blocks),
+                     [&](std::int64_t first, std::int64_t last) { gemm_rows(0, first, last); });
+    }
+}
+
+// C = A · B for operands of rank >= 2.
+Tensor matmul_batched(const Tensor& a, const Tensor& b) {
+    const std::int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+    const Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
+                                         Shape(b.shape().begin(), b.shape().end() - 2), "matmul (batch axes)");
+    Shape out_shape = batch;
+    out_shape.push_back(m);
+    out_shape.push_back(n);
+    Tensor out = empty(out_shape, a.dtype());
+    const Operand pa = prepare(a, batch), pb = prepare(b, batch);
+    dispatch_floating(a.dtype(), "matmul", [&]<class T>() { batched_gemm<T>(pa, pb, out, m, n, k); });
+    return out;
+}
+
+}  // namespace
+
+// C = A · B
+Tensor matmul(const Tensor& a, const Tensor& b) {
+    NYX_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands need rank >= 1, got shapes ", to_string(a.shape()),
+              " and ", to_string(b.shape()), "; multiply by a scalar with * instead");
+    NYX_CHECK(a.dtype() == b.dtype(), "matmul: dtypes differ (", a.dtype(), " and ", b.dtype(),
+              "); convert one operand with .to(nyx::", a.dtype(), ")");
+    NYX_CHECK(is_floating(a.dtype()), "matmul: expected floating tensors (f32 or f64), got i64; convert with .to(nyx::f32)");
+    // A 1-D operand is a matrix with a unit axis added, which the result then drops.
+    if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2 + (b.dim() == 1));
+    if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+    const std::int64_t k = a.size(-1);
+    if (k != b.size(-2)) {
+        const char* hint = k == b.size(-1)   ? "; did you mean to transpose the second operand?"
+                           : a.size(-2) == b.size(-2) ? "; did you mean to transpose the first operand?"
+                                                      : "";
+        throw Error(detail::cat("matmul: inner dimensions differ: ", to_string(a.shape()), " @ ", to_string(b.shape()),
+                                " (", k, " != ", b.size(-2), ")", hint));
+    }
+    Tensor c = matmul_batched(a, b);
+    // dA = dC · Bᵀ, dB = Aᵀ · dC (in the broadcast batch shape; the engine sums over broadcast axes)
+    autograd::record("matmul", {a, b}, {c},
+                     [a = autograd::saved(a), b = autograd::saved(b), need_a = a.requires_grad(),
+                      need_b = b.requires_grad()](const autograd::Gradients& g) {
+                         return autograd::Gradients{need_a ? matmul_batched(g[0], transpose(b, -1, -2)) : Tensor(),
+                                                    need_b ? matmul_batched(transpose(a, -1, -2), g[0]) : Tensor()};
+                     });
+    return c;
+}
+
+}  // namespace nyx::ops
