@@ -10,4 +10,5 @@
 #include <nyx/core/allocator.hpp>  // memory::stats of the caching allocator
 #include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
+#include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
 #include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators

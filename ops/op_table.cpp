@@ -61,13 +61,13 @@ template <class Op, class Input>
 std::function<std::vector<OpSample>(Generator&)> unary_samples(Op op, Input input) {
     return [op, input](Generator& g) {
         auto call = [op](const Inputs& x) { return op(x[0]); };
-        Tensor base = input(Shape{4, 6}, g);
+        Tensor base = input(Shape{6, 8}, g);
         return std::vector<OpSample>{
             sample("[3, 4]", {input({3, 4}, g)}, call),
             sample("rank 0", {input({}, g)}, call),
             sample("size-1 axes [1, 3, 1]", {input({1, 3, 1}, g)}, call),
-            sample("non-contiguous [3, 4] (stride 2)", {base.as_strided({3, 4}, {6, 2}, 1)}, call),
-            sample("transposed [6, 4]", {base.transpose(0, 1)}, call),
+            sample("non-contiguous [3, 4] (strides 16, 2)", {base.as_strided({3, 4}, {16, 2}, 1)}, call),
+            sample("transposed [8, 6]", {base.transpose(0, 1)}, call),
         };
     };
 }

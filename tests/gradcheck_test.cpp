@@ -1,0 +1,91 @@
+// gradcheck: the walk over the op table, and gradcheck's own behaviour (its failure report on a
+// deliberately wrong backward, and the inputs it refuses).
+#include <cmath>
+#include <set>
+
+#include <nyx/autograd/record.hpp>
+#include <nyx/ops/op_table.hpp>
+
+#include "test_util.hpp"
+
+using namespace nyx;
+
+namespace {
+
+// y = x², recorded with a wrong backward (dx = dy * x instead of 2 * dy * x).
+Tensor wrong_square(const Tensor& x) {
+    Tensor y;
+    {
+        NoGradGuard no_grad;
+        y = x * x;
+    }
+    autograd::record("wrong_square", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& g) {
+        return autograd::Gradients{g[0] * x};
+    });
+    return y;
+}
+
+}  // namespace
+
+TEST_SUITE("gradcheck") {
+
+TEST_CASE("every op in the op table passes gradcheck on every sample") {
+    Generator gen(20261128);
+    std::set<std::string> names;
+    for (const ops::OpInfo& op : ops::op_table()) {
+        CHECK_MESSAGE(names.insert(op.name).second, op.name, " is registered twice");
+        std::vector<ops::OpSample> samples = op.samples(gen);
+        CHECK_MESSAGE(samples.size() >= 2, op.name, " needs samples of several shapes");
+        for (ops::OpSample& sample : samples) {
+            REQUIRE(sample.inputs.size() == op.differentiable.size());
+            for (std::size_t i = 0; i < sample.inputs.size(); ++i)
+                if (op.differentiable[i]) sample.inputs[i].requires_grad_();
+            INFO(op.name, ": ", sample.label);
+            const Tensor out = sample.call(sample.inputs);
+            CHECK(out.requires_grad());
+            CHECK(gradcheck(sample.call, sample.inputs));
+        }
+    }
+}
+
+TEST_CASE("the op table covers the ops of this release") {
+    std::set<std::string> names;
+    for (const ops::OpInfo& op : ops::op_table()) names.insert(op.name);
+    for (const char* name : {"add", "sub", "mul", "div", "neg", "exp", "log", "relu", "tanh", "sum", "mean", "matmul", "view",
+                             "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze", "unsqueeze",
+                             "contiguous", "clone"})
+        CHECK_MESSAGE(names.count(name), name, " is missing from the op table");
+}
+
+TEST_CASE("gradcheck passes a composite of several ops and inputs") {
+    Generator gen(1);
+    Tensor x = randn({4, 3}, f64, gen).requires_grad_();
+    Tensor w = randn({3, 5}, f64, gen).requires_grad_();
+    Tensor b = randn({5}, f64, gen).requires_grad_();
+    auto mlp = [](const std::vector<Tensor>& in) { return (ops::tanh(in[0].matmul(in[1]) + in[2]) * 2.0).mean({0}); };
+    CHECK(gradcheck(mlp, {x, w, b}));
+    CHECK_FALSE(x.grad().defined());  // gradcheck leaves the inputs' gradients as it found them
+}
+
+TEST_CASE("gradcheck reports a wrong backward with the input, the element and both values") {
+    Tensor x = tensor({0.5, -1.0, 2.0}, f64).requires_grad_();
+    const GradcheckResult result = gradcheck([](const std::vector<Tensor>& in) { return wrong_square(in[0]); }, {x});
+    CHECK_FALSE(result);
+    // The worst element is x = 2: numerical 4, analytical 2.
+    for (const char* part : {"gradcheck failed", "input 0", "input element [2]", "output element [2]", "numerical 4",
+                             "analytical 2"})
+        CHECK_MESSAGE(result.report.find(part) != std::string::npos, "missing \"", part, "\" in: ", result.report);
+}
+
+TEST_CASE("gradcheck refuses inputs it cannot check honestly") {
+    auto f = [](const std::vector<Tensor>& in) { return in[0] * 2.0; };
+    Tensor x32 = ones({2}, f32).requires_grad_();
+    CHECK_ERROR_CONTAINS(gradcheck(f, {x32}), "gradcheck", "input 0 is f32", "f64", ".to(nyx::f64)");
+    CHECK_ERROR_CONTAINS(gradcheck(f, {ones({2}, f64)}), "gradcheck", "no input requires grad");
+    Tensor expanded = ones({1}, f64).expand({3}).detach().requires_grad_();
+    CHECK_ERROR_CONTAINS(gradcheck(f, {expanded}), "gradcheck", "share memory", "contiguous()");
+    Tensor overlapping = ones({8}, f64).as_strided({3, 4}, {2, 1}, 0).requires_grad_();
+    CHECK_ERROR_CONTAINS(gradcheck(f, {overlapping}), "gradcheck", "[3, 4]", "share memory");
+}
+
+}  // TEST_SUITE
