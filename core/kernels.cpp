@@ -25,15 +25,27 @@ void copy(const Tensor& destination, const Tensor& source) {
     });
 }
 
-void fill(const Tensor& destination, double value) {
+namespace {
+// Applies update(element, value) to every element of destination in place, with value cast to its type.
+template <class Update>
+void update_each(const Tensor& destination, double value, const Update& update) {
     dispatch(destination.dtype(), [&]<class T>() {
         T* d = destination.data<T>();
         const T v = static_cast<T>(value);
         loops::for_each_row<1>(destination.shape(), {&destination.strides()}, {0},
                                [&](const auto& at, std::int64_t n, const auto& step) {
-                                   for (std::int64_t i = 0; i < n; ++i) d[at[0] + i * step[0]] = v;
+                                   for (std::int64_t i = 0; i < n; ++i) update(d[at[0] + i * step[0]], v);
                                });
     });
+}
+}  // namespace
+
+void fill(const Tensor& destination, double value) {
+    update_each(destination, value, [](auto& element, auto v) { element = v; });
+}
+
+void scale(const Tensor& destination, double factor) {
+    update_each(destination, factor, [](auto& element, auto f) { element *= f; });
 }
 
 Tensor contiguous_copy(const Tensor& x) {
@@ -62,17 +74,6 @@ void add_in_place(const Tensor& destination, const Tensor& source, double alpha)
         loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
                                [&](const auto& at, std::int64_t n, const auto& step) {
                                    for (std::int64_t i = 0; i < n; ++i) d[at[0] + i * step[0]] += a * s[at[1] + i * step[1]];
-                               });
-    });
-}
-
-void scale(const Tensor& destination, double factor) {
-    dispatch(destination.dtype(), [&]<class T>() {
-        T* d = destination.data<T>();
-        const T f = static_cast<T>(factor);
-        loops::for_each_row<1>(destination.shape(), {&destination.strides()}, {0},
-                               [&](const auto& at, std::int64_t n, const auto& step) {
-                                   for (std::int64_t i = 0; i < n; ++i) d[at[0] + i * step[0]] *= f;
                                });
     });
 }

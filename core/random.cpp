@@ -89,10 +89,11 @@ Tensor randn(Shape shape, DType dtype, Generator& generator) {
 
 Tensor randint(std::int64_t low, std::int64_t high, Shape shape, Generator& generator) {
     NYX_CHECK(low < high, "randint: the range [", low, ", ", high, ") is empty; need low < high");
-    const auto range = static_cast<unsigned __int128>(static_cast<std::uint64_t>(high - low));
+    const auto range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
     return generate(std::move(shape), i64, generator, [=](const std::array<std::uint32_t, 4>& w) {
+        // 64 random bits modulo the range: the bias is below range / 2^64.
         const std::uint64_t bits = (std::uint64_t{w[0]} << 32) | w[1];
-        return low + static_cast<std::int64_t>((bits * range) >> 64);  // multiply-shift: no modulo bias worth naming
+        return static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + bits % range);
     });
 }
 

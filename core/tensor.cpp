@@ -7,11 +7,10 @@
 
 namespace nyx {
 
-Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
-    if (nbytes > 0) data_ = memory::allocate(nbytes);
-}
+// Even an empty tensor gets a (minimal) block, so that its data pointer is never null.
+Storage::Storage(std::size_t nbytes) : data_(memory::allocate(std::max<std::size_t>(nbytes, 1))), nbytes_(nbytes) {}
 
-Storage::~Storage() { memory::release(data_, nbytes_); }
+Storage::~Storage() { memory::release(data_, std::max<std::size_t>(nbytes_, 1)); }
 
 std::int64_t Tensor::size(std::int64_t axis) const { return shape()[normalize_axis(axis, dim(), "size")]; }
 

@@ -8,6 +8,8 @@
 
 using namespace nyx;
 
+int run(int steps);
+
 int main(int argc, char** argv) {
     int steps = 2000;
     if (argc == 3 && std::string(argv[1]) == "--steps") steps = std::stoi(argv[2]);
@@ -15,6 +17,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s [--steps N]\n", argv[0]);
         return 2;
     }
+    try {
+        return run(steps);
+    } catch (const nyx::Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
+
+int run(int steps) {
 
     // The toy problem: 128 points x in [-1, 1] and their targets sin(3x), as [128, 1] columns.
     const std::int64_t points = 128;

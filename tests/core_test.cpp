@@ -1,7 +1,9 @@
 // core: the Tensor, its views and strides, broadcasting, factories, printing, the RNG, the allocator.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "test_util.hpp"
 
@@ -227,6 +229,26 @@ TEST_CASE("the caching allocator reuses released blocks") {
     { const Tensor t = empty({1 << 20}, f32); CHECK(memory::stats().cached_bytes == released.cached_bytes - (4u << 20)); }
     memory::empty_cache();
     CHECK(memory::stats().cached_bytes == 0);
+}
+
+TEST_CASE("NYX_NUM_THREADS sets the default thread count") {
+    // ctest runs this case once with NYX_NUM_THREADS=1 (threads_from_environment); tests that
+    // change the count put it back.
+    const char* setting = std::getenv("NYX_NUM_THREADS");
+    const int expected = setting ? std::atoi(setting) : static_cast<int>(std::thread::hardware_concurrency());
+    CHECK(num_threads() == expected);
+}
+
+TEST_CASE("empty tensors work through ops and backward") {
+    Tensor x = zeros({0, 3}, f64).requires_grad_();
+    Tensor y = (ops::exp(x) * ones({3}, f64)).sum({0});
+    CHECK(y.shape() == Shape{3});
+    CHECK(values(y) == std::vector<double>{0, 0, 0});
+    y.sum().backward();
+    CHECK(x.grad().shape() == Shape{0, 3});
+    CHECK(x.narrow(1, 1, 2).shape() == Shape{0, 2});
+    CHECK(x.reshape({3, 0}).shape() == Shape{3, 0});
+    CHECK(x.matmul(ones({3, 2}, f64)).shape() == Shape{0, 2});
 }
 
 TEST_CASE("bad arguments to core functions raise clear errors") {
