@@ -64,8 +64,10 @@ struct Printer {
         std::int64_t stride = 1;
         for (std::size_t a = axis + 1; a < shape.size(); ++a) stride *= shape[a];
         const bool innermost = axis + 1 == shape.size();
-        const std::string separator = innermost ? ", " : "," + std::string(shape.size() - axis - 1, '\n') +
-                                                             std::string(indent + axis + 1, ' ');
+        // Rows of a matrix end with one newline, matrices with two, and so on; then the indent.
+        std::string separator = ",";
+        if (innermost) separator += ' ';
+        else separator.append(shape.size() - axis - 1, '\n').append(indent + axis + 1, ' ');
         out += '[';
         bool first = true;
         for (std::int64_t i : shown(shape[axis])) {
