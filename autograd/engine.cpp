@@ -1,6 +1,7 @@
 // The engine: recording ops, the Tensor's autograd methods, and backward().
 #include <atomic>
 #include <queue>
+#include <unordered_map>
 
 #include <nyx/core/kernels.hpp>
 
@@ -13,8 +14,34 @@ std::atomic<std::uint64_t> next_sequence{0};
 std::atomic<std::int64_t> records_alive{0};
 }  // namespace
 
-Record::Record(const char* op_name, std::uint64_t number) : op(op_name), sequence(number) { ++records_alive; }
-Record::~Record() { --records_alive; }
+Record::Record(std::string op_name, std::uint64_t number) : op(std::move(op_name)), sequence(number) { ++records_alive; }
+
+Record::~Record() {
+    --records_alive;
+    // Letting `inputs` go would destroy a chain of records one inside the other, a stack frame
+    // each: a graph of a million ops would overflow the stack. Unlink the records that only this
+    // chain holds and destroy them one at a time instead.
+    std::vector<std::shared_ptr<Record>> unlinked;
+    auto take_sole_inputs = [&](Record& r) {
+        for (Edge& edge : r.inputs)
+            if (edge.record && edge.record.use_count() == 1) unlinked.push_back(std::move(edge.record));
+        r.inputs.clear();
+    };
+    take_sole_inputs(*this);
+    while (!unlinked.empty()) {
+        std::shared_ptr<Record> r = std::move(unlinked.back());
+        unlinked.pop_back();
+        take_sole_inputs(*r);
+    }  // r is destroyed here with no records left to release
+}
+
+const Tensor& Saved::get() const {
+    NYX_CHECK(!tensor_.defined() || tensor_.impl()->storage->version() == version_,
+              "a tensor saved for backward was modified in place after it was saved (version ", version_, ", now ",
+              tensor_.impl()->storage->version(), "); its gradient would be wrong. Clone the tensor before writing "
+              "to it, or do the in-place write after backward()");
+    return tensor_;
+}
 
 std::int64_t live_records() { return records_alive.load(); }
 
@@ -25,9 +52,9 @@ bool should_record(const std::vector<Tensor>& inputs) {
     return false;
 }
 
-void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward) {
+void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward) {
     if (!should_record(inputs)) return;
-    auto rec = std::make_shared<Record>(op, next_sequence++);
+    auto rec = std::make_shared<Record>(std::move(op), next_sequence++);
     rec->inputs.reserve(inputs.size());
     for (const Tensor& t : inputs) {
         Edge edge;
@@ -79,14 +106,18 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
         accumulate_into_leaf(*root_impl, std::move(gradient));
         return;
     }
+    // The gradients gathered for each queued record's outputs. They live here, not in the records,
+    // so that an exception part-way through leaves no stale state behind for the next backward().
+    std::unordered_map<Record*, Gradients> pending;
     std::priority_queue<std::shared_ptr<Record>, std::vector<std::shared_ptr<Record>>, LaterFirst> ready;
     auto deliver = [&](const std::shared_ptr<Record>& rec, int index, Tensor g) {
-        if (rec->pending.empty()) {
-            rec->pending.resize(rec->output_shapes.size());
+        auto [slot, first] = pending.try_emplace(rec.get());
+        if (first) {
+            slot->second.resize(rec->output_shapes.size());
             ready.push(rec);  // queued once: a record is pushed when its first gradient arrives
         }
-        Tensor& slot = rec->pending[static_cast<std::size_t>(index)];
-        slot = slot.defined() ? kernels::add(slot, g) : std::move(g);
+        Tensor& sum = slot->second[static_cast<std::size_t>(index)];
+        sum = sum.defined() ? kernels::add(sum, g) : std::move(g);
     };
     deliver(root_impl->grad_fn, root_impl->output_index, std::move(gradient));
 
@@ -96,21 +127,28 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
         NYX_CHECK(!rec->released, "backward: the records of op '", rec->op,
                   "' were freed by an earlier backward(); if you need to backpropagate through the same graph twice, "
                   "pass retain_graph=true to the first backward(), e.g. loss.backward({}, true)");
-        Gradients grad_outputs = std::move(rec->pending);
-        rec->pending.clear();
+        Gradients grad_outputs = std::move(pending.at(rec.get()));
+        pending.erase(rec.get());
         for (std::size_t i = 0; i < grad_outputs.size(); ++i)
             if (!grad_outputs[i].defined()) grad_outputs[i] = zeros(rec->output_shapes[i], rec->output_dtypes[i]);
-        Gradients grads = rec->backward(grad_outputs);
+        Gradients grads;
+        try {
+            grads = rec->backward(grad_outputs);
+        } catch (const Error& e) {
+            throw Error(detail::cat("backward of '", rec->op, "' (record ", rec->sequence, "): ", e.what()));
+        }
         grad_outputs.clear();
         NYX_CHECK(grads.size() == rec->inputs.size(), "backward of '", rec->op, "' returned ", grads.size(),
                   " gradients for ", rec->inputs.size(), " inputs");
         for (std::size_t i = 0; i < grads.size(); ++i) {
             const Edge& edge = rec->inputs[i];
             if (!edge.wants_gradient() || !grads[i].defined()) continue;
+            const Shape& shape = grads[i].shape();
+            NYX_CHECK(grads[i].dtype() == edge.dtype && broadcasts_to(edge.shape, shape),
+                      "backward of '", rec->op, "' returned a gradient of shape ", to_string(shape), " and dtype ",
+                      grads[i].dtype(), " for input ", i, " of shape ", to_string(edge.shape), " and dtype ", edge.dtype,
+                      "; a gradient must have the input's dtype and its shape or a broadcast of it");
             Tensor g = kernels::sum_to(std::move(grads[i]), edge.shape);  // broadcasting undone here, once
-            NYX_CHECK(g.shape() == edge.shape && g.dtype() == edge.dtype, "backward of '", rec->op,
-                      "' returned a gradient of shape ", to_string(g.shape()), " and dtype ", g.dtype(), " for input ", i,
-                      " of shape ", to_string(edge.shape), " and dtype ", edge.dtype);
             if (edge.record) deliver(edge.record, edge.output_index, std::move(g));
             else accumulate_into_leaf(*edge.leaf, std::move(g));
         }
@@ -144,14 +182,17 @@ Tensor Tensor::grad() const { return checked().grad ? Tensor(impl_->grad) : Tens
 
 void Tensor::set_grad(const Tensor& grad) const {
     checked();
-    if (grad.defined())
+    if (grad.defined()) {
         NYX_CHECK(grad.shape() == shape() && grad.dtype() == dtype(), "set_grad: a gradient of shape ",
                   nyx::to_string(grad.shape()), " and dtype ", grad.dtype(), " does not fit a tensor of shape ",
                   nyx::to_string(shape()), " and dtype ", dtype());
+        NYX_CHECK(grad.is_contiguous(), "set_grad: the gradient must be contiguous (backward() accumulates into it "
+                  "in place); pass .contiguous()");
+    }
     impl_->grad = grad.impl();
 }
 
-std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl_->grad_fn->op : ""; }
+std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl_->grad_fn->op : std::string(); }
 
 Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
 

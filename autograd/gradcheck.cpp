@@ -51,6 +51,7 @@ std::vector<double> evaluate(const TensorFunction& f, const std::vector<Tensor>&
 
 GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
     std::vector<std::size_t> checked;
+    std::vector<std::pair<const Storage*, std::int64_t>> memory;  // every checked element, to find overlaps
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const Tensor& x = inputs[i];
         if (!x.defined() || !x.requires_grad()) continue;
@@ -59,14 +60,24 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
                   "of them to rounding and would fail correct gradients; convert with .to(nyx::f64) and requires_grad_()");
         NYX_CHECK(x.is_leaf(), "gradcheck: input ", i, " was computed by '", x.grad_fn_name(),
                   "'; pass leaves (tensors you made and called requires_grad_() on)");
-        std::vector<std::int64_t> offsets = element_offsets(x);
-        std::sort(offsets.begin(), offsets.end());
-        NYX_CHECK(std::adjacent_find(offsets.begin(), offsets.end()) == offsets.end(), "gradcheck: input ", i, " of shape ",
+        for (std::int64_t offset : element_offsets(x)) memory.emplace_back(x.impl()->storage.get(), x.offset() + offset);
+        std::sort(memory.begin(), memory.end());
+        NYX_CHECK(std::adjacent_find(memory.begin(), memory.end()) == memory.end(), "gradcheck: input ", i, " of shape ",
                   to_string(x.shape()), " and strides ", to_string(x.strides()), " has elements that share memory "
-                  "(an expand()ed view, say), so perturbing one moves others; pass .contiguous()");
+                  "with each other or with an earlier input (an expand()ed view, or two views of one tensor), so "
+                  "perturbing one moves others; pass .contiguous() or .clone()");
         checked.push_back(i);
     }
     NYX_CHECK(!checked.empty(), "gradcheck: no input requires grad; call .requires_grad_() on the inputs to check");
+
+    // The inputs' gradients as the caller left them, put back on every way out.
+    struct RestoreGradients {
+        std::vector<std::pair<Tensor, Tensor>> saved;
+        ~RestoreGradients() {
+            for (auto& [input, grad] : saved) input.set_grad(grad);
+        }
+    } restore;
+    for (std::size_t i : checked) restore.saved.emplace_back(inputs[i], inputs[i].grad());
 
     // Analytical Jacobian, one backward per output element: jacobian[input][out * n_in + in].
     const Tensor y = f(inputs);
@@ -88,7 +99,6 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
                 std::copy(values.begin(), values.end(), analytical[i].begin() + o * inputs[i].numel());
             }
         }
-        for (std::size_t i : checked) inputs[i].set_grad(Tensor());
     }
 
     // Numerical Jacobian by central differences, perturbing each element in place, and the worst
@@ -100,13 +110,16 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
         double* base = static_cast<double*>(x.impl()->storage->data()) + x.offset();
         const std::vector<std::int64_t> offsets = element_offsets(x);
         for (std::int64_t e = 0; e < x.numel(); ++e) {
-            double& value = base[offsets[static_cast<std::size_t>(e)]];
-            const double original = value;
-            value = original + options.eps;
+            // Perturbs one element in place; the destructor puts it back even if f throws.
+            struct Perturbation {
+                double& value;
+                const double original = value;
+                ~Perturbation() { value = original; }
+            } element{base[offsets[static_cast<std::size_t>(e)]]};
+            element.value = element.original + options.eps;
             const std::vector<double> plus = evaluate(f, inputs);
-            value = original - options.eps;
+            element.value = element.original - options.eps;
             const std::vector<double> minus = evaluate(f, inputs);
-            value = original;
             for (std::int64_t o = 0; o < outputs; ++o) {
                 const double numerical = (plus[o] - minus[o]) / (2 * options.eps);
                 const double analytic = analytical[i][static_cast<std::size_t>(o * x.numel() + e)];

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <nyx/core/tensor.hpp>
@@ -17,9 +18,27 @@
 namespace nyx::autograd {
 
 using Gradients = std::vector<Tensor>;
+
+// What a backward closure keeps of a tensor: its data without its history (an op that kept its own
+// output with history would own itself through its record), and the storage's version at the time,
+// so that reading it after an in-place write is an error instead of a silently wrong gradient.
+class Saved {
+  public:
+    Saved() = default;
+    explicit Saved(const Tensor& t) : tensor_(t.defined() ? t.detach() : Tensor()), version_(t.defined() ? t.impl()->storage->version() : 0) {}
+    const Tensor& get() const;  // throws when the storage was written in place since saving
+    operator const Tensor&() const { return get(); }
+
+  private:
+    Tensor tensor_;
+    std::uint64_t version_ = 0;
+};
+
+inline Saved saved(const Tensor& t) { return Saved(t); }
 // Receives one gradient per output (zeros for outputs that got none) and returns one per input,
 // in the shape of the op's broadcast result: the engine sums each back to its input's shape.
-// An undefined tensor means "no gradient for this input".
+// An undefined tensor means "no gradient for this input". Incoming gradients may be any view
+// (transposed, expanded): backward closures must not assume they are contiguous.
 using BackwardFn = std::function<Gradients(const Gradients& grad_outputs)>;
 
 struct Record;
@@ -35,17 +54,16 @@ struct Edge {
 };
 
 struct Record {
-    const char* op;
+    std::string op;
     std::uint64_t sequence;
     std::vector<Edge> inputs;
     std::vector<Shape> output_shapes;
     std::vector<DType> output_dtypes;
-    BackwardFn backward;          // reset when backward() frees the record
-    bool released = false;        // backward() ran without retain_graph
-    Gradients pending;            // gradients of the outputs, gathered during backward()
+    BackwardFn backward;    // reset when backward() frees the record
+    bool released = false;  // backward() ran without retain_graph
 
-    Record(const char* op, std::uint64_t sequence);
-    ~Record();
+    Record(std::string op, std::uint64_t sequence);
+    ~Record();  // releases long chains of input records iteratively, not recursively
     Record(const Record&) = delete;
     Record& operator=(const Record&) = delete;
 };
@@ -54,12 +72,8 @@ struct Record {
 bool should_record(const std::vector<Tensor>& inputs);
 
 // Records `op` if should_record(inputs), and marks the floating outputs as its results.
-// Saved tensors go into `backward`'s captures, detached (see saved()).
-void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward);
-
-// What a backward closure keeps of a tensor: its data without its history. Saving an op's own
-// output with its history would make the output and its record own each other.
-inline Tensor saved(const Tensor& t) { return t.detach(); }
+// Saved tensors go into `backward`'s captures as Saved (see saved()).
+void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward);
 
 // Records alive now: a test checks that backward() frees them.
 std::int64_t live_records();

@@ -2,14 +2,26 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "loops.hpp"
 
 namespace nyx::kernels {
 
+namespace {
+// Converts one element; a floating value that an i64 cannot hold (NaN, infinity, beyond ±2^63)
+// is an error rather than undefined behaviour.
+template <class D, class S>
+D convert(S value) {
+    if constexpr (std::is_same_v<D, std::int64_t> && !std::is_same_v<S, std::int64_t>)
+        NYX_CHECK(value >= -0x1p63 && value < 0x1p63, "conversion to i64: the value ", value, " does not fit in an i64");
+    return static_cast<D>(value);
+}
+}  // namespace
+
 void copy(const Tensor& destination, const Tensor& source) {
-    NYX_CHECK(broadcast_shapes(source.shape(), destination.shape(), "copy") == destination.shape(), "copy: a source of shape ",
+    NYX_CHECK(broadcasts_to(source.shape(), destination.shape()), "copy: a source of shape ",
               to_string(source.shape()), " cannot fill a destination of shape ", to_string(destination.shape()));
     const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
     dispatch(destination.dtype(), [&]<class D>() {
@@ -19,7 +31,7 @@ void copy(const Tensor& destination, const Tensor& source) {
             loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
                                    [&](const auto& at, std::int64_t n, const auto& step) {
                                        for (std::int64_t i = 0; i < n; ++i)
-                                           d[at[0] + i * step[0]] = static_cast<D>(s[at[1] + i * step[1]]);
+                                           d[at[0] + i * step[0]] = convert<D>(s[at[1] + i * step[1]]);
                                    });
         });
     });
@@ -31,7 +43,7 @@ template <class Update>
 void update_each(const Tensor& destination, double value, const Update& update) {
     dispatch(destination.dtype(), [&]<class T>() {
         T* d = destination.data<T>();
-        const T v = static_cast<T>(value);
+        const T v = convert<T>(value);
         loops::for_each_row<1>(destination.shape(), {&destination.strides()}, {0},
                                [&](const auto& at, std::int64_t n, const auto& step) {
                                    for (std::int64_t i = 0; i < n; ++i) update(d[at[0] + i * step[0]], v);
@@ -63,7 +75,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 void add_in_place(const Tensor& destination, const Tensor& source, double alpha) {
     NYX_CHECK(destination.dtype() == source.dtype(), "add_: dtypes differ (", destination.dtype(), " and ",
               source.dtype(), ")");
-    NYX_CHECK(broadcast_shapes(source.shape(), destination.shape(), "add_") == destination.shape(),
+    NYX_CHECK(broadcasts_to(source.shape(), destination.shape()),
               "add_: a tensor of shape ", to_string(source.shape()), " cannot be added in place to one of shape ",
               to_string(destination.shape()));
     const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
@@ -166,7 +178,7 @@ Tensor sum(const Tensor& x, const Shape& axes, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
     if (x.shape() == shape) return x;
-    NYX_CHECK(x.dim() >= static_cast<std::int64_t>(shape.size()) && broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(),
+    NYX_CHECK(broadcasts_to(shape, x.shape()),
               "sum_to: shape ", to_string(x.shape()), " is not a broadcast of ", to_string(shape));
     const std::int64_t lead = x.dim() - static_cast<std::int64_t>(shape.size());
     Shape axes;

@@ -1,5 +1,6 @@
 #include "parallel.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -16,13 +17,15 @@ namespace {
 
 std::mutex settings_mutex;
 std::unique_ptr<tbb::global_control> control;  // alive while the setting holds
-int current_threads = 0;
+int current_threads = 0;                       // 0 until the first setting
+std::atomic<bool> settled{false};              // a setting is in force
 
 void apply(int n) {
     control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));
     current_threads = n;
     blas::use_single_thread();
+    settled.store(true, std::memory_order_release);
 }
 
 int threads_from_environment() {
@@ -39,20 +42,16 @@ int threads_from_environment() {
 
 namespace detail {
 void ensure_thread_settings() {
-    static const bool once = [] {
-        std::lock_guard lock(settings_mutex);
-        if (current_threads == 0) apply(threads_from_environment());
-        return true;
-    }();
-    (void)once;
+    if (settled.load(std::memory_order_acquire)) return;
+    std::lock_guard lock(settings_mutex);
+    if (current_threads == 0) apply(threads_from_environment());
 }
 }  // namespace detail
 
 void set_num_threads(int n) {
     NYX_CHECK(n >= 1, "set_num_threads: got ", n, "; the thread count must be at least 1");
-    detail::ensure_thread_settings();
     std::lock_guard lock(settings_mutex);
-    apply(n);
+    apply(n);  // overrides NYX_NUM_THREADS, which is then never read
 }
 
 int num_threads() {

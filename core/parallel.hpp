@@ -20,7 +20,7 @@ void ensure_thread_settings();  // applies NYX_NUM_THREADS the first time
 // calling thread when the range is no larger than one grain (small work is not worth a task).
 template <class Body>
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain, const Body& body) {
-    detail::ensure_thread_settings();  // a static's check: NYX_NUM_THREADS is read once, on first use
+    detail::ensure_thread_settings();  // one atomic load once settled; NYX_NUM_THREADS is read on first use
     if (end - begin <= grain) {
         if (end > begin) body(begin, end);
         return;

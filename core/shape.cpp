@@ -12,6 +12,18 @@ std::int64_t numel(const Shape& shape) {
     return n;
 }
 
+std::int64_t checked_numel(const Shape& shape, std::size_t element_bytes, std::string_view op) {
+    std::int64_t n = 1;
+    for (auto s : shape) {
+        NYX_CHECK(s >= 0, op, ": negative size ", s, " in shape ", to_string(shape));
+        NYX_CHECK(!__builtin_mul_overflow(n, s, &n), op, ": shape ", to_string(shape), " has more than 2^63 elements");
+    }
+    std::int64_t bytes = 0;
+    NYX_CHECK(!__builtin_mul_overflow(n, static_cast<std::int64_t>(element_bytes), &bytes), op, ": shape ",
+              to_string(shape), " needs more than 2^63 bytes");
+    return n;
+}
+
 Shape contiguous_strides(const Shape& shape) {
     Shape strides(shape.size());
     std::int64_t stride = 1;
@@ -42,7 +54,25 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
     return out;
 }
 
+bool broadcastable(const Shape& a, const Shape& b) {
+    const Shape& longer = a.size() >= b.size() ? a : b;
+    const Shape& shorter = a.size() >= b.size() ? b : a;
+    const std::size_t lead = longer.size() - shorter.size();
+    for (std::size_t i = 0; i < shorter.size(); ++i)
+        if (shorter[i] != longer[lead + i] && shorter[i] != 1 && longer[lead + i] != 1) return false;
+    return true;
+}
+
+bool broadcasts_to(const Shape& from, const Shape& to) {
+    if (from.size() > to.size()) return false;
+    const std::size_t lead = to.size() - from.size();
+    for (std::size_t i = 0; i < from.size(); ++i)
+        if (from[i] != to[lead + i] && from[i] != 1) return false;
+    return true;
+}
+
 Shape broadcast_strides(const Shape& from, const Shape& strides, const Shape& to) {
+    NYX_CHECK(from.size() <= to.size(), "broadcast_strides: shape ", to_string(from), " has a higher rank than ", to_string(to));
     Shape out(to.size(), 0);
     const std::size_t lead = to.size() - from.size();
     for (std::size_t i = 0; i < from.size(); ++i)

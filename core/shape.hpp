@@ -10,12 +10,21 @@ namespace nyx {
 using Shape = std::vector<std::int64_t>;
 
 std::int64_t numel(const Shape& shape);
+// numel for a shape that comes from a caller: throws naming `op` on a negative size, or when the
+// element count or its size in bytes (elements of `element_bytes`) does not fit in 63 bits.
+std::int64_t checked_numel(const Shape& shape, std::size_t element_bytes, std::string_view op);
 Shape contiguous_strides(const Shape& shape);
 std::string to_string(const Shape& shape);  // "[2, 3]"
 
 // NumPy broadcasting: align trailing axes; sizes must be equal or one of them 1.
 // Throws naming both shapes and `op` when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
+
+// True when a and b broadcast together (broadcast_shapes would not throw).
+bool broadcastable(const Shape& a, const Shape& b);
+
+// True when `from` broadcasts to exactly `to` (as an expand() of it would).
+bool broadcasts_to(const Shape& from, const Shape& to);
 
 // Strides that read a tensor of shape `from` (with `strides`) as if it had the broadcast shape `to`:
 // stride 0 on the axes that are added or stretched from size 1.

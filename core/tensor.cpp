@@ -44,6 +44,18 @@ Tensor Tensor::as_strided(Shape shape, Shape strides, std::int64_t offset) const
     const TensorImpl& t = checked();
     NYX_CHECK(shape.size() == strides.size(), "as_strided: shape ", nyx::to_string(shape), " and strides ",
               nyx::to_string(strides), " differ in rank");
+    const std::int64_t capacity = static_cast<std::int64_t>(t.storage->nbytes() / element_size(t.dtype));
+    std::int64_t last = offset;  // the largest element offset the view reaches
+    bool empty_view = false;
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+        NYX_CHECK(shape[a] >= 0 && strides[a] >= 0, "as_strided: sizes and strides must be >= 0, got shape ",
+                  nyx::to_string(shape), " and strides ", nyx::to_string(strides));
+        empty_view = empty_view || shape[a] == 0;
+        if (shape[a] > 0) last += (shape[a] - 1) * strides[a];
+    }
+    NYX_CHECK(offset >= 0 && (empty_view || last < capacity), "as_strided: a view with shape ", nyx::to_string(shape),
+              ", strides ", nyx::to_string(strides), " and offset ", offset, " reaches element ", last,
+              " of a storage that holds ", capacity);
     auto impl = std::make_shared<TensorImpl>();
     impl->storage = t.storage;
     impl->shape = std::move(shape);
@@ -58,10 +70,9 @@ std::ostream& operator<<(std::ostream& out, const Tensor& tensor) { return out <
 // --- factories ---------------------------------------------------------------------------------
 
 Tensor empty(Shape shape, DType dtype) {
-    for (auto s : shape)
-        NYX_CHECK(s >= 0, "empty: negative size ", s, " in shape ", to_string(shape));
+    const std::int64_t count = checked_numel(shape, element_size(dtype), "empty");
     auto impl = std::make_shared<TensorImpl>();
-    impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(numel(shape)) * element_size(dtype));
+    impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(count) * element_size(dtype));
     impl->strides = contiguous_strides(shape);
     impl->shape = std::move(shape);
     impl->dtype = dtype;
@@ -85,7 +96,9 @@ Tensor arange(double end, DType dtype) { return arange(0.0, end, 1.0, dtype); }
 Tensor arange(double start, double end, double step, DType dtype) {
     NYX_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
               "arange: start ", start, ", end ", end, " and step ", step, " must be finite, with a non-zero step");
-    const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil((end - start) / step)));
+    const double count = std::max(0.0, std::ceil((end - start) / step));
+    NYX_CHECK(count < 0x1p62, "arange: [", start, ", ", end, ") in steps of ", step, " has too many elements");
+    const auto n = static_cast<std::int64_t>(count);
     Tensor t = empty({n}, dtype);
     dispatch(dtype, [&]<class T>() {
         for (std::int64_t i = 0; i < n; ++i) t.data<T>()[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -94,7 +107,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
 }
 
 Tensor eye(std::int64_t n, DType dtype) {
-    NYX_CHECK(n >= 0, "eye: n = ", n, " must be >= 0");
+    NYX_CHECK(n >= 0 && n <= (std::int64_t{1} << 31), "eye: n = ", n, " must be in [0, 2^31]");
     Tensor t = zeros({n, n}, dtype);
     kernels::fill(t.as_strided({n}, {n + 1}, 0), 1.0);
     return t;

@@ -9,6 +9,7 @@
 //   - autograd (declared here, defined in autograd/): requires_grad_(), grad(), backward(), detach().
 // core's own kernels never call the second and third groups.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -36,9 +37,15 @@ class Storage {
     void* data() const { return data_; }
     std::size_t nbytes() const { return nbytes_; }
 
+    // Counts in-place writes through the Tensor methods (fill_, copy_, add_, ...), so that backward()
+    // can tell when a tensor it saved has been changed since (see autograd::Saved).
+    std::uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+    void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
   private:
     void* data_ = nullptr;
     std::size_t nbytes_ = 0;
+    std::atomic<std::uint64_t> version_{0};
 };
 
 struct TensorImpl {
@@ -85,8 +92,8 @@ class Tensor {
 
     std::string to_string() const;  // PyTorch's style: tensor([[1., 2.], ...], shape=[2, 3], dtype=f32)
 
-    // A view of the same storage with other metadata. Not recorded on the tape: ops/ builds the
-    // differentiable views on it.
+    // A view of the same storage with other metadata, checked to stay inside the storage. Not
+    // recorded on the tape: ops/ builds the differentiable views on it.
     Tensor as_strided(Shape shape, Shape strides, std::int64_t offset) const;
 
     const std::shared_ptr<TensorImpl>& impl() const { return impl_; }

@@ -122,13 +122,23 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return ops::sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return ops::mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return ops::div(a, b); }
 Tensor operator-(const Tensor& x) { return ops::neg(x); }
-Tensor operator+(const Tensor& a, double b) { return ops::add(a, scalar(b, a.dtype())); }
-Tensor operator-(const Tensor& a, double b) { return ops::sub(a, scalar(b, a.dtype())); }
-Tensor operator*(const Tensor& a, double b) { return ops::mul(a, scalar(b, a.dtype())); }
-Tensor operator/(const Tensor& a, double b) { return ops::div(a, scalar(b, a.dtype())); }
-Tensor operator+(double a, const Tensor& b) { return ops::add(scalar(a, b.dtype()), b); }
-Tensor operator-(double a, const Tensor& b) { return ops::sub(scalar(a, b.dtype()), b); }
-Tensor operator*(double a, const Tensor& b) { return ops::mul(scalar(a, b.dtype()), b); }
-Tensor operator/(double a, const Tensor& b) { return ops::div(scalar(a, b.dtype()), b); }
+namespace {
+// A number as a rank-0 tensor of t's dtype; for an i64 tensor the number must be a whole one
+// (nyx does not promote: 0.5 * an i64 tensor would silently become 0).
+Tensor number_like(double value, const Tensor& t, const char* op) {
+    NYX_CHECK(t.dtype() != i64 || value == std::trunc(value), op, ": the number ", value, " is not whole, and the tensor "
+              "is i64 (shape ", to_string(t.shape()), "); convert the tensor with .to(nyx::f32) first");
+    return scalar(value, t.dtype());
+}
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) { return ops::add(a, number_like(b, a, "add")); }
+Tensor operator-(const Tensor& a, double b) { return ops::sub(a, number_like(b, a, "sub")); }
+Tensor operator*(const Tensor& a, double b) { return ops::mul(a, number_like(b, a, "mul")); }
+Tensor operator/(const Tensor& a, double b) { return ops::div(a, number_like(b, a, "div")); }
+Tensor operator+(double a, const Tensor& b) { return ops::add(number_like(a, b, "add"), b); }
+Tensor operator-(double a, const Tensor& b) { return ops::sub(number_like(a, b, "sub"), b); }
+Tensor operator*(double a, const Tensor& b) { return ops::mul(number_like(a, b, "mul"), b); }
+Tensor operator/(double a, const Tensor& b) { return ops::div(number_like(a, b, "div"), b); }
 
 }  // namespace nyx

@@ -115,22 +115,29 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     NYX_CHECK(a.dtype() == b.dtype(), "matmul: dtypes differ (", a.dtype(), " and ", b.dtype(),
               "); convert one operand with .to(nyx::", a.dtype(), ")");
     NYX_CHECK(is_floating(a.dtype()), "matmul: expected floating tensors (f32 or f64), got i64; convert with .to(nyx::f32)");
+    const std::int64_t k = a.size(-1), k_b = b.size(b.dim() == 1 ? 0 : -2);
+    if (k != k_b) {
+        const bool second = b.dim() >= 2 && k == b.size(-1), first = a.dim() >= 2 && b.dim() >= 2 && a.size(-2) == k_b;
+        throw Error(detail::cat("matmul: inner dimensions differ: ", to_string(a.shape()), " @ ", to_string(b.shape()),
+                                " (", k, " != ", k_b, ")",
+                                second  ? "; did you mean to transpose the second operand?"
+                                : first ? "; did you mean to transpose the first operand?"
+                                        : ""));
+    }
+    const Shape batch_a(a.shape().begin(), a.shape().end() - std::min<std::int64_t>(a.dim(), 2));
+    const Shape batch_b(b.shape().begin(), b.shape().end() - std::min<std::int64_t>(b.dim(), 2));
+    NYX_CHECK(broadcastable(batch_a, batch_b), "matmul: the batch axes of ", to_string(a.shape()), " and ",
+              to_string(b.shape()), " (", to_string(batch_a), " and ", to_string(batch_b), ") do not broadcast");
     // A 1-D operand is a matrix with a unit axis added, which the result then drops.
     if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2 + (b.dim() == 1));
     if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-    const std::int64_t k = a.size(-1);
-    if (k != b.size(-2)) {
-        const char* hint = k == b.size(-1)   ? "; did you mean to transpose the second operand?"
-                           : a.size(-2) == b.size(-2) ? "; did you mean to transpose the first operand?"
-                                                      : "";
-        throw Error(detail::cat("matmul: inner dimensions differ: ", to_string(a.shape()), " @ ", to_string(b.shape()),
-                                " (", k, " != ", b.size(-2), ")", hint));
-    }
     Tensor c = matmul_batched(a, b);
-    // dA = dC · Bᵀ, dB = Aᵀ · dC (in the broadcast batch shape; the engine sums over broadcast axes)
+    // dA = dC · Bᵀ, dB = Aᵀ · dC (in the broadcast batch shape; the engine sums over broadcast axes).
+    // Each operand is kept only when the other one's gradient needs it.
+    const bool need_a = a.requires_grad(), need_b = b.requires_grad();
     autograd::record("matmul", {a, b}, {c},
-                     [a = autograd::saved(a), b = autograd::saved(b), need_a = a.requires_grad(),
-                      need_b = b.requires_grad()](const autograd::Gradients& g) {
+                     [a = need_b ? autograd::saved(a) : autograd::Saved(), b = need_a ? autograd::saved(b) : autograd::Saved(),
+                      need_a, need_b](const autograd::Gradients& g) {
                          return autograd::Gradients{need_a ? matmul_batched(g[0], transpose(b, -1, -2)) : Tensor(),
                                                     need_b ? matmul_batched(transpose(a, -1, -2), g[0]) : Tensor()};
                      });

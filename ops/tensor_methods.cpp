@@ -35,35 +35,42 @@ Tensor Tensor::relu() const { return ops::relu(*this); }
 Tensor Tensor::tanh() const { return ops::tanh(*this); }
 
 namespace {
-void check_writable(const Tensor& t, const char* op) {
+// Checks that t may be written in place, and counts the write in its storage's version (which
+// backward() compares against the versions of the tensors it saved).
+void prepare_write(const Tensor& t, const char* op) {
     NYX_CHECK(!(t.requires_grad() && is_grad_enabled()), op, ": cannot modify a tensor that requires grad while "
               "recording (its history may be needed by backward()); do updates such as w -= lr * w.grad() inside a "
               "NoGradGuard scope");
+    for (std::int64_t a = 0; a < t.dim(); ++a)
+        NYX_CHECK(t.strides()[a] != 0 || t.shape()[a] <= 1, op, ": more than one element of the tensor being written "
+                  "(shape ", to_string(t.shape()), ", strides ", to_string(t.strides()), ") refers to the same memory, "
+                  "as in an expand()ed view; write to a .clone() instead");
+    t.impl()->storage->bump_version();
 }
 }  // namespace
 
 Tensor& Tensor::zero_() { return fill_(0.0); }
 
 Tensor& Tensor::fill_(double value) {
-    check_writable(*this, "fill_");
+    prepare_write(*this, "fill_");
     kernels::fill(*this, value);
     return *this;
 }
 
 Tensor& Tensor::copy_(const Tensor& source) {
-    check_writable(*this, "copy_");
+    prepare_write(*this, "copy_");
     kernels::copy(*this, source);
     return *this;
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-    check_writable(*this, "add_");
+    prepare_write(*this, "add_");
     kernels::add_in_place(*this, other, alpha);
     return *this;
 }
 
 Tensor& Tensor::mul_(double factor) {
-    check_writable(*this, "mul_");
+    prepare_write(*this, "mul_");
     kernels::scale(*this, factor);
     return *this;
 }

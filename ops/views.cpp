@@ -130,8 +130,8 @@ Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_
     start = clamp(start);
     end = std::max(clamp(end), start);
     Shape shape = x.shape(), strides = x.strides();
-    shape[a] = (end - start + step - 1) / step;
-    strides[a] *= step;
+    shape[a] = end > start ? 1 + (end - start - 1) / step : 0;
+    if (shape[a] > 1) strides[a] *= step;  // (with one entry left, a huge step must not overflow the stride)
     Tensor y = x.as_strided(shape, strides, x.offset() + start * x.strides()[a]);
     // dx = zeros with dy written into the slice
     record("slice", {x}, {y}, [a, start, end, step, input_shape = x.shape()](const Gradients& g) {
@@ -144,7 +144,7 @@ Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_
 Tensor narrow(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_t length) {
     const std::int64_t a = normalize_axis(axis, x.dim(), "narrow");
     const std::int64_t size = x.shape()[a];
-    NYX_CHECK(start >= -size && start <= size && length >= 0 && (start < 0 ? start + size : start) + length <= size,
+    NYX_CHECK(start >= -size && start <= size && length >= 0 && length <= size - (start < 0 ? start + size : start),
               "narrow: start ", start, " and length ", length, " do not fit in axis ", a, " of size ", size,
               " (shape ", to_string(x.shape()), ")");
     if (start < 0) start += size;

@@ -133,6 +133,54 @@ TEST_CASE("errors for tensors that cannot take part in backward") {
     CHECK_ERROR_CONTAINS(x.set_grad(ones({3})), "set_grad", "[3]", "[2]");
 }
 
+TEST_CASE("an error part-way through backward leaves nothing behind for the next one") {
+    Tensor x = tensor({1, 2}, f64).requires_grad_();
+    Tensor e = x.exp();
+    Tensor a = x * 3.0;
+    a.sum().backward();  // frees a's records
+    x.set_grad(Tensor());
+    CHECK_ERROR_CONTAINS((a + e).sum().backward(), "freed by an earlier backward()");
+    e.sum().backward();  // e's record was queued when the error struck; it must still work
+    REQUIRE(x.grad().defined());
+    CHECK(values(x.grad()) == values(x.detach().exp()));
+}
+
+TEST_CASE("a graph of 300,000 records is freed without deep recursion") {
+    const std::int64_t records_before = autograd::live_records();
+    Tensor x = scalar(1, f64).requires_grad_();
+    {
+        Tensor total = x;
+        for (int i = 0; i < 300000; ++i) total = total + x;  // never backpropagated
+        CHECK(autograd::live_records() == records_before + 300000);
+    }
+    CHECK(autograd::live_records() == records_before);
+}
+
+TEST_CASE("in-place writes are refused where they would corrupt data or gradients") {
+    Tensor one = ones({1});
+    CHECK_ERROR_CONTAINS(one.expand({3}).mul_(2.0), "mul_", "same memory", "clone()");
+    CHECK_ERROR_CONTAINS(one.expand({3}).add_(ones({3})), "add_", "same memory");
+    CHECK(one.item<float>() == 1);
+    Tensor w = ones({3}).requires_grad_();
+    CHECK_ERROR_CONTAINS(w.set_grad(ones({1}).expand({3})), "set_grad", "contiguous");
+
+    // Writing to a tensor that a record saved makes its backward fail, naming the op.
+    Tensor x = tensor({1, 2, 3});
+    Tensor y = (x * w).sum();
+    x.fill_(0);
+    CHECK_ERROR_CONTAINS(y.backward(), "backward of 'mul'", "modified in place", "version 0, now 1");
+}
+
+TEST_CASE("a custom op whose backward returns a wrong shape is named in the error") {
+    Tensor x = ones({2, 3}, f64).requires_grad_();
+    Tensor y = x.detach().clone();
+    autograd::record("my_op", {x}, {y}, [](const autograd::Gradients&) { return autograd::Gradients{ones({3, 2}, f64)}; });
+    CHECK_ERROR_CONTAINS(y.sum().backward(), "backward of 'my_op'", "[3, 2]", "input 0", "[2, 3]");
+    Tensor z = x.detach().clone();
+    autograd::record(std::string("built_") + "name", {x}, {z}, [](const autograd::Gradients& g) { return g; });
+    CHECK(z.grad_fn_name() == "built_name");  // the record owns its name
+}
+
 TEST_CASE("backward frees the records and their saved tensors") {
     const std::int64_t records_before = autograd::live_records();
     const std::size_t bytes_before = memory::stats().live_bytes;

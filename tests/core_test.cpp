@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -88,7 +89,12 @@ TEST_CASE("views share storage and have the expected strides") {
     CHECK(zeros({3, 1, 2}).squeeze(1).shape() == Shape{3, 2});
     CHECK(zeros({3, 2}).squeeze(1).shape() == Shape{3, 2});  // not size 1: unchanged
     CHECK(zeros({3, 2}).unsqueeze(1).shape() == Shape{3, 1, 2});
+    CHECK(zeros({3, 2}).unsqueeze(1).strides() == Shape{2, 2, 1});
     CHECK(zeros({3, 2}).unsqueeze(-1).shape() == Shape{3, 2, 1});
+    CHECK(zeros({3, 2}).unsqueeze(-1).strides() == Shape{2, 1, 1});
+    CHECK(arange(24).reshape({2, 3, 4}).transpose(0, 2).unsqueeze(1).strides() == Shape{1, 12, 4, 12});  // PyTorch's rule
+    CHECK(zeros({3, 1, 2, 1}).squeeze().strides() == Shape{2, 1});
+    CHECK(t.slice(1, 0, 3, std::numeric_limits<std::int64_t>::max()).shape() == Shape{2, 1, 4});
     CHECK(scalar(1).unsqueeze(0).shape() == Shape{1});
 
     // Writes through a view land in the base tensor.
@@ -253,6 +259,14 @@ TEST_CASE("empty tensors work through ops and backward") {
 
 TEST_CASE("bad arguments to core functions raise clear errors") {
     CHECK_ERROR_CONTAINS(zeros({2, -1}), "negative size", "[2, -1]");
+    CHECK_ERROR_CONTAINS(zeros({std::int64_t{1} << 61}, f64), "empty", "2^63 bytes");
+    CHECK_ERROR_CONTAINS(zeros({std::int64_t{1} << 62, 4}), "empty", "2^63 elements");
+    CHECK_ERROR_CONTAINS(ones({4}).as_strided({100}, {1}, 0), "as_strided", "[100]", "holds 4");
+    CHECK_ERROR_CONTAINS(ones({4}).as_strided({2}, {1}, -1), "as_strided", "offset -1");
+    CHECK_ERROR_CONTAINS(ones({4}).as_strided({2}, {-1}, 3), "as_strided", ">= 0");
+    CHECK(ones({4}).as_strided({2, 2}, {1, 2}, 0).shape() == Shape{2, 2});  // overlapping reads are fine
+    CHECK_ERROR_CONTAINS(tensor({NAN}).to(i64), "i64", "nan");
+    CHECK_ERROR_CONTAINS(tensor({1e30}).to(i64), "i64", "does not fit");
     CHECK_ERROR_CONTAINS(tensor({1, 2, 3}, {2, 2}), "tensor", "3 values", "[2, 2]");
     CHECK_ERROR_CONTAINS(arange(0, 1, 0), "arange", "non-zero step");
     CHECK_ERROR_CONTAINS(set_num_threads(0), "set_num_threads", "at least 1");

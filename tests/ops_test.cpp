@@ -1,5 +1,6 @@
 // ops: values against direct computations, the parallel paths, determinism, and the errors.
 #include <cmath>
+#include <limits>
 
 #include "test_util.hpp"
 
@@ -162,6 +163,10 @@ TEST_CASE("ops reject bad shapes, dtypes, axes and indices, naming the op") {
     CHECK_ERROR_CONTAINS(a.slice(0, 0, 2, 0), "slice", "step 0");
     CHECK_ERROR_CONTAINS(a.select(1, 3), "select", "index 3", "size 3");
     CHECK_ERROR_CONTAINS(a.narrow(1, 2, 2), "narrow", "length 2", "size 3");
+    CHECK_ERROR_CONTAINS(a.narrow(1, 1, std::numeric_limits<std::int64_t>::max()), "narrow", "size 3");
+    CHECK_ERROR_CONTAINS(tensor({1, 2, 3}).matmul(ones({4, 5})), "matmul", "[3] @ [4, 5]", "3 != 4");
+    CHECK_ERROR_CONTAINS(arange(4, i64) * 0.5, "mul", "not whole", "i64");
+    CHECK(values(arange(3, i64) * 2.0) == std::vector<double>{0, 2, 4});
     CHECK_ERROR_CONTAINS(a.expand({4, 3}), "expand", "size 2", "4");
     CHECK_ERROR_CONTAINS(a.expand({3}), "expand", "lower rank");
     CHECK_ERROR_CONTAINS(a.view({4, 2}), "view", "[4, 2]", "6");
