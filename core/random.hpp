@@ -14,6 +14,8 @@ namespace nyx {
 class Generator {
   public:
     explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
+    // A generator at a given point of seed's stream: replays the numbers drawn from there.
+    Generator(std::uint64_t seed, std::uint64_t offset) : seed_(seed), offset_(offset) {}
     Generator(const Generator& other) : seed_(other.seed_), offset_(other.offset_.load()) {}
     Generator& operator=(const Generator& other);
 

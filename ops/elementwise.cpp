@@ -1,6 +1,9 @@
 // Elementwise ops. Each forward is followed by its backward; gradients are returned in the shape of
 // the broadcast result and the engine sums them back to each input's shape.
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <numbers>
 
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
@@ -111,6 +114,204 @@ Tensor tanh(const Tensor& x) {
         return Gradients{binary(g[0], y, "tanh backward", true, [](auto dy, auto t) { return dy * (1 - t * t); })};
     });
     return y;
+}
+
+// y = max(a, b) (NaN wins, as in PyTorch)
+Tensor maximum(const Tensor& a, const Tensor& b) {
+    Tensor y = binary(a, b, "maximum", false, [](auto x, auto z) { return (x != x || x > z) ? x : z; });
+    // da = dy where a > b, db = dy where b > a; a tie gives each half
+    record("maximum", {a, b}, {y}, [a = saved(a), b = saved(b)](const Gradients& g) {
+        const Tensor share = binary(a, b, "maximum backward", true, [](auto x, auto z) -> decltype(x) { return x > z ? 1 : x == z ? 0.5 : 0; });
+        return Gradients{mul(g[0], share), mul(g[0], sub(scalar(1, share.dtype()), share))};
+    });
+    return y;
+}
+
+// y = min(a, b) (NaN wins)
+Tensor minimum(const Tensor& a, const Tensor& b) {
+    Tensor y = binary(a, b, "minimum", false, [](auto x, auto z) { return (x != x || x < z) ? x : z; });
+    // da = dy where a < b, db = dy where b < a; a tie gives each half
+    record("minimum", {a, b}, {y}, [a = saved(a), b = saved(b)](const Gradients& g) {
+        const Tensor share = binary(a, b, "minimum backward", true, [](auto x, auto z) -> decltype(x) { return x < z ? 1 : x == z ? 0.5 : 0; });
+        return Gradients{mul(g[0], share), mul(g[0], sub(scalar(1, share.dtype()), share))};
+    });
+    return y;
+}
+
+// y = |x|
+Tensor abs(const Tensor& x) {
+    Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v < 0 ? -v : v; }); });
+    // dx = dy · sign(x) (0 at 0)
+    record("abs", {x}, {y}, [x = saved(x)](const Gradients& g) {
+        return Gradients{binary(g[0], x, "abs backward", true, [](auto dy, auto v) { return v > 0 ? dy : v < 0 ? -dy : 0 * dy; })};
+    });
+    return y;
+}
+
+// y = √x
+Tensor sqrt(const Tensor& x) {
+    Tensor y = unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
+    // dx = dy / (2√x) = dy · 0.5 / y
+    record("sqrt", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        return Gradients{binary(g[0], y, "sqrt backward", true, [](auto dy, auto t) { return dy * decltype(t)(0.5) / t; })};
+    });
+    return y;
+}
+
+// y = 1 / √x
+Tensor rsqrt(const Tensor& x) {
+    Tensor y = unary(x, "rsqrt", [](auto v) { return 1 / std::sqrt(v); });
+    // dx = dy · (-½ x^(-3/2)) = dy · (-½ y³)
+    record("rsqrt", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        return Gradients{binary(g[0], y, "rsqrt backward", true, [](auto dy, auto t) { return dy * decltype(t)(-0.5) * t * t * t; })};
+    });
+    return y;
+}
+
+// y = x^e
+Tensor pow(const Tensor& x, double exponent) {
+    Tensor y = unary(x, "pow", [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
+    // dx = dy · e · x^(e-1)
+    record("pow", {x}, {y}, [x = saved(x), exponent](const Gradients& g) {
+        return Gradients{binary(g[0], x, "pow backward", true, [exponent](auto dy, auto v) {
+            using T = decltype(v);
+            return exponent == 0 ? T{0} : dy * static_cast<T>(exponent) * std::pow(v, static_cast<T>(exponent - 1));
+        })};
+    });
+    return y;
+}
+
+// y = erf(x)
+Tensor erf(const Tensor& x) {
+    Tensor y = unary(x, "erf", [](auto v) { return std::erf(v); });
+    // dx = dy · 2/√π · e^(-x²)
+    record("erf", {x}, {y}, [x = saved(x)](const Gradients& g) {
+        return Gradients{binary(g[0], x, "erf backward", true, [](auto dy, auto v) {
+            return dy * static_cast<decltype(v)>(2 / std::sqrt(std::numbers::pi)) * std::exp(-v * v);
+        })};
+    });
+    return y;
+}
+
+// y = 1 / (1 + e^(-x)), computed without overflow for either sign of x
+Tensor sigmoid(const Tensor& x) {
+    Tensor y = unary(x, "sigmoid", [](auto v) {
+        using T = decltype(v);
+        if (v >= 0) return T{1} / (T{1} + std::exp(-v));
+        const T e = std::exp(v);
+        return e / (T{1} + e);
+    });
+    // dx = dy · y · (1 - y)
+    record("sigmoid", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        return Gradients{binary(g[0], y, "sigmoid backward", true, [](auto dy, auto s) { return dy * s * (1 - s); })};
+    });
+    return y;
+}
+
+namespace {
+// GELU and its derivative for one element, in both forms.
+constexpr double sqrt_2_over_pi = 0.7978845608028654, tanh_cubic = 0.044715;
+
+template <class T>
+T gelu_value(T x, GeluApproximation approximation) {
+    if (approximation == GeluApproximation::tanh)
+        return T(0.5) * x * (T(1) + std::tanh(T(sqrt_2_over_pi) * (x + T(tanh_cubic) * x * x * x)));
+    return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
+}
+
+template <class T>
+T gelu_derivative(T x, GeluApproximation approximation) {
+    if (approximation == GeluApproximation::tanh) {
+        // y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³)
+        // dy/dx = ½(1 + t) + ½x(1 - t²) · √(2/π)(1 + 3·0.044715x²)
+        const T t = std::tanh(T(sqrt_2_over_pi) * (x + T(tanh_cubic) * x * x * x));
+        return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(sqrt_2_over_pi) * (T(1) + T(3 * tanh_cubic) * x * x);
+    }
+    // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x), φ(x) = e^(-x²/2) / √(2π)
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
+    return cdf + x * std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
+}
+}  // namespace
+
+// y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.hpp)
+Tensor gelu(const Tensor& x, GeluApproximation approximation) {
+    Tensor y = unary(x, "gelu", [approximation](auto v) { return gelu_value(v, approximation); });
+    // dx = dy · GELU'(x)
+    record("gelu", {x}, {y}, [x = saved(x), approximation](const Gradients& g) {
+        return Gradients{binary(g[0], x, "gelu backward", true,
+                                [approximation](auto dy, auto v) { return dy * gelu_derivative(v, approximation); })};
+    });
+    return y;
+}
+
+// y = min(max(x, low), high)
+Tensor clamp(const Tensor& x, double low, double high) {
+    NYX_CHECK(!(low > high), "clamp: low ", low, " is above high ", high);
+    Tensor y = dispatch(x.dtype(), [&]<class T>() {
+        const double lo = low, hi = high;
+        return loops::map<T, T>(x, [lo, hi](T v) {
+            if (v != v) return v;
+            return static_cast<T>(std::min(std::max(static_cast<double>(v), lo), hi));
+        });
+    });
+    // dx = dy where low <= x <= high, else 0
+    record("clamp", {x}, {y}, [x = saved(x), low, high](const Gradients& g) {
+        return Gradients{binary(g[0], x, "clamp backward", true, [low, high](auto dy, auto v) {
+            return (v >= low && v <= high) ? dy : decltype(dy){0};
+        })};
+    });
+    return y;
+}
+
+// --- comparisons and selection -------------------------------------------------------------------
+
+namespace {
+template <class Compare>
+Tensor compare(const Tensor& a, const Tensor& b, const char* op, Compare c) {
+    return binary(a, b, op, false, [c](auto x, auto z) -> decltype(x) { return c(x, z) ? 1 : 0; });
+}
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", std::equal_to<>()); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", std::not_equal_to<>()); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", std::less<>()); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", std::less_equal<>()); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", std::greater<>()); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", std::greater_equal<>()); }
+
+// y = a where mask ≠ 0, else b
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+    NYX_CHECK(a.dtype() == b.dtype(), "where: the two choices have different dtypes (", a.dtype(), " and ", b.dtype(), ")");
+    const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+    Tensor y = empty(shape, a.dtype());
+    const Shape sm = broadcast_strides(mask.shape(), mask.strides(), shape);
+    const Shape sa = broadcast_strides(a.shape(), a.strides(), shape);
+    const Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
+    dispatch(mask.dtype(), [&]<class M>() {
+        dispatch(a.dtype(), [&]<class T>() {
+            const M* pm = mask.data<M>();
+            const T *pa = a.data<T>(), *pb = b.data<T>();
+            T* out = y.data<T>();
+            loops::for_each_row<4>(shape, {&sm, &sa, &sb, &y.strides()}, {0, 0, 0, 0},
+                                   [&](const auto& at, std::int64_t n, const auto& step) {
+                                       for (std::int64_t i = 0; i < n; ++i)
+                                           out[at[3] + i] = pm[at[0] + i * step[0]] != M{0} ? pa[at[1] + i * step[1]]
+                                                                                            : pb[at[2] + i * step[2]];
+                                   });
+        });
+    });
+    // da = dy where mask ≠ 0, db = dy elsewhere; the mask gets none
+    record("where", {mask, a, b}, {y}, [mask = saved(mask)](const Gradients& g) {
+        const Tensor zero = scalar(0, g[0].dtype());
+        return Gradients{Tensor(), where(mask, g[0], zero), where(mask, zero, g[0])};
+    });
+    return y;
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+    NYX_CHECK(broadcasts_to(mask.shape(), x.shape()), "masked_fill: a mask of shape ", to_string(mask.shape()),
+              " does not broadcast to the tensor's shape ", to_string(x.shape()));
+    return where(mask, scalar(value, x.dtype()), x);
 }
 
 }  // namespace nyx::ops

@@ -50,16 +50,18 @@ Operand prepare(const Tensor& x, const Shape& batch) {
     return {t, *layout, broadcast_strides(own_batch, own_strides, batch)};
 }
 
-// out[b] = a[b] · b[b] for every batch index b of out: [batch..., m, n], contiguous.
+// out[b] = a[b] · b[b] (+ out[b] when accumulating) for every batch index b of out: [batch..., m, n], contiguous.
 template <class T>
-void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::int64_t m, std::int64_t n, std::int64_t k) {
+void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::int64_t m, std::int64_t n, std::int64_t k,
+                  bool accumulate) {
     const Shape batch(out.shape().begin(), out.shape().end() - 2);
     const std::int64_t count = numel(batch);
     T* c = out.data<T>();
     if (k == 0) {
-        std::fill_n(c, out.numel(), T{0});
+        if (!accumulate) std::fill_n(c, out.numel(), T{0});
         return;
     }
+    const T beta = accumulate ? T{1} : T{0};
     const T* pa = a.tensor.data<T>();
     const T* pb = b.tensor.data<T>();
     auto offset_of = [&](std::int64_t item, const Shape& strides) {
@@ -74,7 +76,7 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
     auto gemm_rows = [&](std::int64_t item, std::int64_t first, std::int64_t last) {
         const T* a_rows = pa + offset_of(item, a.batch_strides) + first * (a.layout.transposed ? 1 : a.layout.ld);
         blas::gemm<T>(a.layout.transposed, b.layout.transposed, last - first, n, k, T{1}, a_rows, a.layout.ld,
-                      pb + offset_of(item, b.batch_strides), b.layout.ld, T{0}, c + item * m * n + first * n,
+                      pb + offset_of(item, b.batch_strides), b.layout.ld, beta, c + item * m * n + first * n,
                       std::max<std::int64_t>(n, 1));
     };
     const std::int64_t flops = 2 * m * n * k;
@@ -92,17 +94,23 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
     }
 }
 
+// out = A · B (+ out when accumulating) for operands of rank >= 2; out is contiguous, of the result's shape.
+void gemm_into(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+    const Shape batch(out.shape().begin(), out.shape().end() - 2);
+    const Operand pa = prepare(a, batch), pb = prepare(b, batch);
+    dispatch_floating(a.dtype(), "matmul", [&]<class T>() {
+        batched_gemm<T>(pa, pb, out, a.size(-2), b.size(-1), a.size(-1), accumulate);
+    });
+}
+
 // C = A · B for operands of rank >= 2.
 Tensor matmul_batched(const Tensor& a, const Tensor& b) {
-    const std::int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-    const Shape batch = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
-                                         Shape(b.shape().begin(), b.shape().end() - 2), "matmul (batch axes)");
-    Shape out_shape = batch;
-    out_shape.push_back(m);
-    out_shape.push_back(n);
+    Shape out_shape = broadcast_shapes(Shape(a.shape().begin(), a.shape().end() - 2),
+                                       Shape(b.shape().begin(), b.shape().end() - 2), "matmul (batch axes)");
+    out_shape.push_back(a.size(-2));
+    out_shape.push_back(b.size(-1));
     Tensor out = empty(out_shape, a.dtype());
-    const Operand pa = prepare(a, batch), pb = prepare(b, batch);
-    dispatch_floating(a.dtype(), "matmul", [&]<class T>() { batched_gemm<T>(pa, pb, out, m, n, k); });
+    gemm_into(a, b, out, false);
     return out;
 }
 
@@ -142,6 +150,40 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                                                     need_b ? matmul_batched(transpose(a, -1, -2), g[0]) : Tensor()};
                      });
     return c;
+}
+
+// y = x · Wᵀ + b over the last axis of x
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    NYX_CHECK(weight.dim() == 2, "linear: the weight must be [out, in], got shape ", to_string(weight.shape()));
+    NYX_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: the input's last axis must match the weight's in = ",
+              weight.size(1), " (weight [out, in] = ", to_string(weight.shape()), "), but the input has shape ",
+              to_string(x.shape()));
+    NYX_CHECK(!bias.defined() || bias.shape() == Shape{weight.size(0)}, "linear: the bias must be [", weight.size(0),
+              "], got shape ", to_string(bias.shape()));
+    NYX_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), "linear: dtypes differ (input ",
+              x.dtype(), ", weight ", weight.dtype(), bias.defined() ? detail::cat(", bias ", bias.dtype()) : "", ")");
+    NYX_CHECK(is_floating(x.dtype()), "linear: expected floating tensors, got i64");
+    const std::int64_t in = weight.size(1), out = weight.size(0);
+    Tensor x2 = x.detach();  // [N, in]: a view whenever x's strides allow (always for contiguous x)
+    if (x.dim() != 2) x2 = reshape(x2, {-1, in});
+    Shape shape = x.shape();
+    shape.back() = out;
+    Tensor y = empty(shape, x.dtype());
+    const Tensor y2 = y.as_strided({x2.size(0), out}, {out, 1}, 0);
+    if (bias.defined()) kernels::copy(y2, bias);  // then one GEMM adds x·Wᵀ onto the bias rows
+    gemm_into(x2, weight.detach().as_strided({in, out}, {weight.strides()[1], weight.strides()[0]}, weight.offset()), y2,
+              bias.defined());
+    // dx = dy · W,  dW = dyᵀ · x,  db = Σ_rows dy   (dy and x seen as [N, out] and [N, in])
+    const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
+    autograd::record("linear", {x, weight, bias}, {y},
+                     [x2 = need_w ? autograd::saved(x2) : autograd::Saved(), weight = need_x ? autograd::saved(weight) : autograd::Saved(),
+                      need_x, need_w, need_b, x_shape = x.shape(), out](const autograd::Gradients& g) {
+                         const Tensor g2 = reshape(g[0], {-1, out});
+                         return autograd::Gradients{need_x ? reshape(matmul_batched(g2, weight), x_shape) : Tensor(),
+                                                    need_w ? matmul_batched(transpose(g2, 0, 1), x2) : Tensor(),
+                                                    need_b ? kernels::sum(g2, {0}, false) : Tensor()};
+                     });
+    return y;
 }
 
 }  // namespace nyx::ops

@@ -227,6 +227,32 @@ Tensor unsqueeze(const Tensor& x, std::int64_t axis) {
     return y;
 }
 
+Tensor flatten(const Tensor& x, std::int64_t start_axis, std::int64_t end_axis) {
+    if (x.dim() == 0) return reshape(x, {1});
+    const std::int64_t start = normalize_axis(start_axis, x.dim(), "flatten"), end = normalize_axis(end_axis, x.dim(), "flatten");
+    NYX_CHECK(start <= end, "flatten: start axis ", start_axis, " comes after end axis ", end_axis);
+    Shape shape(x.shape().begin(), x.shape().begin() + start);
+    shape.push_back(-1);
+    shape.insert(shape.end(), x.shape().begin() + end + 1, x.shape().end());
+    if (x.numel() == 0) shape[start] = numel(Shape(x.shape().begin() + start, x.shape().begin() + end + 1));
+    return reshape(x, shape);
+}
+
+std::vector<Tensor> split(const Tensor& x, std::int64_t size, std::int64_t axis) {
+    const std::int64_t a = normalize_axis(axis, x.dim(), "split");
+    NYX_CHECK(size >= 1, "split: the piece size must be at least 1, got ", size);
+    std::vector<Tensor> pieces;
+    for (std::int64_t start = 0; start < x.shape()[a]; start += size)
+        pieces.push_back(narrow(x, a, start, std::min(size, x.shape()[a] - start)));
+    return pieces;
+}
+
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t axis) {
+    NYX_CHECK(chunks >= 1, "chunk: the number of chunks must be at least 1, got ", chunks);
+    const std::int64_t n = x.shape()[normalize_axis(axis, x.dim(), "chunk")];
+    return split(x, std::max<std::int64_t>(1, (n + chunks - 1) / chunks), axis);
+}
+
 // --- copies --------------------------------------------------------------------------------------
 
 // y = a copy of x (row-major contiguous)

@@ -1,0 +1,530 @@
+// Neural-network ops with fused kernels: softmax, log_softmax, layer_norm, cross_entropy (each one
+// pass forward and one backward over its rows), embedding, dropout, the depthwise convolution of
+// the Nyström skip connection, and segment means (the Nyström landmarks). The composite forms of
+// the fused ones are in ops/reference.cpp; the tests hold the two together to 1e-10 in f64.
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include <nyx/autograd/record.hpp>
+#include <nyx/core/kernels.hpp>
+#include <nyx/core/loops.hpp>
+
+#include "ops.hpp"
+
+namespace nyx::ops {
+namespace {
+
+using autograd::Gradients;
+using autograd::record;
+using autograd::saved;
+
+Tensor contiguous_data(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
+
+// A contiguous tensor seen as lanes along one axis: [outer, length, inner]; lane (o, i) starts at
+// o·length·inner + i and steps by inner.
+struct Lanes {
+    std::int64_t outer = 1, length = 1, inner = 1;
+    Lanes(const Shape& shape, std::int64_t axis) {
+        for (std::int64_t a = 0; a < static_cast<std::int64_t>(shape.size()); ++a)
+            (a < axis ? outer : a == axis ? length : inner) *= shape[a];
+    }
+    // Calls lane(start, step) for every lane, in parallel; step is a compile-time 1 when inner is 1,
+    // so that the common case (the last axis) vectorises.
+    template <class Lane>
+    void for_each(const Lane& lane) const {
+        const std::int64_t count = outer * inner;
+        parallel_for(0, count, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(length, 1)),
+                     [&](std::int64_t first, std::int64_t last) {
+                         for (std::int64_t k = first; k < last; ++k) {
+                             const std::int64_t start = (k / inner) * length * inner + k % inner;
+                             if (inner == 1) lane(start, std::integral_constant<std::int64_t, 1>());
+                             else lane(start, inner);
+                         }
+                     });
+    }
+};
+
+}  // namespace
+
+// --- softmax and log_softmax ---------------------------------------------------------------------
+
+// y = e^(x - max) / Σ e^(x - max), along axis
+Tensor softmax(const Tensor& x, std::int64_t axis) {
+    const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "softmax");
+    const Tensor xc = contiguous_data(x);
+    Tensor y = empty(x.shape(), x.dtype());
+    const Lanes lanes(xc.shape(), a);
+    dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
+        const T* px = xc.data<T>();
+        T* py = y.data<T>();
+        lanes.for_each([&](std::int64_t start, auto step) {
+            const T* in = px + start;
+            T* out = py + start;
+            T m = -INFINITY;
+            for (std::int64_t j = 0; j < lanes.length; ++j) m = std::max(m, in[j * step]);
+            T total = 0;
+            for (std::int64_t j = 0; j < lanes.length; ++j) total += out[j * step] = std::exp(in[j * step] - m);
+            const T scale = T(1) / total;
+            for (std::int64_t j = 0; j < lanes.length; ++j) out[j * step] *= scale;
+        });
+    });
+    // dx = y ⊙ (dy - Σ dy ⊙ y) along axis
+    record("softmax", {x}, {y}, [y = saved(y), a](const Gradients& g) {
+        const Tensor& yv = y;
+        const Tensor gc = contiguous_data(g[0]);
+        Tensor dx = empty(yv.shape(), yv.dtype());
+        const Lanes lanes(yv.shape(), a);
+        dispatch(yv.dtype(), [&]<class T>() {
+            const T *py = yv.data<T>(), *pg = gc.data<T>();
+            T* pd = dx.data<T>();
+            lanes.for_each([&](std::int64_t start, auto step) {
+                T dot = 0;
+                for (std::int64_t j = 0; j < lanes.length; ++j) dot += pg[start + j * step] * py[start + j * step];
+                for (std::int64_t j = 0; j < lanes.length; ++j)
+                    pd[start + j * step] = py[start + j * step] * (pg[start + j * step] - dot);
+            });
+        });
+        return Gradients{dx};
+    });
+    return y;
+}
+
+// y = x - max - log Σ e^(x - max), along axis
+Tensor log_softmax(const Tensor& x, std::int64_t axis) {
+    const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "log_softmax");
+    const Tensor xc = contiguous_data(x);
+    Tensor y = empty(x.shape(), x.dtype());
+    const Lanes lanes(xc.shape(), a);
+    dispatch_floating(x.dtype(), "log_softmax", [&]<class T>() {
+        const T* px = xc.data<T>();
+        T* py = y.data<T>();
+        lanes.for_each([&](std::int64_t start, auto step) {
+            const T* in = px + start;
+            T m = -INFINITY;
+            for (std::int64_t j = 0; j < lanes.length; ++j) m = std::max(m, in[j * step]);
+            T total = 0;
+            for (std::int64_t j = 0; j < lanes.length; ++j) total += std::exp(in[j * step] - m);
+            const T shift = m + std::log(total);
+            for (std::int64_t j = 0; j < lanes.length; ++j) py[start + j * step] = in[j * step] - shift;
+        });
+    });
+    // dx = dy - e^y · Σ dy along axis
+    record("log_softmax", {x}, {y}, [y = saved(y), a](const Gradients& g) {
+        const Tensor& yv = y;
+        const Tensor gc = contiguous_data(g[0]);
+        Tensor dx = empty(yv.shape(), yv.dtype());
+        const Lanes lanes(yv.shape(), a);
+        dispatch(yv.dtype(), [&]<class T>() {
+            const T *py = yv.data<T>(), *pg = gc.data<T>();
+            T* pd = dx.data<T>();
+            lanes.for_each([&](std::int64_t start, auto step) {
+                T total = 0;
+                for (std::int64_t j = 0; j < lanes.length; ++j) total += pg[start + j * step];
+                for (std::int64_t j = 0; j < lanes.length; ++j)
+                    pd[start + j * step] = pg[start + j * step] - std::exp(py[start + j * step]) * total;
+            });
+        });
+        return Gradients{dx};
+    });
+    return y;
+}
+
+// --- layer_norm ----------------------------------------------------------------------------------
+
+namespace {
+// Rows of a fixed number of elements summed per chunk, then the chunks in order: the weight and
+// bias gradients never depend on the thread count.
+constexpr std::int64_t rows_per_chunk = 64;
+}  // namespace
+
+// y = (x - mean) / √(var + eps) · weight + bias, over the trailing axes of normalized_shape
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+    const std::int64_t k = static_cast<std::int64_t>(normalized_shape.size());
+    NYX_CHECK(k >= 1 && x.dim() >= k && Shape(x.shape().end() - k, x.shape().end()) == normalized_shape,
+              "layer_norm: normalized_shape ", to_string(normalized_shape), " must be the trailing axes of the input's shape ",
+              to_string(x.shape()));
+    for (const Tensor* p : {&weight, &bias})
+        NYX_CHECK(!p->defined() || (p->shape() == normalized_shape && p->dtype() == x.dtype()), "layer_norm: ",
+                  p == &weight ? "weight" : "bias", " has shape ", to_string(p->shape()), " and dtype ", p->dtype(),
+                  "; expected ", to_string(normalized_shape), " and ", x.dtype());
+    NYX_CHECK(eps >= 0, "layer_norm: eps ", eps, " must be >= 0");
+    const std::int64_t width = numel(normalized_shape), rows = width ? x.numel() / width : 0;
+    const Tensor xc = contiguous_data(x);
+    const Tensor wc = weight.defined() ? contiguous_data(weight) : Tensor(), bc = bias.defined() ? contiguous_data(bias) : Tensor();
+    Tensor y = empty(x.shape(), x.dtype()), mean = empty({rows}, x.dtype()), rstd = empty({rows}, x.dtype());
+    dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
+        const T* px = xc.data<T>();
+        const T* pw = wc.defined() ? wc.data<T>() : nullptr;
+        const T* pb = bc.defined() ? bc.data<T>() : nullptr;
+        T *py = y.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
+        parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(width, 1)),
+                     [&](std::int64_t first, std::int64_t last) {
+                         for (std::int64_t r = first; r < last; ++r) {
+                             const T* in = px + r * width;
+                             T* out = py + r * width;
+                             T s = 0;
+                             for (std::int64_t j = 0; j < width; ++j) s += in[j];
+                             const T m = s / T(width);
+                             T v = 0;
+                             for (std::int64_t j = 0; j < width; ++j) v += (in[j] - m) * (in[j] - m);
+                             const T inv = T(1) / std::sqrt(v / T(width) + T(eps));
+                             pm[r] = m, pr[r] = inv;
+                             for (std::int64_t j = 0; j < width; ++j)
+                                 out[j] = (in[j] - m) * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
+                         }
+                     });
+    });
+    // x̂ = (x - mean)·rstd, dx̂ = dy·w
+    // dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)),  dw = Σ_rows dy ⊙ x̂,  db = Σ_rows dy
+    record("layer_norm", {x, weight, bias}, {y},
+           [x = saved(x), weight = saved(weight), mean, rstd, width, rows, normalized_shape, has_bias = bias.defined()](
+               const Gradients& g) {
+               const Tensor xc = contiguous_data(x), gc = contiguous_data(g[0]);
+               const Tensor& w = weight;
+               const Tensor wc = w.defined() ? contiguous_data(w) : Tensor();
+               Tensor dx = empty(xc.shape(), xc.dtype());
+               const std::int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+               Tensor partial_w = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
+               Tensor partial_b = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
+               dispatch(xc.dtype(), [&]<class T>() {
+                   const T *px = xc.data<T>(), *pg = gc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
+                   const T* pw = wc.defined() ? wc.data<T>() : nullptr;
+                   T *pd = dx.data<T>(), *pdw = partial_w.data<T>(), *pdb = partial_b.data<T>();
+                   parallel_for(0, chunks, 1, [&](std::int64_t first, std::int64_t last) {
+                       for (std::int64_t c = first; c < last; ++c)
+                           for (std::int64_t r = c * rows_per_chunk; r < std::min(rows, (c + 1) * rows_per_chunk); ++r) {
+                               const T *in = px + r * width, *dy = pg + r * width;
+                               const T m = pm[r], inv = pr[r];
+                               T mean_dxhat = 0, mean_dxhat_xhat = 0;
+                               for (std::int64_t j = 0; j < width; ++j) {
+                                   const T xhat = (in[j] - m) * inv, dxhat = dy[j] * (pw ? pw[j] : T(1));
+                                   mean_dxhat += dxhat;
+                                   mean_dxhat_xhat += dxhat * xhat;
+                                   pdw[c * width + j] += dy[j] * xhat;
+                                   pdb[c * width + j] += dy[j];
+                               }
+                               mean_dxhat /= T(width);
+                               mean_dxhat_xhat /= T(width);
+                               for (std::int64_t j = 0; j < width; ++j) {
+                                   const T xhat = (in[j] - m) * inv, dxhat = dy[j] * (pw ? pw[j] : T(1));
+                                   pd[r * width + j] = inv * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+                               }
+                           }
+                   });
+               });
+               // The chunks' partial sums, added in chunk order.
+               auto total = [&](const Tensor& partial) { return reshape(kernels::sum(partial, {0}, false), normalized_shape); };
+               return Gradients{dx, w.defined() ? total(partial_w) : Tensor(), has_bias ? total(partial_b) : Tensor()};
+           });
+    return y;
+}
+
+// --- embedding -----------------------------------------------------------------------------------
+
+// y[..., :] = weight[ids[...], :]
+Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_index) {
+    NYX_CHECK(ids.dtype() == i64, "embedding: ids must be i64, got ", ids.dtype());
+    NYX_CHECK(weight.dim() == 2, "embedding: the weight must be [vocabulary, dim], got shape ", to_string(weight.shape()));
+    const std::int64_t vocabulary = weight.shape()[0], width = weight.shape()[1];
+    NYX_CHECK(padding_index < vocabulary, "embedding: padding_index ", padding_index, " is outside the vocabulary of ", vocabulary);
+    const Tensor idc = contiguous_data(ids), wc = contiguous_data(weight);
+    const std::int64_t* pi = idc.data<std::int64_t>();
+    for (std::int64_t r = 0; r < idc.numel(); ++r)
+        NYX_CHECK(pi[r] >= 0 && pi[r] < vocabulary, "embedding: id ", pi[r], " at position ", r,
+                  " (flattened) is out of range for a table of ", vocabulary, " rows");
+    Shape shape = ids.shape();
+    shape.push_back(width);
+    Tensor y = empty(shape, weight.dtype());
+    dispatch_floating(weight.dtype(), "embedding", [&]<class T>() {
+        const T* pw = wc.data<T>();
+        T* py = y.data<T>();
+        parallel_for(0, idc.numel(), std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(width, 1)),
+                     [&](std::int64_t first, std::int64_t last) {
+                         for (std::int64_t r = first; r < last; ++r) std::copy_n(pw + pi[r] * width, width, py + r * width);
+                     });
+    });
+    // dweight[v, :] = Σ over positions with id v of dy[position, :] (none for padding_index); each
+    // task owns a block of columns and adds positions in order: no races, no dependence on threads
+    record("embedding", {ids, weight}, {y}, [ids = saved(idc), vocabulary, width, padding_index](const Gradients& g) {
+        const Tensor gc = contiguous_data(g[0]);
+        const Tensor& idv = ids;
+        Tensor dw = zeros({vocabulary, width}, gc.dtype());
+        dispatch(gc.dtype(), [&]<class T>() {
+            const T* pg = gc.data<T>();
+            const std::int64_t* pi = idv.data<std::int64_t>();
+            T* pd = dw.data<T>();
+            const std::int64_t positions = idv.numel();
+            parallel_for(0, width, std::max<std::int64_t>(16, loops::grain / std::max<std::int64_t>(positions, 1)),
+                         [&](std::int64_t c0, std::int64_t c1) {
+                             for (std::int64_t r = 0; r < positions; ++r) {
+                                 if (pi[r] == padding_index) continue;
+                                 for (std::int64_t c = c0; c < c1; ++c) pd[pi[r] * width + c] += pg[r * width + c];
+                             }
+                         });
+        });
+        return Gradients{Tensor(), dw};
+    });
+    return y;
+}
+
+// --- cross_entropy -------------------------------------------------------------------------------
+
+// loss_i = (1 - ε)·(lse_i - x_i,t) + ε·(lse_i - mean_c x_i,c), lse = log Σ_c e^x_i,c; ignored targets add 0
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options) {
+    NYX_CHECK((logits.dim() == 2 && targets.dim() == 1 && targets.shape()[0] == logits.shape()[0]) ||
+                  (logits.dim() == 1 && targets.dim() == 0),
+              "cross_entropy: expected logits [N, C] with targets [N], or [C] with a rank-0 target; got ",
+              to_string(logits.shape()), " and ", to_string(targets.shape()));
+    NYX_CHECK(targets.dtype() == i64, "cross_entropy: targets must be i64 class indices, got ", targets.dtype());
+    NYX_CHECK(options.label_smoothing >= 0 && options.label_smoothing <= 1, "cross_entropy: label_smoothing ",
+              options.label_smoothing, " must be in [0, 1]");
+    const std::int64_t classes = logits.shape().back(), rows = logits.dim() == 2 ? logits.shape()[0] : 1;
+    const Tensor lc = contiguous_data(logits), tc = contiguous_data(targets);
+    const std::int64_t* pt = tc.data<std::int64_t>();
+    std::int64_t counted = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        if (pt[r] == options.ignore_index) continue;
+        NYX_CHECK(pt[r] >= 0 && pt[r] < classes, "cross_entropy: target ", pt[r], " at position ", r,
+                  " is out of range for ", classes, " classes (and is not ignore_index ", options.ignore_index, ")");
+        ++counted;
+    }
+    const double smoothing = options.label_smoothing;
+    Tensor lse = empty({rows}, logits.dtype()), losses = empty({rows}, logits.dtype());
+    dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
+        const T* px = lc.data<T>();
+        T *pl = lse.data<T>(), *pr = losses.data<T>();
+        parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(classes, 1)),
+                     [&](std::int64_t first, std::int64_t last) {
+                         for (std::int64_t r = first; r < last; ++r) {
+                             const T* row = px + r * classes;
+                             T m = -INFINITY, total = 0, sum = 0;
+                             for (std::int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
+                             for (std::int64_t c = 0; c < classes; ++c) total += std::exp(row[c] - m), sum += row[c];
+                             pl[r] = m + std::log(total);
+                             pr[r] = pt[r] == options.ignore_index
+                                         ? T(0)
+                                         : T(1 - smoothing) * (pl[r] - row[pt[r]]) + T(smoothing) * (pl[r] - sum / T(classes));
+                         }
+                     });
+    });
+    Tensor loss;
+    if (options.reduction == Reduction::none) loss = logits.dim() == 2 ? losses : losses.as_strided({}, {}, 0);
+    else {
+        loss = kernels::sum(losses, {}, false);  // in order: deterministic
+        if (options.reduction == Reduction::mean) kernels::scale(loss, 1.0 / static_cast<double>(counted));
+    }
+    // dx_i,c = s_i · (softmax_i,c - (1 - ε)·[c = t_i] - ε / C), with s_i the incoming gradient of
+    // row i (divided by the count for mean); 0 for ignored rows
+    record("cross_entropy", {logits, targets}, {loss},
+           [logits = saved(lc), targets = saved(tc), lse, options, counted, shape = logits.shape()](const Gradients& g) {
+               const Tensor &x = logits, &t = targets;
+               const Tensor gc = contiguous_data(g[0]);
+               const std::int64_t classes = shape.back(), rows = x.numel() / std::max<std::int64_t>(classes, 1);
+               Tensor dx = empty(x.shape(), x.dtype());
+               dispatch(x.dtype(), [&]<class T>() {
+                   const T *px = x.data<T>(), *pl = lse.data<T>(), *pg = gc.data<T>();
+                   const std::int64_t* pt = t.data<std::int64_t>();
+                   T* pd = dx.data<T>();
+                   const T smooth = T(options.label_smoothing) / T(classes), keep = T(1 - options.label_smoothing);
+                   const T mean_scale = options.reduction == Reduction::mean ? T(1) / T(counted) : T(1);
+                   parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(classes, 1)),
+                                [&](std::int64_t first, std::int64_t last) {
+                                    for (std::int64_t r = first; r < last; ++r) {
+                                        T* out = pd + r * classes;
+                                        if (pt[r] == options.ignore_index) {
+                                            std::fill_n(out, classes, T(0));
+                                            continue;
+                                        }
+                                        const T s = (options.reduction == Reduction::none ? pg[r] : pg[0]) * mean_scale;
+                                        for (std::int64_t c = 0; c < classes; ++c)
+                                            out[c] = s * (std::exp(px[r * classes + c] - pl[r]) - smooth - (c == pt[r] ? keep : T(0)));
+                                    }
+                                });
+               });
+               return Gradients{reshape(dx, shape), Tensor()};
+           });
+    return loss;
+}
+
+// --- dropout ---------------------------------------------------------------------------------------
+
+namespace {
+// y = x · [u >= p] / (1 - p) for the uniforms u that `generator` draws for x's shape.
+Tensor apply_dropout_mask(const Tensor& x, double p, Generator& generator) {
+    const Tensor u = rand(x.shape(), x.dtype(), generator);
+    return dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
+        const T keep = T(1 / (1 - p)), threshold = T(p);
+        return loops::map<T, T>(x, u, x.shape(), [=](T v, T r) { return r >= threshold ? v * keep : T(0); });
+    });
+}
+}  // namespace
+
+// y = x · mask / (1 - p) in training; x otherwise
+Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
+    NYX_CHECK(p >= 0 && p <= 1, "dropout: the probability ", p, " must be in [0, 1]");
+    NYX_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", x.dtype());
+    if (!training || p == 0) return x;
+    if (p == 1) return mul(x, scalar(0, x.dtype()));
+    // The mask is not stored: backward replays the same uniforms from the generator's position.
+    const std::uint64_t seed = generator.seed(), offset = generator.offset();
+    Tensor y = apply_dropout_mask(x, p, generator);
+    // dx = dy · mask / (1 - p)
+    record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
+        Generator replay(seed, offset);
+        return Gradients{apply_dropout_mask(contiguous_data(g[0]), p, replay)};
+    });
+    return y;
+}
+
+// --- depthwise convolution -------------------------------------------------------------------------
+
+// y[b,c,t,:] = bias[c] + Σ_j w[c,j] · x[b,c,t+j-padding,:]  (zero outside the sequence)
+Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t padding) {
+    NYX_CHECK(x.dim() >= 3, "depthwise_conv1d: the input must be [batch, channels, length, ...], got shape ", to_string(x.shape()));
+    NYX_CHECK(weight.dim() == 2 && weight.shape()[0] == x.shape()[1] && weight.shape()[1] >= 1,
+              "depthwise_conv1d: the weight must be [channels, kernel] = [", x.shape()[1], ", k], got shape ",
+              to_string(weight.shape()));
+    NYX_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), "depthwise_conv1d: dtypes differ");
+    NYX_CHECK(!bias.defined() || bias.shape() == Shape{x.shape()[1]}, "depthwise_conv1d: the bias must be [", x.shape()[1],
+              "], got shape ", to_string(bias.shape()));
+    const std::int64_t kernel = weight.shape()[1];
+    if (padding < 0) padding = kernel / 2;
+    const std::int64_t batch = x.shape()[0], channels = x.shape()[1], length = x.shape()[2];
+    const std::int64_t out_length = length + 2 * padding - kernel + 1;
+    NYX_CHECK(out_length >= 0, "depthwise_conv1d: a kernel of ", kernel, " with padding ", padding,
+              " does not fit a sequence of ", length);
+    const std::int64_t features = numel(Shape(x.shape().begin() + 3, x.shape().end()));
+    Shape shape = x.shape();
+    shape[2] = out_length;
+    const Tensor xc = contiguous_data(x), wc = contiguous_data(weight);
+    Tensor y = empty(shape, x.dtype());
+    dispatch_floating(x.dtype(), "depthwise_conv1d", [&]<class T>() {
+        const T *px = xc.data<T>(), *pw = wc.data<T>();
+        const T* pb = bias.defined() ? contiguous_data(bias).data<T>() : nullptr;
+        T* py = y.data<T>();
+        parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
+            for (std::int64_t bc = first; bc < last; ++bc) {
+                const std::int64_t c = bc % channels;
+                const T* in = px + bc * length * features;
+                T* out = py + bc * out_length * features;
+                std::fill_n(out, out_length * features, pb ? pb[c] : T(0));
+                for (std::int64_t t = 0; t < out_length; ++t)
+                    for (std::int64_t j = std::max<std::int64_t>(0, padding - t); j < kernel && t + j - padding < length; ++j) {
+                        const T w = pw[c * kernel + j];
+                        const T* row = in + (t + j - padding) * features;
+                        for (std::int64_t f = 0; f < features; ++f) out[t * features + f] += w * row[f];
+                    }
+            }
+        });
+    });
+    // dx[b,c,s,:] = Σ_j w[c,j] · dy[b,c,s-j+padding,:],  dw[c,j] = Σ_b,t dy[b,c,t,:] · x[b,c,t+j-padding,:],
+    // db[c] = Σ dy[b,c,...]
+    record("depthwise_conv1d", {x, weight, bias}, {y},
+           [x = saved(xc), weight = saved(wc), padding, has_bias = bias.defined(), in_shape = x.shape()](const Gradients& g) {
+               const Tensor &xv = x, &wv = weight;
+               const Tensor gc = contiguous_data(g[0]);
+               const std::int64_t batch = in_shape[0], channels = in_shape[1], length = in_shape[2];
+               const std::int64_t kernel = wv.shape()[1], out_length = gc.shape()[2];
+               const std::int64_t features = numel(Shape(in_shape.begin() + 3, in_shape.end()));
+               Tensor dx = zeros(in_shape, xv.dtype()), dw = zeros(wv.shape(), xv.dtype());
+               dispatch(xv.dtype(), [&]<class T>() {
+                   const T *px = xv.data<T>(), *pw = wv.data<T>(), *pg = gc.data<T>();
+                   T *pdx = dx.data<T>(), *pdw = dw.data<T>();
+                   parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
+                       for (std::int64_t bc = first; bc < last; ++bc) {
+                           const std::int64_t c = bc % channels;
+                           const T* dy = pg + bc * out_length * features;
+                           T* din = pdx + bc * length * features;
+                           for (std::int64_t t = 0; t < out_length; ++t)
+                               for (std::int64_t j = std::max<std::int64_t>(0, padding - t); j < kernel && t + j - padding < length; ++j) {
+                                   const T w = pw[c * kernel + j];
+                                   T* row = din + (t + j - padding) * features;
+                                   for (std::int64_t f = 0; f < features; ++f) row[f] += w * dy[t * features + f];
+                               }
+                       }
+                   });
+                   // Weights: one task per channel, batches in order.
+                   parallel_for(0, channels, 1, [&](std::int64_t first, std::int64_t last) {
+                       for (std::int64_t c = first; c < last; ++c)
+                           for (std::int64_t b = 0; b < batch; ++b) {
+                               const T* dy = pg + (b * channels + c) * out_length * features;
+                               const T* in = px + (b * channels + c) * length * features;
+                               for (std::int64_t j = 0; j < kernel; ++j) {
+                                   T s = 0;
+                                   for (std::int64_t t = std::max<std::int64_t>(0, padding - j); t < out_length && t + j - padding < length; ++t)
+                                       for (std::int64_t f = 0; f < features; ++f) s += dy[t * features + f] * in[(t + j - padding) * features + f];
+                                   pdw[c * kernel + j] += s;
+                               }
+                           }
+                   });
+               });
+               Shape bias_axes{0, 2};
+               for (std::int64_t a = 3; a < static_cast<std::int64_t>(in_shape.size()); ++a) bias_axes.push_back(a);
+               return Gradients{dx, dw, has_bias ? kernels::sum(gc, bias_axes, false) : Tensor()};
+           });
+    return y;
+}
+
+// --- segment means ---------------------------------------------------------------------------------
+
+namespace {
+// Start and length of segment j of `segments` over n entries (the uneven rule of ops.hpp).
+std::pair<std::int64_t, std::int64_t> segment_bounds(std::int64_t j, std::int64_t n, std::int64_t segments) {
+    const std::int64_t s = n / segments, r = (s + 1) * segments - n;
+    return j < r ? std::pair{j * s, s} : std::pair{r * s + (j - r) * (s + 1), s + 1};
+}
+}  // namespace
+
+// y[..., j, ...] = mean of x[..., segment j, ...] along axis
+Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
+    const std::int64_t a = normalize_axis(axis, x.dim(), "segment_mean");
+    const std::int64_t n = x.shape()[a];
+    NYX_CHECK(segments >= 1 && segments <= n, "segment_mean: ", segments, " segments do not fit axis ", a, " of length ", n,
+              " (shape ", to_string(x.shape()), "); need 1 <= segments <= length");
+    const Tensor xc = contiguous_data(x);
+    const Lanes lanes(xc.shape(), a);
+    Shape shape = x.shape();
+    shape[a] = segments;
+    Tensor y = empty(shape, x.dtype());
+    dispatch_floating(x.dtype(), "segment_mean", [&]<class T>() {
+        const T* px = xc.data<T>();
+        T* py = y.data<T>();
+        parallel_for(0, lanes.outer * segments, 1, [&](std::int64_t first, std::int64_t last) {
+            for (std::int64_t k = first; k < last; ++k) {
+                const std::int64_t o = k / segments, j = k % segments;
+                const auto [start, count] = segment_bounds(j, n, segments);
+                T* out = py + (o * segments + j) * lanes.inner;
+                std::fill_n(out, lanes.inner, T(0));
+                for (std::int64_t i = start; i < start + count; ++i) {
+                    const T* row = px + (o * n + i) * lanes.inner;
+                    for (std::int64_t f = 0; f < lanes.inner; ++f) out[f] += row[f];
+                }
+                for (std::int64_t f = 0; f < lanes.inner; ++f) out[f] /= T(count);
+            }
+        });
+    });
+    // dx[..., i, ...] = dy[..., segment of i, ...] / (length of that segment)
+    record("segment_mean", {x}, {y}, [a, n, segments, in_shape = x.shape()](const Gradients& g) {
+        const Tensor gc = contiguous_data(g[0]);
+        const Lanes lanes(in_shape, a);
+        Tensor dx = empty(in_shape, gc.dtype());
+        dispatch(gc.dtype(), [&]<class T>() {
+            const T* pg = gc.data<T>();
+            T* pd = dx.data<T>();
+            parallel_for(0, lanes.outer * segments, 1, [&](std::int64_t first, std::int64_t last) {
+                for (std::int64_t k = first; k < last; ++k) {
+                    const std::int64_t o = k / segments, j = k % segments;
+                    const auto [start, count] = segment_bounds(j, n, segments);
+                    const T* dy = pg + (o * segments + j) * lanes.inner;
+                    for (std::int64_t i = start; i < start + count; ++i)
+                        for (std::int64_t f = 0; f < lanes.inner; ++f) pd[(o * n + i) * lanes.inner + f] = dy[f] / T(count);
+                }
+            });
+        });
+        return Gradients{dx};
+    });
+    return y;
+}
+
+}  // namespace nyx::ops
