@@ -79,9 +79,12 @@ TEST_CASE("every op in the op table passes gradcheck on every sample") {
 TEST_CASE("the op table covers the ops of this release") {
     std::set<std::string> names;
     for (const ops::OpInfo& op : ops::op_table()) names.insert(op.name);
-    for (const char* name : {"add", "sub", "mul", "div", "neg", "exp", "log", "relu", "tanh", "sum", "mean", "matmul", "view",
-                             "reshape", "transpose", "permute", "slice", "select", "expand", "squeeze", "unsqueeze",
-                             "contiguous", "clone"})
+    for (const char* name :
+         {"add", "sub", "mul", "div", "maximum", "minimum", "neg", "abs", "exp", "log", "sqrt", "rsqrt", "pow", "erf", "sigmoid",
+          "tanh", "relu", "gelu", "clamp", "where", "masked_fill", "sum", "mean", "max", "min", "amax", "amin", "var",
+          "logsumexp", "matmul", "linear", "view", "reshape", "flatten", "transpose", "permute", "slice", "select", "expand",
+          "squeeze", "unsqueeze", "split", "contiguous", "clone", "concat", "stack", "pad", "index_select", "gather",
+          "softmax", "log_softmax", "layer_norm", "embedding", "cross_entropy", "dropout", "depthwise_conv1d", "segment_mean"})
         CHECK_MESSAGE(names.count(name), name, " is missing from the op table");
 }
 
