@@ -4,10 +4,12 @@
 #include <cmath>
 #include <functional>
 #include <numbers>
+#include <type_traits>
 
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
 #include <nyx/core/loops.hpp>
+#include <nyx/core/vector_math.hpp>
 
 #include "ops.hpp"
 
@@ -22,6 +24,34 @@ using autograd::saved;
 template <class F>
 Tensor unary(const Tensor& x, const char* op, F f) {
     return dispatch_floating(x.dtype(), op, [&]<class T>() { return loops::map<T, T>(x, [&](T v) -> T { return f(v); }); });
+}
+
+// y = f(x) for floating x, computed by block(in, out, n) on contiguous pieces of x (copied first
+// when x is not contiguous), in parallel: the form for the vectorised functions of core/vector_math.
+template <class Block>
+Tensor unary_blocks(const Tensor& x, const char* op, Block block) {
+    return dispatch_floating(x.dtype(), op, [&]<class T>() {
+        const Tensor xc = x.is_contiguous() ? x : kernels::contiguous_copy(x);
+        Tensor y = empty(x.shape(), x.dtype());
+        const T* in = xc.data<T>();
+        T* out = y.data<T>();
+        parallel_for(0, x.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) { block(in + b, out + b, e - b); });
+        return y;
+    });
+}
+
+// The same for two tensors of one shape: block(a, b, out, n).
+template <class Block>
+Tensor binary_blocks(const Tensor& a, const Tensor& b, const char* op, Block block) {
+    return dispatch_floating(a.dtype(), op, [&]<class T>() {
+        const Tensor ac = a.is_contiguous() ? a : kernels::contiguous_copy(a);
+        const Tensor bc = b.is_contiguous() ? b : kernels::contiguous_copy(b);
+        Tensor y = empty(a.shape(), a.dtype());
+        const T *pa = ac.data<T>(), *pb = bc.data<T>();
+        T* out = y.data<T>();
+        parallel_for(0, a.numel(), loops::grain, [&](std::int64_t s, std::int64_t e) { block(pa + s, pb + s, out + s, e - s); });
+        return y;
+    });
 }
 
 // y[i] = f(a[i], b[i]) with broadcasting; both operands of one dtype.
@@ -82,7 +112,7 @@ Tensor neg(const Tensor& x) {
 
 // y = eˣ
 Tensor exp(const Tensor& x) {
-    Tensor y = unary(x, "exp", [](auto v) { return std::exp(v); });
+    Tensor y = unary_blocks(x, "exp", [](const auto* in, auto* out, std::int64_t n) { vmath::exp(in, out, n); });
     // dx = dy * eˣ = dy * y
     record("exp", {x}, {y}, [y = saved(y)](const Gradients& g) { return Gradients{mul(g[0], y)}; });
     return y;
@@ -108,7 +138,7 @@ Tensor relu(const Tensor& x) {
 
 // y = tanh x
 Tensor tanh(const Tensor& x) {
-    Tensor y = unary(x, "tanh", [](auto v) { return std::tanh(v); });
+    Tensor y = unary_blocks(x, "tanh", [](const auto* in, auto* out, std::int64_t n) { vmath::tanh(in, out, n); });
     // dx = dy * (1 - y²)
     record("tanh", {x}, {y}, [y = saved(y)](const Gradients& g) {
         return Gradients{binary(g[0], y, "tanh backward", true, [](auto dy, auto t) { return dy * (1 - t * t); })};
@@ -183,7 +213,7 @@ Tensor pow(const Tensor& x, double exponent) {
 
 // y = erf(x)
 Tensor erf(const Tensor& x) {
-    Tensor y = unary(x, "erf", [](auto v) { return std::erf(v); });
+    Tensor y = unary_blocks(x, "erf", [](const auto* in, auto* out, std::int64_t n) { vmath::erf(in, out, n); });
     // dx = dy · 2/√π · e^(-x²)
     record("erf", {x}, {y}, [x = saved(x)](const Gradients& g) {
         return Gradients{binary(g[0], x, "erf backward", true, [](auto dy, auto v) {
@@ -193,13 +223,12 @@ Tensor erf(const Tensor& x) {
     return y;
 }
 
-// y = 1 / (1 + e^(-x)), computed without overflow for either sign of x
+// y = 1 / (1 + e^(-x)) (e^(-x) overflowing to infinity gives 0, as it should)
 Tensor sigmoid(const Tensor& x) {
-    Tensor y = unary(x, "sigmoid", [](auto v) {
-        using T = decltype(v);
-        if (v >= 0) return T{1} / (T{1} + std::exp(-v));
-        const T e = std::exp(v);
-        return e / (T{1} + e);
+    Tensor y = unary_blocks(x, "sigmoid", [](const auto* in, auto* out, std::int64_t n) {
+        for (std::int64_t i = 0; i < n; ++i) out[i] = -in[i];
+        vmath::exp(out, out, n);
+        for (std::int64_t i = 0; i < n; ++i) out[i] = 1 / (1 + out[i]);
     });
     // dx = dy · y · (1 - y)
     record("sigmoid", {x}, {y}, [y = saved(y)](const Gradients& g) {
@@ -209,37 +238,48 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 namespace {
-// GELU and its derivative for one element, in both forms.
-constexpr double sqrt_2_over_pi = 0.7978845608028654, tanh_cubic = 0.044715;
-
-template <class T>
-T gelu_value(T x, GeluApproximation approximation) {
-    if (approximation == GeluApproximation::tanh)
-        return T(0.5) * x * (T(1) + std::tanh(T(sqrt_2_over_pi) * (x + T(tanh_cubic) * x * x * x)));
-    return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-}
-
-template <class T>
-T gelu_derivative(T x, GeluApproximation approximation) {
-    if (approximation == GeluApproximation::tanh) {
-        // y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³)
-        // dy/dx = ½(1 + t) + ½x(1 - t²) · √(2/π)(1 + 3·0.044715x²)
-        const T t = std::tanh(T(sqrt_2_over_pi) * (x + T(tanh_cubic) * x * x * x));
-        return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(sqrt_2_over_pi) * (T(1) + T(3 * tanh_cubic) * x * x);
-    }
-    // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x), φ(x) = e^(-x²/2) / √(2π)
-    const T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-    return cdf + x * std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
-}
+constexpr double sqrt_2_over_pi = 0.7978845608028654, tanh_cubic = 0.044715, inv_sqrt_2pi = 0.3989422804014327;
+constexpr std::int64_t gelu_block = 512;  // elements per pass through the vector functions
 }  // namespace
 
-// y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.hpp)
+// y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.cpp)
+//   erf form:  y = ½x(1 + erf(x/√2)) = x·Φ(x)
+//   tanh form: y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³)
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
-    Tensor y = unary(x, "gelu", [approximation](auto v) { return gelu_value(v, approximation); });
-    // dx = dy · GELU'(x)
-    record("gelu", {x}, {y}, [x = saved(x), approximation](const Gradients& g) {
-        return Gradients{binary(g[0], x, "gelu backward", true,
-                                [approximation](auto dy, auto v) { return dy * gelu_derivative(v, approximation); })};
+    const bool tanh_form = approximation == GeluApproximation::tanh;
+    Tensor y = unary_blocks(x, "gelu", [tanh_form](const auto* in, auto* out, std::int64_t n) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(out)>>;
+        for (std::int64_t i = 0; i < n; ++i)
+            out[i] = tanh_form ? T(sqrt_2_over_pi) * (in[i] + T(tanh_cubic) * in[i] * in[i] * in[i]) : in[i] * T(std::numbers::sqrt2 / 2);
+        if (tanh_form) vmath::tanh(out, out, n);
+        else vmath::erf(out, out, n);
+        for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (1 + out[i]);
+    });
+    // erf form:  dx = dy · (Φ(x) + x·φ(x)), φ(x) = e^(-x²/2) / √(2π)
+    // tanh form: dx = dy · (½(1 + t) + ½x(1 - t²) · √(2/π)(1 + 3·0.044715x²))
+    record("gelu", {x}, {y}, [x = saved(x), tanh_form](const Gradients& g) {
+        return Gradients{binary_blocks(g[0], x, "gelu backward", [tanh_form](const auto* dy, const auto* v, auto* dx, std::int64_t n) {
+            using T = std::remove_cv_t<std::remove_pointer_t<decltype(dx)>>;
+            T t[gelu_block], e[gelu_block];
+            for (std::int64_t s = 0; s < n; s += gelu_block) {
+                const std::int64_t m = std::min(gelu_block, n - s);
+                const T* xs = v + s;
+                for (std::int64_t i = 0; i < m; ++i) {
+                    t[i] = tanh_form ? T(sqrt_2_over_pi) * (xs[i] + T(tanh_cubic) * xs[i] * xs[i] * xs[i]) : xs[i] * T(std::numbers::sqrt2 / 2);
+                    e[i] = T(-0.5) * xs[i] * xs[i];
+                }
+                if (tanh_form) {
+                    vmath::tanh(t, t, m);
+                    for (std::int64_t i = 0; i < m; ++i)
+                        dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) + T(0.5) * xs[i] * (1 - t[i] * t[i]) * T(sqrt_2_over_pi) *
+                                                                        (1 + T(3 * tanh_cubic) * xs[i] * xs[i]));
+                } else {
+                    vmath::erf(t, t, m);
+                    vmath::exp(e, e, m);
+                    for (std::int64_t i = 0; i < m; ++i) dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) + xs[i] * e[i] * T(inv_sqrt_2pi));
+                }
+            }
+        })};
     });
     return y;
 }

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
 #include <nyx/core/loops.hpp>
+#include <nyx/core/vector_math.hpp>
 
 #include "ops.hpp"
 
@@ -21,29 +23,36 @@ using autograd::saved;
 
 Tensor contiguous_data(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
 
-// A contiguous tensor seen as lanes along one axis: [outer, length, inner]; lane (o, i) starts at
-// o·length·inner + i and steps by inner.
+// A contiguous tensor seen as lanes along one axis: [outer, length, inner].
 struct Lanes {
     std::int64_t outer = 1, length = 1, inner = 1;
     Lanes(const Shape& shape, std::int64_t axis) {
         for (std::int64_t a = 0; a < static_cast<std::int64_t>(shape.size()); ++a)
             (a < axis ? outer : a == axis ? length : inner) *= shape[a];
     }
-    // Calls lane(start, step) for every lane, in parallel; step is a compile-time 1 when inner is 1,
-    // so that the common case (the last axis) vectorises.
-    template <class Lane>
-    void for_each(const Lane& lane) const {
-        const std::int64_t count = outer * inner;
-        parallel_for(0, count, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(length, 1)),
-                     [&](std::int64_t first, std::int64_t last) {
-                         for (std::int64_t k = first; k < last; ++k) {
-                             const std::int64_t start = (k / inner) * length * inner + k % inner;
-                             if (inner == 1) lane(start, std::integral_constant<std::int64_t, 1>());
-                             else lane(start, inner);
-                         }
-                     });
-    }
 };
+
+// t with `axis` swapped to the end, contiguous: the row kernels below read rows of one contiguous
+// piece. For the usual case (the last axis of a contiguous tensor) nothing is copied. Swapping
+// twice puts a result back.
+Tensor with_axis_last(const Tensor& t, std::int64_t axis) {
+    if (t.dim() == 0 || axis == t.dim() - 1) return contiguous_data(t);
+    return kernels::contiguous_copy(transpose(t.detach(), axis, -1));
+}
+
+// Calls row(first_row, last_row) in parallel for rows of `length` elements.
+template <class Row>
+void for_rows(std::int64_t rows, std::int64_t length, const Row& row) {
+    parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(length, 1)), row);
+}
+
+// A per-thread buffer of n elements for row kernels.
+template <class T>
+T* scratch(std::int64_t n) {
+    thread_local std::vector<T> buffer;
+    if (static_cast<std::int64_t>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
+    return buffer.data();
+}
 
 }  // namespace
 
@@ -52,40 +61,41 @@ struct Lanes {
 // y = e^(x - max) / Σ e^(x - max), along axis
 Tensor softmax(const Tensor& x, std::int64_t axis) {
     const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "softmax");
-    const Tensor xc = contiguous_data(x);
-    Tensor y = empty(x.shape(), x.dtype());
-    const Lanes lanes(xc.shape(), a);
+    const Tensor xr = with_axis_last(x, a);
+    const std::int64_t n = x.dim() == 0 ? 1 : x.shape()[a], rows = n ? x.numel() / n : 0;
+    Tensor yr = empty(xr.shape(), x.dtype());
     dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
-        const T* px = xc.data<T>();
-        T* py = y.data<T>();
-        lanes.for_each([&](std::int64_t start, auto step) {
-            const T* in = px + start;
-            T* out = py + start;
-            T m = -INFINITY;
-            for (std::int64_t j = 0; j < lanes.length; ++j) m = std::max(m, in[j * step]);
-            T total = 0;
-            for (std::int64_t j = 0; j < lanes.length; ++j) total += out[j * step] = std::exp(in[j * step] - m);
-            const T scale = T(1) / total;
-            for (std::int64_t j = 0; j < lanes.length; ++j) out[j * step] *= scale;
+        const T* px = xr.data<T>();
+        T* py = yr.data<T>();
+        for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
+            for (std::int64_t r = first; r < last; ++r) {
+                const T* in = px + r * n;
+                T* out = py + r * n;
+                const T m = vmath::max(in, n);
+                for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
+                vmath::exp(out, out, n);
+                const T scale = T(1) / vmath::sum(out, n);
+                for (std::int64_t j = 0; j < n; ++j) out[j] *= scale;
+            }
         });
     });
+    Tensor y = with_axis_last(yr, a);
     // dx = y ⊙ (dy - Σ dy ⊙ y) along axis
-    record("softmax", {x}, {y}, [y = saved(y), a](const Gradients& g) {
+    record("softmax", {x}, {y}, [y = saved(yr), a, n, rows](const Gradients& g) {
         const Tensor& yv = y;
-        const Tensor gc = contiguous_data(g[0]);
+        const Tensor gr = with_axis_last(g[0], a);
         Tensor dx = empty(yv.shape(), yv.dtype());
-        const Lanes lanes(yv.shape(), a);
-        dispatch(yv.dtype(), [&]<class T>() {
-            const T *py = yv.data<T>(), *pg = gc.data<T>();
+        dispatch_floating(yv.dtype(), "backward", [&]<class T>() {
+            const T *py = yv.data<T>(), *pg = gr.data<T>();
             T* pd = dx.data<T>();
-            lanes.for_each([&](std::int64_t start, auto step) {
-                T dot = 0;
-                for (std::int64_t j = 0; j < lanes.length; ++j) dot += pg[start + j * step] * py[start + j * step];
-                for (std::int64_t j = 0; j < lanes.length; ++j)
-                    pd[start + j * step] = py[start + j * step] * (pg[start + j * step] - dot);
+            for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
+                for (std::int64_t r = first; r < last; ++r) {
+                    const T dot = vmath::dot(pg + r * n, py + r * n, n);
+                    for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
+                }
             });
         });
-        return Gradients{dx};
+        return Gradients{with_axis_last(dx, a)};
     });
     return y;
 }
@@ -93,39 +103,43 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
 // y = x - max - log Σ e^(x - max), along axis
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
     const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "log_softmax");
-    const Tensor xc = contiguous_data(x);
-    Tensor y = empty(x.shape(), x.dtype());
-    const Lanes lanes(xc.shape(), a);
+    const Tensor xr = with_axis_last(x, a);
+    const std::int64_t n = x.dim() == 0 ? 1 : x.shape()[a], rows = n ? x.numel() / n : 0;
+    Tensor yr = empty(xr.shape(), x.dtype());
     dispatch_floating(x.dtype(), "log_softmax", [&]<class T>() {
-        const T* px = xc.data<T>();
-        T* py = y.data<T>();
-        lanes.for_each([&](std::int64_t start, auto step) {
-            const T* in = px + start;
-            T m = -INFINITY;
-            for (std::int64_t j = 0; j < lanes.length; ++j) m = std::max(m, in[j * step]);
-            T total = 0;
-            for (std::int64_t j = 0; j < lanes.length; ++j) total += std::exp(in[j * step] - m);
-            const T shift = m + std::log(total);
-            for (std::int64_t j = 0; j < lanes.length; ++j) py[start + j * step] = in[j * step] - shift;
+        const T* px = xr.data<T>();
+        T* py = yr.data<T>();
+        for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
+            T* e = scratch<T>(n);
+            for (std::int64_t r = first; r < last; ++r) {
+                const T* in = px + r * n;
+                T* out = py + r * n;
+                const T m = vmath::max(in, n);
+                for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
+                vmath::exp(out, e, n);
+                const T shift = std::log(vmath::sum(e, n));
+                for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
+            }
         });
     });
+    Tensor y = with_axis_last(yr, a);
     // dx = dy - e^y · Σ dy along axis
-    record("log_softmax", {x}, {y}, [y = saved(y), a](const Gradients& g) {
+    record("log_softmax", {x}, {y}, [y = saved(yr), a, n, rows](const Gradients& g) {
         const Tensor& yv = y;
-        const Tensor gc = contiguous_data(g[0]);
+        const Tensor gr = with_axis_last(g[0], a);
         Tensor dx = empty(yv.shape(), yv.dtype());
-        const Lanes lanes(yv.shape(), a);
-        dispatch(yv.dtype(), [&]<class T>() {
-            const T *py = yv.data<T>(), *pg = gc.data<T>();
+        dispatch_floating(yv.dtype(), "backward", [&]<class T>() {
+            const T *py = yv.data<T>(), *pg = gr.data<T>();
             T* pd = dx.data<T>();
-            lanes.for_each([&](std::int64_t start, auto step) {
-                T total = 0;
-                for (std::int64_t j = 0; j < lanes.length; ++j) total += pg[start + j * step];
-                for (std::int64_t j = 0; j < lanes.length; ++j)
-                    pd[start + j * step] = pg[start + j * step] - std::exp(py[start + j * step]) * total;
+            for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
+                for (std::int64_t r = first; r < last; ++r) {
+                    const T total = vmath::sum(pg + r * n, n);
+                    vmath::exp(py + r * n, pd + r * n, n);
+                    for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
+                }
             });
         });
-        return Gradients{dx};
+        return Gradients{with_axis_last(dx, a)};
     });
     return y;
 }
@@ -163,15 +177,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                          for (std::int64_t r = first; r < last; ++r) {
                              const T* in = px + r * width;
                              T* out = py + r * width;
-                             T s = 0;
-                             for (std::int64_t j = 0; j < width; ++j) s += in[j];
-                             const T m = s / T(width);
-                             T v = 0;
-                             for (std::int64_t j = 0; j < width; ++j) v += (in[j] - m) * (in[j] - m);
-                             const T inv = T(1) / std::sqrt(v / T(width) + T(eps));
+                             const T m = vmath::sum(in, width) / T(width);
+                             for (std::int64_t j = 0; j < width; ++j) out[j] = in[j] - m;
+                             const T inv = T(1) / std::sqrt(vmath::dot(out, out, width) / T(width) + T(eps));
                              pm[r] = m, pr[r] = inv;
-                             for (std::int64_t j = 0; j < width; ++j)
-                                 out[j] = (in[j] - m) * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
+                             if (pw && pb)
+                                 for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * pw[j] + pb[j];
+                             else
+                                 for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
                          }
                      });
     });
@@ -187,29 +200,27 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                const std::int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
                Tensor partial_w = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
                Tensor partial_b = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
-               dispatch(xc.dtype(), [&]<class T>() {
+               dispatch_floating(xc.dtype(), "backward", [&]<class T>() {
                    const T *px = xc.data<T>(), *pg = gc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
                    const T* pw = wc.defined() ? wc.data<T>() : nullptr;
                    T *pd = dx.data<T>(), *pdw = partial_w.data<T>(), *pdb = partial_b.data<T>();
                    parallel_for(0, chunks, 1, [&](std::int64_t first, std::int64_t last) {
+                       T* xhat = scratch<T>(2 * width);
+                       T* dxhat = xhat + width;
                        for (std::int64_t c = first; c < last; ++c)
                            for (std::int64_t r = c * rows_per_chunk; r < std::min(rows, (c + 1) * rows_per_chunk); ++r) {
                                const T *in = px + r * width, *dy = pg + r * width;
                                const T m = pm[r], inv = pr[r];
-                               T mean_dxhat = 0, mean_dxhat_xhat = 0;
+                               T *dw_row = pdw + c * width, *db_row = pdb + c * width, *out = pd + r * width;
                                for (std::int64_t j = 0; j < width; ++j) {
-                                   const T xhat = (in[j] - m) * inv, dxhat = dy[j] * (pw ? pw[j] : T(1));
-                                   mean_dxhat += dxhat;
-                                   mean_dxhat_xhat += dxhat * xhat;
-                                   pdw[c * width + j] += dy[j] * xhat;
-                                   pdb[c * width + j] += dy[j];
+                                   xhat[j] = (in[j] - m) * inv;
+                                   dxhat[j] = pw ? dy[j] * pw[j] : dy[j];
+                                   dw_row[j] += dy[j] * xhat[j];
+                                   db_row[j] += dy[j];
                                }
-                               mean_dxhat /= T(width);
-                               mean_dxhat_xhat /= T(width);
-                               for (std::int64_t j = 0; j < width; ++j) {
-                                   const T xhat = (in[j] - m) * inv, dxhat = dy[j] * (pw ? pw[j] : T(1));
-                                   pd[r * width + j] = inv * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-                               }
+                               const T mean_dxhat = vmath::sum(dxhat, width) / T(width);
+                               const T mean_dxhat_xhat = vmath::dot(dxhat, xhat, width) / T(width);
+                               for (std::int64_t j = 0; j < width; ++j) out[j] = inv * (dxhat[j] - mean_dxhat - xhat[j] * mean_dxhat_xhat);
                            }
                    });
                });
@@ -250,7 +261,7 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
         const Tensor gc = contiguous_data(g[0]);
         const Tensor& idv = ids;
         Tensor dw = zeros({vocabulary, width}, gc.dtype());
-        dispatch(gc.dtype(), [&]<class T>() {
+        dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
             const T* pg = gc.data<T>();
             const std::int64_t* pi = idv.data<std::int64_t>();
             T* pd = dw.data<T>();
@@ -296,12 +307,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
         T *pl = lse.data<T>(), *pr = losses.data<T>();
         parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(classes, 1)),
                      [&](std::int64_t first, std::int64_t last) {
+                         T* e = scratch<T>(classes);
                          for (std::int64_t r = first; r < last; ++r) {
                              const T* row = px + r * classes;
-                             T m = -INFINITY, total = 0, sum = 0;
-                             for (std::int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
-                             for (std::int64_t c = 0; c < classes; ++c) total += std::exp(row[c] - m), sum += row[c];
-                             pl[r] = m + std::log(total);
+                             const T m = vmath::max(row, classes), sum = vmath::sum(row, classes);
+                             for (std::int64_t c = 0; c < classes; ++c) e[c] = row[c] - m;
+                             vmath::exp(e, e, classes);
+                             pl[r] = m + std::log(vmath::sum(e, classes));
                              pr[r] = pt[r] == options.ignore_index
                                          ? T(0)
                                          : T(1 - smoothing) * (pl[r] - row[pt[r]]) + T(smoothing) * (pl[r] - sum / T(classes));
@@ -322,7 +334,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
                const Tensor gc = contiguous_data(g[0]);
                const std::int64_t classes = shape.back(), rows = x.numel() / std::max<std::int64_t>(classes, 1);
                Tensor dx = empty(x.shape(), x.dtype());
-               dispatch(x.dtype(), [&]<class T>() {
+               dispatch_floating(x.dtype(), "backward", [&]<class T>() {
                    const T *px = x.data<T>(), *pl = lse.data<T>(), *pg = gc.data<T>();
                    const std::int64_t* pt = t.data<std::int64_t>();
                    T* pd = dx.data<T>();
@@ -337,8 +349,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
                                             continue;
                                         }
                                         const T s = (options.reduction == Reduction::none ? pg[r] : pg[0]) * mean_scale;
-                                        for (std::int64_t c = 0; c < classes; ++c)
-                                            out[c] = s * (std::exp(px[r * classes + c] - pl[r]) - smooth - (c == pt[r] ? keep : T(0)));
+                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = px[r * classes + c] - pl[r];
+                                        vmath::exp(out, out, classes);  // the probabilities
+                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = s * (out[c] - smooth);
+                                        out[pt[r]] -= s * keep;
                                     }
                                 });
                });
@@ -428,7 +442,7 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
                const std::int64_t kernel = wv.shape()[1], out_length = gc.shape()[2];
                const std::int64_t features = numel(Shape(in_shape.begin() + 3, in_shape.end()));
                Tensor dx = zeros(in_shape, xv.dtype()), dw = zeros(wv.shape(), xv.dtype());
-               dispatch(xv.dtype(), [&]<class T>() {
+               dispatch_floating(xv.dtype(), "backward", [&]<class T>() {
                    const T *px = xv.data<T>(), *pw = wv.data<T>(), *pg = gc.data<T>();
                    T *pdx = dx.data<T>(), *pdw = dw.data<T>();
                    parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
@@ -509,7 +523,7 @@ Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
         const Tensor gc = contiguous_data(g[0]);
         const Lanes lanes(in_shape, a);
         Tensor dx = empty(in_shape, gc.dtype());
-        dispatch(gc.dtype(), [&]<class T>() {
+        dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
             const T* pg = gc.data<T>();
             T* pd = dx.data<T>();
             parallel_for(0, lanes.outer * segments, 1, [&](std::int64_t first, std::int64_t last) {

@@ -1,0 +1,157 @@
+#include "vector_math.hpp"
+
+#include <cmath>
+#include <immintrin.h>
+
+// libmvec's vector variants (the x86-64 vector function ABI): b = SSE (4 lanes), d = AVX2 (8),
+// e = AVX-512 (16).
+extern "C" {
+__m128 _ZGVbN4v_expf(__m128);
+__m256 _ZGVdN8v_expf(__m256);
+__m512 _ZGVeN16v_expf(__m512);
+__m128 _ZGVbN4v_erff(__m128);
+__m256 _ZGVdN8v_erff(__m256);
+__m512 _ZGVeN16v_erff(__m512);
+__m128 _ZGVbN4v_tanhf(__m128);
+__m256 _ZGVdN8v_tanhf(__m256);
+__m512 _ZGVeN16v_tanhf(__m512);
+}
+
+namespace nyx::vmath {
+namespace {
+
+enum class Width { sse, avx2, avx512 };
+
+Width widest() {
+    static const Width width = [] {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) return Width::avx512;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Width::avx2;
+        return Width::sse;
+    }();
+    return width;
+}
+
+// Applies a libmvec function to whole vectors and a scalar function to the tail.
+template <class Scalar>
+__attribute__((target("avx512f"))) void map512(__m512 (*f)(__m512), Scalar g, const float* in, float* out, std::int64_t n) {
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, f(_mm512_loadu_ps(in + i)));
+    for (; i < n; ++i) out[i] = g(in[i]);
+}
+
+template <class Scalar>
+__attribute__((target("avx2,fma"))) void map256(__m256 (*f)(__m256), Scalar g, const float* in, float* out, std::int64_t n) {
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(in + i)));
+    for (; i < n; ++i) out[i] = g(in[i]);
+}
+
+template <class Scalar>
+void map128(__m128 (*f)(__m128), Scalar g, const float* in, float* out, std::int64_t n) {
+    std::int64_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, f(_mm_loadu_ps(in + i)));
+    for (; i < n; ++i) out[i] = g(in[i]);
+}
+
+template <class Scalar>
+void apply(__m128 (*f4)(__m128), __m256 (*f8)(__m256), __m512 (*f16)(__m512), Scalar g, const float* in, float* out,
+           std::int64_t n) {
+    switch (widest()) {
+        case Width::avx512: return map512(f16, g, in, out, n);
+        case Width::avx2: return map256(f8, g, in, out, n);
+        case Width::sse: return map128(f4, g, in, out, n);
+    }
+}
+
+constexpr int lanes = 16;  // partial results per reduction
+
+}  // namespace
+
+void exp(const float* in, float* out, std::int64_t n) {
+    apply(_ZGVbN4v_expf, _ZGVdN8v_expf, _ZGVeN16v_expf, [](float v) { return std::exp(v); }, in, out, n);
+}
+
+void erf(const float* in, float* out, std::int64_t n) {
+    apply(_ZGVbN4v_erff, _ZGVdN8v_erff, _ZGVeN16v_erff, [](float v) { return std::erf(v); }, in, out, n);
+}
+
+void tanh(const float* in, float* out, std::int64_t n) {
+    apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, [](float v) { return std::tanh(v); }, in, out, n);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float sum(const float* x, std::int64_t n) {
+    float partial[lanes] = {};
+    std::int64_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (int k = 0; k < lanes; ++k) partial[k] += x[i + k];
+    float total = 0;
+    for (int k = 0; k < lanes; ++k) total += partial[k];
+    for (; i < n; ++i) total += x[i];
+    return total;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const float* x, const float* y, std::int64_t n) {
+    float partial[lanes] = {};
+    std::int64_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (int k = 0; k < lanes; ++k) partial[k] += x[i + k] * y[i + k];
+    float total = 0;
+    for (int k = 0; k < lanes; ++k) total += partial[k];
+    for (; i < n; ++i) total += x[i] * y[i];
+    return total;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float max(const float* x, std::int64_t n) {
+    float partial[lanes];
+    for (int k = 0; k < lanes; ++k) partial[k] = -INFINITY;
+    bool nan = false;
+    std::int64_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (int k = 0; k < lanes; ++k) {
+            partial[k] = partial[k] > x[i + k] ? partial[k] : x[i + k];
+            nan |= x[i + k] != x[i + k];
+        }
+    float best = -INFINITY;
+    for (int k = 0; k < lanes; ++k) best = best > partial[k] ? best : partial[k];
+    for (; i < n; ++i) {
+        best = best > x[i] ? best : x[i];
+        nan |= x[i] != x[i];
+    }
+    return nan ? NAN : best;
+}
+
+void exp(const double* in, double* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
+}
+
+void erf(const double* in, double* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::erf(in[i]);
+}
+
+void tanh(const double* in, double* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
+}
+
+double sum(const double* x, std::int64_t n) {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += x[i];
+    return total;
+}
+
+double dot(const double* x, const double* y, std::int64_t n) {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += x[i] * y[i];
+    return total;
+}
+
+double max(const double* x, std::int64_t n) {
+    double best = -INFINITY;
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (x[i] != x[i]) return NAN;
+        best = best > x[i] ? best : x[i];
+    }
+    return best;
+}
+
+}  // namespace nyx::vmath

@@ -1,0 +1,28 @@
+#pragma once
+// Vectorised kernels for contiguous f32 arrays, used by the hot elementwise and row ops.
+//   - exp, erf, tanh: glibc's libmvec (part of libc6) at the widest width the CPU has
+//     (AVX-512, AVX2 or SSE), chosen at run time, so a portable build still uses AVX-512; at most
+//     a few ulp from the scalar functions.
+//   - sum, dot, max: 16 partial results combined in a fixed order, which the compiler can
+//     vectorise without -ffast-math and which give the same bits on every run.
+#include <cstdint>
+
+namespace nyx::vmath {
+
+void exp(const float* in, float* out, std::int64_t n);   // out may equal in
+void erf(const float* in, float* out, std::int64_t n);
+void tanh(const float* in, float* out, std::int64_t n);
+float sum(const float* x, std::int64_t n);
+float dot(const float* x, const float* y, std::int64_t n);
+float max(const float* x, std::int64_t n);              // -inf for n = 0; NaN if any element is NaN
+
+// The same for f64, as plain loops over the scalar functions (exact, in order), so that kernels
+// are written once for both types.
+void exp(const double* in, double* out, std::int64_t n);
+void erf(const double* in, double* out, std::int64_t n);
+void tanh(const double* in, double* out, std::int64_t n);
+double sum(const double* x, std::int64_t n);
+double dot(const double* x, const double* y, std::int64_t n);
+double max(const double* x, std::int64_t n);
+
+}  // namespace nyx::vmath
