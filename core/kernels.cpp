@@ -23,11 +23,18 @@ D convert(S value) {
 void copy(const Tensor& destination, const Tensor& source) {
     NYX_CHECK(broadcasts_to(source.shape(), destination.shape()), "copy: a source of shape ",
               to_string(source.shape()), " cannot fill a destination of shape ", to_string(destination.shape()));
+    const bool flat = destination.is_contiguous() && source.is_contiguous() && source.shape() == destination.shape();
     const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
     dispatch(destination.dtype(), [&]<class D>() {
         dispatch(source.dtype(), [&]<class S>() {
             D* d = destination.data<D>();
             const S* s = source.data<S>();
+            if (flat && std::is_same_v<D, S>) {
+                parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
+                    std::copy(s + b, s + e, d + b);
+                });
+                return;
+            }
             loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
                                    [&](const auto& at, std::int64_t n, const auto& step) {
                                        for (std::int64_t i = 0; i < n; ++i)
@@ -44,6 +51,12 @@ void update_each(const Tensor& destination, double value, const Update& update) 
     dispatch(destination.dtype(), [&]<class T>() {
         T* d = destination.data<T>();
         const T v = convert<T>(value);
+        if (destination.is_contiguous()) {
+            parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
+                for (std::int64_t i = b; i < e; ++i) update(d[i], v);
+            });
+            return;
+        }
         loops::for_each_row<1>(destination.shape(), {&destination.strides()}, {0},
                                [&](const auto& at, std::int64_t n, const auto& step) {
                                    for (std::int64_t i = 0; i < n; ++i) update(d[at[0] + i * step[0]], v);
@@ -79,10 +92,17 @@ void add_in_place(const Tensor& destination, const Tensor& source, double alpha)
               "add_: a tensor of shape ", to_string(source.shape()), " cannot be added in place to one of shape ",
               to_string(destination.shape()));
     const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
+    const bool flat = destination.is_contiguous() && source.is_contiguous() && source.shape() == destination.shape();
     dispatch(destination.dtype(), [&]<class T>() {
         T* d = destination.data<T>();
         const T* s = source.data<T>();
         const T a = static_cast<T>(alpha);
+        if (flat) {
+            parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
+                for (std::int64_t i = b; i < e; ++i) d[i] += a * s[i];
+            });
+            return;
+        }
         loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
                                [&](const auto& at, std::int64_t n, const auto& step) {
                                    for (std::int64_t i = 0; i < n; ++i) d[at[0] + i * step[0]] += a * s[at[1] + i * step[1]];

@@ -3,6 +3,7 @@
 // the Nyström skip connection, and segment means (the Nyström landmarks). The composite forms of
 // the fused ones are in ops/reference.cpp; the tests hold the two together to 1e-10 in f64.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -68,14 +69,15 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
         const T* px = xr.data<T>();
         T* py = yr.data<T>();
         for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
+            // Rows are contiguous, so one vector call exponentiates the whole block of rows.
             for (std::int64_t r = first; r < last; ++r) {
-                const T* in = px + r * n;
-                T* out = py + r * n;
-                const T m = vmath::max(in, n);
-                for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
-                vmath::exp(out, out, n);
-                const T scale = T(1) / vmath::sum(out, n);
-                for (std::int64_t j = 0; j < n; ++j) out[j] *= scale;
+                const T m = vmath::max(px + r * n, n);
+                for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] = px[j] - m;
+            }
+            vmath::exp(py + first * n, py + first * n, (last - first) * n);
+            for (std::int64_t r = first; r < last; ++r) {
+                const T scale = T(1) / vmath::sum(py + r * n, n);
+                for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
             }
         });
     });
@@ -205,19 +207,23 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                    const T* pw = wc.defined() ? wc.data<T>() : nullptr;
                    T *pd = dx.data<T>(), *pdw = partial_w.data<T>(), *pdb = partial_b.data<T>();
                    parallel_for(0, chunks, 1, [&](std::int64_t first, std::int64_t last) {
-                       T* xhat = scratch<T>(2 * width);
-                       T* dxhat = xhat + width;
+                       T* __restrict xhat = scratch<T>(2 * width);
+                       T* __restrict dxhat = xhat + width;
                        for (std::int64_t c = first; c < last; ++c)
                            for (std::int64_t r = c * rows_per_chunk; r < std::min(rows, (c + 1) * rows_per_chunk); ++r) {
-                               const T *in = px + r * width, *dy = pg + r * width;
+                               const T* __restrict in = px + r * width;
+                               const T* __restrict dy = pg + r * width;
                                const T m = pm[r], inv = pr[r];
-                               T *dw_row = pdw + c * width, *db_row = pdb + c * width, *out = pd + r * width;
-                               for (std::int64_t j = 0; j < width; ++j) {
-                                   xhat[j] = (in[j] - m) * inv;
-                                   dxhat[j] = pw ? dy[j] * pw[j] : dy[j];
-                                   dw_row[j] += dy[j] * xhat[j];
-                                   db_row[j] += dy[j];
-                               }
+                               T* __restrict dw_row = pdw + c * width;
+                               T* __restrict db_row = pdb + c * width;
+                               T* __restrict out = pd + r * width;
+                               for (std::int64_t j = 0; j < width; ++j) xhat[j] = (in[j] - m) * inv;
+                               if (pw)
+                                   for (std::int64_t j = 0; j < width; ++j) dxhat[j] = dy[j] * pw[j];
+                               else
+                                   std::copy_n(dy, width, dxhat);
+                               for (std::int64_t j = 0; j < width; ++j) dw_row[j] += dy[j] * xhat[j];
+                               for (std::int64_t j = 0; j < width; ++j) db_row[j] += dy[j];
                                const T mean_dxhat = vmath::sum(dxhat, width) / T(width);
                                const T mean_dxhat_xhat = vmath::dot(dxhat, xhat, width) / T(width);
                                for (std::int64_t j = 0; j < width; ++j) out[j] = inv * (dxhat[j] - mean_dxhat - xhat[j] * mean_dxhat_xhat);
@@ -241,20 +247,26 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
     NYX_CHECK(padding_index < vocabulary, "embedding: padding_index ", padding_index, " is outside the vocabulary of ", vocabulary);
     const Tensor idc = contiguous_data(ids), wc = contiguous_data(weight);
     const std::int64_t* pi = idc.data<std::int64_t>();
-    for (std::int64_t r = 0; r < idc.numel(); ++r)
-        NYX_CHECK(pi[r] >= 0 && pi[r] < vocabulary, "embedding: id ", pi[r], " at position ", r,
-                  " (flattened) is out of range for a table of ", vocabulary, " rows");
     Shape shape = ids.shape();
     shape.push_back(width);
     Tensor y = empty(shape, weight.dtype());
+    std::atomic<std::int64_t> bad{-1};  // a position whose id is out of range, found while copying
     dispatch_floating(weight.dtype(), "embedding", [&]<class T>() {
         const T* pw = wc.data<T>();
         T* py = y.data<T>();
         parallel_for(0, idc.numel(), std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(width, 1)),
                      [&](std::int64_t first, std::int64_t last) {
-                         for (std::int64_t r = first; r < last; ++r) std::copy_n(pw + pi[r] * width, width, py + r * width);
+                         for (std::int64_t r = first; r < last; ++r) {
+                             if (pi[r] < 0 || pi[r] >= vocabulary) {
+                                 bad.store(r);
+                                 continue;
+                             }
+                             std::copy_n(pw + pi[r] * width, width, py + r * width);
+                         }
                      });
     });
+    NYX_CHECK(bad.load() < 0, "embedding: id ", pi[std::max<std::int64_t>(bad.load(), 0)], " at position ", bad.load(),
+              " (flattened) is out of range for a table of ", vocabulary, " rows");
     // dweight[v, :] = Σ over positions with id v of dy[position, :] (none for padding_index); each
     // task owns a block of columns and adds positions in order: no races, no dependence on threads
     record("embedding", {ids, weight}, {y}, [ids = saved(idc), vocabulary, width, padding_index](const Gradients& g) {
