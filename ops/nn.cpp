@@ -59,91 +59,86 @@ T* scratch(std::int64_t n) {
 
 // --- softmax and log_softmax ---------------------------------------------------------------------
 
-// y = e^(x - max) / Σ e^(x - max), along axis
-Tensor softmax(const Tensor& x, std::int64_t axis) {
-    const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "softmax");
+namespace {
+// An op that maps each row along `axis` on its own, as softmax and log_softmax do:
+// forward(x, y, first, last, n) fills rows [first, last) of y; backward(y, dy, dx, first, last, n)
+// fills those of dx. Both see rows of n contiguous elements (the axis moved last).
+template <class Forward, class Backward>
+Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward forward, Backward backward) {
+    const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), op);
     const Tensor xr = with_axis_last(x, a);
     const std::int64_t n = x.dim() == 0 ? 1 : x.shape()[a], rows = n ? x.numel() / n : 0;
     Tensor yr = empty(xr.shape(), x.dtype());
-    dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
+    dispatch_floating(x.dtype(), op, [&]<class T>() {
         const T* px = xr.data<T>();
         T* py = yr.data<T>();
-        for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
-            // Rows are contiguous, so one vector call exponentiates the whole block of rows.
-            for (std::int64_t r = first; r < last; ++r) {
-                const T m = vmath::max(px + r * n, n);
-                for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] = px[j] - m;
-            }
-            vmath::exp(py + first * n, py + first * n, (last - first) * n);
-            for (std::int64_t r = first; r < last; ++r) {
-                const T scale = T(1) / vmath::sum(py + r * n, n);
-                for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
-            }
-        });
+        for_rows(rows, n, [&](std::int64_t first, std::int64_t last) { forward(px, py, first, last, n); });
     });
     Tensor y = with_axis_last(yr, a);
-    // dx = y ⊙ (dy - Σ dy ⊙ y) along axis
-    record("softmax", {x}, {y}, [y = saved(yr), a, n, rows](const Gradients& g) {
+    record(op, {x}, {y}, [y = saved(yr), a, n, rows, backward](const Gradients& g) {
         const Tensor& yv = y;
         const Tensor gr = with_axis_last(g[0], a);
         Tensor dx = empty(yv.shape(), yv.dtype());
         dispatch_floating(yv.dtype(), "backward", [&]<class T>() {
             const T *py = yv.data<T>(), *pg = gr.data<T>();
             T* pd = dx.data<T>();
-            for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
-                for (std::int64_t r = first; r < last; ++r) {
-                    const T dot = vmath::dot(pg + r * n, py + r * n, n);
-                    for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
-                }
-            });
+            for_rows(rows, n, [&](std::int64_t first, std::int64_t last) { backward(py, pg, pd, first, last, n); });
         });
         return Gradients{with_axis_last(dx, a)};
     });
     return y;
 }
+}  // namespace
+
+// y = e^(x - max) / Σ e^(x - max), along axis
+Tensor softmax(const Tensor& x, std::int64_t axis) {
+    auto forward = [](const auto* px, auto* py, std::int64_t first, std::int64_t last, std::int64_t n) {
+        using T = std::remove_pointer_t<decltype(py)>;
+        // Rows are contiguous, so one vector call exponentiates the whole block of rows.
+        for (std::int64_t r = first; r < last; ++r) {
+            const T m = vmath::max(px + r * n, n);
+            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] = px[j] - m;
+        }
+        vmath::exp(py + first * n, py + first * n, (last - first) * n);
+        for (std::int64_t r = first; r < last; ++r) {
+            const T scale = T(1) / vmath::sum(py + r * n, n);
+            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
+        }
+    };
+    // dx = y ⊙ (dy - Σ dy ⊙ y) along axis
+    auto backward = [](const auto* py, const auto* pg, auto* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
+        for (std::int64_t r = first; r < last; ++r) {
+            const auto dot = vmath::dot(pg + r * n, py + r * n, n);
+            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
+        }
+    };
+    return along_rows(x, axis, "softmax", forward, backward);
+}
 
 // y = x - max - log Σ e^(x - max), along axis
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
-    const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), "log_softmax");
-    const Tensor xr = with_axis_last(x, a);
-    const std::int64_t n = x.dim() == 0 ? 1 : x.shape()[a], rows = n ? x.numel() / n : 0;
-    Tensor yr = empty(xr.shape(), x.dtype());
-    dispatch_floating(x.dtype(), "log_softmax", [&]<class T>() {
-        const T* px = xr.data<T>();
-        T* py = yr.data<T>();
-        for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
-            T* e = scratch<T>(n);
-            for (std::int64_t r = first; r < last; ++r) {
-                const T* in = px + r * n;
-                T* out = py + r * n;
-                const T m = vmath::max(in, n);
-                for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
-                vmath::exp(out, e, n);
-                const T shift = std::log(vmath::sum(e, n));
-                for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
-            }
-        });
-    });
-    Tensor y = with_axis_last(yr, a);
+    auto forward = [](const auto* px, auto* py, std::int64_t first, std::int64_t last, std::int64_t n) {
+        using T = std::remove_pointer_t<decltype(py)>;
+        T* e = scratch<T>(n);
+        for (std::int64_t r = first; r < last; ++r) {
+            const T* in = px + r * n;
+            T* out = py + r * n;
+            const T m = vmath::max(in, n);
+            for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
+            vmath::exp(out, e, n);
+            const T shift = std::log(vmath::sum(e, n));
+            for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
+        }
+    };
     // dx = dy - e^y · Σ dy along axis
-    record("log_softmax", {x}, {y}, [y = saved(yr), a, n, rows](const Gradients& g) {
-        const Tensor& yv = y;
-        const Tensor gr = with_axis_last(g[0], a);
-        Tensor dx = empty(yv.shape(), yv.dtype());
-        dispatch_floating(yv.dtype(), "backward", [&]<class T>() {
-            const T *py = yv.data<T>(), *pg = gr.data<T>();
-            T* pd = dx.data<T>();
-            for_rows(rows, n, [&](std::int64_t first, std::int64_t last) {
-                for (std::int64_t r = first; r < last; ++r) {
-                    const T total = vmath::sum(pg + r * n, n);
-                    vmath::exp(py + r * n, pd + r * n, n);
-                    for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
-                }
-            });
-        });
-        return Gradients{with_axis_last(dx, a)};
-    });
-    return y;
+    auto backward = [](const auto* py, const auto* pg, auto* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
+        for (std::int64_t r = first; r < last; ++r) {
+            const auto total = vmath::sum(pg + r * n, n);
+            vmath::exp(py + r * n, pd + r * n, n);
+            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
+        }
+    };
+    return along_rows(x, axis, "log_softmax", forward, backward);
 }
 
 // --- layer_norm ----------------------------------------------------------------------------------
