@@ -11,8 +11,13 @@
 
 namespace nyx::loops {
 
-// Elements per task: below this, a loop runs serially in the calling thread.
+// Elements per task: below this, a loop runs serially in the calling thread. Measured on the
+// project's machine (2 cores, 2026-11-28): adding two f32 arrays of 65,536 elements takes 7.8 µs
+// serially and 5.6 µs as two tasks, while at 32,768 two tasks gain nothing (3.35 µs both ways).
 inline constexpr std::int64_t grain = 32768;
+// The same for loops that spend more per element (exp, erf, tanh through core/vector_math): an
+// exp of 32,768 floats takes 10.2 µs serially and 5.9 µs as two tasks of 16,384.
+inline constexpr std::int64_t heavy_grain = 16384;
 
 // Walks every index of `shape`, calling row(offsets, length, steps) once per innermost row, where
 // offsets[k] is operand k's element offset at the row's start and steps[k] its innermost stride.

@@ -80,7 +80,7 @@ void tanh(const float* in, float* out, std::int64_t n) {
     apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, [](float v) { return std::tanh(v); }, in, out, n);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float sum(const float* x, std::int64_t n) {
+NYX_VECTORIZED float sum(const float* x, std::int64_t n) {
     float partial[lanes] = {};
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
@@ -91,7 +91,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float sum(const flo
     return total;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const float* x, const float* y, std::int64_t n) {
+NYX_VECTORIZED float dot(const float* x, const float* y, std::int64_t n) {
     float partial[lanes] = {};
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
@@ -102,7 +102,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const flo
     return total;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float max(const float* x, std::int64_t n) {
+NYX_VECTORIZED float max(const float* x, std::int64_t n) {
     float partial[lanes];
     for (int k = 0; k < lanes; ++k) partial[k] = -INFINITY;
     bool nan = false;

@@ -7,6 +7,15 @@
 //     vectorise without -ffast-math and which give the same bits on every run.
 #include <cstdint>
 
+// Marks a hot kernel to be compiled for AVX-512, AVX2 and baseline x86-64, with the version the CPU
+// supports picked when the program loads (GCC's function multiversioning): portable builds still
+// run their inner loops at full vector width. Works on function templates too.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NYX_VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NYX_VECTORIZED
+#endif
+
 namespace nyx::vmath {
 
 void exp(const float* in, float* out, std::int64_t n);   // out may equal in

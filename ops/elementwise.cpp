@@ -35,7 +35,7 @@ Tensor unary_blocks(const Tensor& x, const char* op, Block block) {
         Tensor y = empty(x.shape(), x.dtype());
         const T* in = xc.data<T>();
         T* out = y.data<T>();
-        parallel_for(0, x.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) { block(in + b, out + b, e - b); });
+        parallel_for(0, x.numel(), loops::heavy_grain, [&](std::int64_t b, std::int64_t e) { block(in + b, out + b, e - b); });
         return y;
     });
 }
@@ -49,7 +49,7 @@ Tensor binary_blocks(const Tensor& a, const Tensor& b, const char* op, Block blo
         Tensor y = empty(a.shape(), a.dtype());
         const T *pa = ac.data<T>(), *pb = bc.data<T>();
         T* out = y.data<T>();
-        parallel_for(0, a.numel(), loops::grain, [&](std::int64_t s, std::int64_t e) { block(pa + s, pb + s, out + s, e - s); });
+        parallel_for(0, a.numel(), loops::heavy_grain, [&](std::int64_t s, std::int64_t e) { block(pa + s, pb + s, out + s, e - s); });
         return y;
     });
 }
@@ -223,13 +223,16 @@ Tensor erf(const Tensor& x) {
     return y;
 }
 
+template <class T>
+NYX_VECTORIZED void sigmoid_block(const T* in, T* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = -in[i];
+    vmath::exp(out, out, n);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = 1 / (1 + out[i]);
+}
+
 // y = 1 / (1 + e^(-x)) (e^(-x) overflowing to infinity gives 0, as it should)
 Tensor sigmoid(const Tensor& x) {
-    Tensor y = unary_blocks(x, "sigmoid", [](const auto* in, auto* out, std::int64_t n) {
-        for (std::int64_t i = 0; i < n; ++i) out[i] = -in[i];
-        vmath::exp(out, out, n);
-        for (std::int64_t i = 0; i < n; ++i) out[i] = 1 / (1 + out[i]);
-    });
+    Tensor y = unary_blocks(x, "sigmoid", [](auto... args) { sigmoid_block(args...); });
     // dx = dy · y · (1 - y)
     record("sigmoid", {x}, {y}, [y = saved(y)](const Gradients& g) {
         return Gradients{binary(g[0], y, "sigmoid backward", true, [](auto dy, auto s) { return dy * s * (1 - s); })};
@@ -239,46 +242,82 @@ Tensor sigmoid(const Tensor& x) {
 
 namespace {
 constexpr double sqrt_2_over_pi = 0.7978845608028654, tanh_cubic = 0.044715, inv_sqrt_2pi = 0.3989422804014327;
-constexpr std::int64_t gelu_block = 512;  // elements per pass through the vector functions
+constexpr std::int64_t gelu_chunk = 512;  // elements per pass through the vector functions
 }  // namespace
 
-// y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.cpp)
+// Φ(x) and φ(x) (the standard normal CDF and density) for a block; pdf may be null. In f32, Φ uses
+// Abramowitz and Stegun's formula 7.1.26 for erf (|error| < 1.5e-7, as PyTorch's f32 erf), whose
+// one exponential e^(-x²/2) φ shares; f64 uses the exact erf.
+template <class T>
+NYX_VECTORIZED void normal_cdf_pdf(const T* x, T* cdf, T* pdf, std::int64_t n) {
+    T e[gelu_chunk];
+    for (std::int64_t s = 0; s < n; s += gelu_chunk) {
+        const std::int64_t m = std::min(gelu_chunk, n - s);
+        const T* xs = x + s;
+        for (std::int64_t i = 0; i < m; ++i) e[i] = T(-0.5) * xs[i] * xs[i];
+        vmath::exp(e, e, m);  // e^(-x²/2)
+        if constexpr (std::is_same_v<T, float>) {
+            for (std::int64_t i = 0; i < m; ++i) {
+                const float a = std::abs(xs[i]) * float(std::numbers::sqrt2 / 2);  // |x| / √2
+                const float t = 1 / (1 + 0.3275911f * a);
+                const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+                const float erf_abs = 1 - poly * e[i];
+                cdf[s + i] = 0.5f * (1 + (xs[i] < 0 ? -erf_abs : erf_abs));
+            }
+        } else {
+            for (std::int64_t i = 0; i < m; ++i) cdf[s + i] = xs[i] * T(std::numbers::sqrt2 / 2);
+            vmath::erf(cdf + s, cdf + s, m);
+            for (std::int64_t i = 0; i < m; ++i) cdf[s + i] = T(0.5) * (1 + cdf[s + i]);
+        }
+        if (pdf)
+            for (std::int64_t i = 0; i < m; ++i) pdf[s + i] = e[i] * T(inv_sqrt_2pi);
+    }
+}
+
+// GELU of a block:
 //   erf form:  y = ½x(1 + erf(x/√2)) = x·Φ(x)
 //   tanh form: y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³)
+template <class T>
+NYX_VECTORIZED void gelu_block(const T* in, T* out, std::int64_t n, bool tanh_form) {
+    if (!tanh_form) {
+        normal_cdf_pdf(in, out, static_cast<T*>(nullptr), n);
+        for (std::int64_t i = 0; i < n; ++i) out[i] *= in[i];
+        return;
+    }
+    for (std::int64_t i = 0; i < n; ++i) out[i] = T(sqrt_2_over_pi) * (in[i] + T(tanh_cubic) * in[i] * in[i] * in[i]);
+    vmath::tanh(out, out, n);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (1 + out[i]);
+}
+
+// GELU's backward for a block:
+//   erf form:  dx = dy · (Φ(x) + x·φ(x))
+//   tanh form: dx = dy · (½(1 + t) + ½x(1 - t²) · √(2/π)(1 + 3·0.044715x²))
+template <class T>
+NYX_VECTORIZED void gelu_backward_block(const T* dy, const T* x, T* dx, std::int64_t n, bool tanh_form) {
+    T t[gelu_chunk], e[gelu_chunk];
+    for (std::int64_t s = 0; s < n; s += gelu_chunk) {
+        const std::int64_t m = std::min(gelu_chunk, n - s);
+        const T* xs = x + s;
+        if (tanh_form) {
+            for (std::int64_t i = 0; i < m; ++i) t[i] = T(sqrt_2_over_pi) * (xs[i] + T(tanh_cubic) * xs[i] * xs[i] * xs[i]);
+            vmath::tanh(t, t, m);
+            for (std::int64_t i = 0; i < m; ++i)
+                dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) +
+                                         T(0.5) * xs[i] * (1 - t[i] * t[i]) * T(sqrt_2_over_pi) * (1 + T(3 * tanh_cubic) * xs[i] * xs[i]));
+        } else {
+            normal_cdf_pdf(xs, t, e, m);
+            for (std::int64_t i = 0; i < m; ++i) dx[s + i] = dy[s + i] * (t[i] + xs[i] * e[i]);
+        }
+    }
+}
+
+// y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.cpp)
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
     const bool tanh_form = approximation == GeluApproximation::tanh;
-    Tensor y = unary_blocks(x, "gelu", [tanh_form](const auto* in, auto* out, std::int64_t n) {
-        using T = std::remove_cv_t<std::remove_pointer_t<decltype(out)>>;
-        for (std::int64_t i = 0; i < n; ++i)
-            out[i] = tanh_form ? T(sqrt_2_over_pi) * (in[i] + T(tanh_cubic) * in[i] * in[i] * in[i]) : in[i] * T(std::numbers::sqrt2 / 2);
-        if (tanh_form) vmath::tanh(out, out, n);
-        else vmath::erf(out, out, n);
-        for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (1 + out[i]);
-    });
-    // erf form:  dx = dy · (Φ(x) + x·φ(x)), φ(x) = e^(-x²/2) / √(2π)
-    // tanh form: dx = dy · (½(1 + t) + ½x(1 - t²) · √(2/π)(1 + 3·0.044715x²))
+    Tensor y = unary_blocks(x, "gelu", [tanh_form](auto in, auto out, std::int64_t n) { gelu_block(in, out, n, tanh_form); });
     record("gelu", {x}, {y}, [x = saved(x), tanh_form](const Gradients& g) {
-        return Gradients{binary_blocks(g[0], x, "gelu backward", [tanh_form](const auto* dy, const auto* v, auto* dx, std::int64_t n) {
-            using T = std::remove_cv_t<std::remove_pointer_t<decltype(dx)>>;
-            T t[gelu_block], e[gelu_block];
-            for (std::int64_t s = 0; s < n; s += gelu_block) {
-                const std::int64_t m = std::min(gelu_block, n - s);
-                const T* xs = v + s;
-                for (std::int64_t i = 0; i < m; ++i) {
-                    t[i] = tanh_form ? T(sqrt_2_over_pi) * (xs[i] + T(tanh_cubic) * xs[i] * xs[i] * xs[i]) : xs[i] * T(std::numbers::sqrt2 / 2);
-                    e[i] = T(-0.5) * xs[i] * xs[i];
-                }
-                if (tanh_form) {
-                    vmath::tanh(t, t, m);
-                    for (std::int64_t i = 0; i < m; ++i)
-                        dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) + T(0.5) * xs[i] * (1 - t[i] * t[i]) * T(sqrt_2_over_pi) *
-                                                                        (1 + T(3 * tanh_cubic) * xs[i] * xs[i]));
-                } else {
-                    vmath::erf(t, t, m);
-                    vmath::exp(e, e, m);
-                    for (std::int64_t i = 0; i < m; ++i) dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) + xs[i] * e[i] * T(inv_sqrt_2pi));
-                }
-            }
+        return Gradients{binary_blocks(g[0], x, "gelu backward", [tanh_form](auto dy, auto v, auto dx, std::int64_t n) {
+            gelu_backward_block(dy, v, dx, n, tanh_form);
         })};
     });
     return y;

@@ -41,10 +41,10 @@ Tensor with_axis_last(const Tensor& t, std::int64_t axis) {
     return kernels::contiguous_copy(transpose(t.detach(), axis, -1));
 }
 
-// Calls row(first_row, last_row) in parallel for rows of `length` elements.
+// Calls row(first_row, last_row) in parallel for rows of `length` elements (rows that exponentiate).
 template <class Row>
 void for_rows(std::int64_t rows, std::int64_t length, const Row& row) {
-    parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(length, 1)), row);
+    parallel_for(0, rows, std::max<std::int64_t>(1, loops::heavy_grain / std::max<std::int64_t>(length, 1)), row);
 }
 
 // A per-thread buffer of n elements for row kernels.
@@ -90,55 +90,67 @@ Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward fo
 }
 }  // namespace
 
+// Softmax rows [first, last) of n elements. Rows are contiguous, so one vector call
+// exponentiates the whole block.
+template <class T>
+NYX_VECTORIZED void softmax_rows(const T* px, T* py, std::int64_t first, std::int64_t last, std::int64_t n) {
+    for (std::int64_t r = first; r < last; ++r) {
+        const T m = vmath::max(px + r * n, n);
+        for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] = px[j] - m;
+    }
+    vmath::exp(py + first * n, py + first * n, (last - first) * n);
+    for (std::int64_t r = first; r < last; ++r) {
+        const T scale = T(1) / vmath::sum(py + r * n, n);
+        for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
+    }
+}
+
+// dx = y ⊙ (dy - Σ dy ⊙ y) for rows [first, last)
+template <class T>
+NYX_VECTORIZED void softmax_backward_rows(const T* py, const T* pg, T* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
+    for (std::int64_t r = first; r < last; ++r) {
+        const T dot = vmath::dot(pg + r * n, py + r * n, n);
+        for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
+    }
+}
+
 // y = e^(x - max) / Σ e^(x - max), along axis
 Tensor softmax(const Tensor& x, std::int64_t axis) {
-    auto forward = [](const auto* px, auto* py, std::int64_t first, std::int64_t last, std::int64_t n) {
-        using T = std::remove_pointer_t<decltype(py)>;
-        // Rows are contiguous, so one vector call exponentiates the whole block of rows.
-        for (std::int64_t r = first; r < last; ++r) {
-            const T m = vmath::max(px + r * n, n);
-            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] = px[j] - m;
-        }
-        vmath::exp(py + first * n, py + first * n, (last - first) * n);
-        for (std::int64_t r = first; r < last; ++r) {
-            const T scale = T(1) / vmath::sum(py + r * n, n);
-            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
-        }
-    };
-    // dx = y ⊙ (dy - Σ dy ⊙ y) along axis
-    auto backward = [](const auto* py, const auto* pg, auto* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
-        for (std::int64_t r = first; r < last; ++r) {
-            const auto dot = vmath::dot(pg + r * n, py + r * n, n);
-            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
-        }
-    };
-    return along_rows(x, axis, "softmax", forward, backward);
+    return along_rows(
+        x, axis, "softmax", [](auto... args) { softmax_rows(args...); },
+        [](auto... args) { softmax_backward_rows(args...); });
+}
+
+// Log-softmax rows [first, last): x - max - log Σ e^(x - max)
+template <class T>
+NYX_VECTORIZED void log_softmax_rows(const T* px, T* py, std::int64_t first, std::int64_t last, std::int64_t n) {
+    T* e = scratch<T>(n);
+    for (std::int64_t r = first; r < last; ++r) {
+        const T* in = px + r * n;
+        T* out = py + r * n;
+        const T m = vmath::max(in, n);
+        for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
+        vmath::exp(out, e, n);
+        const T shift = std::log(vmath::sum(e, n));
+        for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
+    }
+}
+
+// dx = dy - e^y · Σ dy for rows [first, last)
+template <class T>
+NYX_VECTORIZED void log_softmax_backward_rows(const T* py, const T* pg, T* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
+    for (std::int64_t r = first; r < last; ++r) {
+        const T total = vmath::sum(pg + r * n, n);
+        vmath::exp(py + r * n, pd + r * n, n);
+        for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
+    }
 }
 
 // y = x - max - log Σ e^(x - max), along axis
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
-    auto forward = [](const auto* px, auto* py, std::int64_t first, std::int64_t last, std::int64_t n) {
-        using T = std::remove_pointer_t<decltype(py)>;
-        T* e = scratch<T>(n);
-        for (std::int64_t r = first; r < last; ++r) {
-            const T* in = px + r * n;
-            T* out = py + r * n;
-            const T m = vmath::max(in, n);
-            for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
-            vmath::exp(out, e, n);
-            const T shift = std::log(vmath::sum(e, n));
-            for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
-        }
-    };
-    // dx = dy - e^y · Σ dy along axis
-    auto backward = [](const auto* py, const auto* pg, auto* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
-        for (std::int64_t r = first; r < last; ++r) {
-            const auto total = vmath::sum(pg + r * n, n);
-            vmath::exp(py + r * n, pd + r * n, n);
-            for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
-        }
-    };
-    return along_rows(x, axis, "log_softmax", forward, backward);
+    return along_rows(
+        x, axis, "log_softmax", [](auto... args) { log_softmax_rows(args...); },
+        [](auto... args) { log_softmax_backward_rows(args...); });
 }
 
 // --- layer_norm ----------------------------------------------------------------------------------
@@ -148,6 +160,49 @@ namespace {
 // bias gradients never depend on the thread count.
 constexpr std::int64_t rows_per_chunk = 64;
 }  // namespace
+
+// Rows [first, last) of width elements: y = (x - mean)·rstd·w + b, saving mean and rstd.
+template <class T>
+NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py, T* pm, T* pr, std::int64_t first,
+                                    std::int64_t last, std::int64_t width, T eps) {
+    for (std::int64_t r = first; r < last; ++r) {
+        const T* __restrict in = px + r * width;
+        T* __restrict out = py + r * width;
+        const T m = vmath::sum(in, width) / T(width);
+        for (std::int64_t j = 0; j < width; ++j) out[j] = in[j] - m;
+        const T inv = T(1) / std::sqrt(vmath::dot(out, out, width) / T(width) + eps);
+        pm[r] = m, pr[r] = inv;
+        if (pw && pb)
+            for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * pw[j] + pb[j];
+        else
+            for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
+    }
+}
+
+// dx for rows [first, last), and their dy ⊙ x̂ and dy added into one chunk's dw and db rows.
+template <class T>
+NYX_VECTORIZED void layer_norm_backward_rows(const T* px, const T* pg, const T* pw, const T* pm, const T* pr, T* pd,
+                                             T* __restrict dw_row, T* __restrict db_row, std::int64_t first, std::int64_t last,
+                                             std::int64_t width) {
+    T* __restrict xhat = scratch<T>(2 * width);
+    T* __restrict dxhat = xhat + width;
+    for (std::int64_t r = first; r < last; ++r) {
+        const T* __restrict in = px + r * width;
+        const T* __restrict dy = pg + r * width;
+        T* __restrict out = pd + r * width;
+        const T m = pm[r], inv = pr[r];
+        for (std::int64_t j = 0; j < width; ++j) xhat[j] = (in[j] - m) * inv;
+        if (pw)
+            for (std::int64_t j = 0; j < width; ++j) dxhat[j] = dy[j] * pw[j];
+        else
+            std::copy_n(dy, width, dxhat);
+        for (std::int64_t j = 0; j < width; ++j) dw_row[j] += dy[j] * xhat[j];
+        for (std::int64_t j = 0; j < width; ++j) db_row[j] += dy[j];
+        const T mean_dxhat = vmath::sum(dxhat, width) / T(width);
+        const T mean_dxhat_xhat = vmath::dot(dxhat, xhat, width) / T(width);
+        for (std::int64_t j = 0; j < width; ++j) out[j] = inv * (dxhat[j] - mean_dxhat - xhat[j] * mean_dxhat_xhat);
+    }
+}
 
 // y = (x - mean) / √(var + eps) · weight + bias, over the trailing axes of normalized_shape
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
@@ -165,24 +220,11 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     const Tensor wc = weight.defined() ? contiguous_data(weight) : Tensor(), bc = bias.defined() ? contiguous_data(bias) : Tensor();
     Tensor y = empty(x.shape(), x.dtype()), mean = empty({rows}, x.dtype()), rstd = empty({rows}, x.dtype());
     dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
-        const T* px = xc.data<T>();
         const T* pw = wc.defined() ? wc.data<T>() : nullptr;
         const T* pb = bc.defined() ? bc.data<T>() : nullptr;
-        T *py = y.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
         parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(width, 1)),
                      [&](std::int64_t first, std::int64_t last) {
-                         for (std::int64_t r = first; r < last; ++r) {
-                             const T* in = px + r * width;
-                             T* out = py + r * width;
-                             const T m = vmath::sum(in, width) / T(width);
-                             for (std::int64_t j = 0; j < width; ++j) out[j] = in[j] - m;
-                             const T inv = T(1) / std::sqrt(vmath::dot(out, out, width) / T(width) + T(eps));
-                             pm[r] = m, pr[r] = inv;
-                             if (pw && pb)
-                                 for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * pw[j] + pb[j];
-                             else
-                                 for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * (pw ? pw[j] : T(1)) + (pb ? pb[j] : T(0));
-                         }
+                         layer_norm_rows(xc.data<T>(), pw, pb, y.data<T>(), mean.data<T>(), rstd.data<T>(), first, last, width, T(eps));
                      });
     });
     // x̂ = (x - mean)·rstd, dx̂ = dy·w
@@ -202,27 +244,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                    const T* pw = wc.defined() ? wc.data<T>() : nullptr;
                    T *pd = dx.data<T>(), *pdw = partial_w.data<T>(), *pdb = partial_b.data<T>();
                    parallel_for(0, chunks, 1, [&](std::int64_t first, std::int64_t last) {
-                       T* __restrict xhat = scratch<T>(2 * width);
-                       T* __restrict dxhat = xhat + width;
                        for (std::int64_t c = first; c < last; ++c)
-                           for (std::int64_t r = c * rows_per_chunk; r < std::min(rows, (c + 1) * rows_per_chunk); ++r) {
-                               const T* __restrict in = px + r * width;
-                               const T* __restrict dy = pg + r * width;
-                               const T m = pm[r], inv = pr[r];
-                               T* __restrict dw_row = pdw + c * width;
-                               T* __restrict db_row = pdb + c * width;
-                               T* __restrict out = pd + r * width;
-                               for (std::int64_t j = 0; j < width; ++j) xhat[j] = (in[j] - m) * inv;
-                               if (pw)
-                                   for (std::int64_t j = 0; j < width; ++j) dxhat[j] = dy[j] * pw[j];
-                               else
-                                   std::copy_n(dy, width, dxhat);
-                               for (std::int64_t j = 0; j < width; ++j) dw_row[j] += dy[j] * xhat[j];
-                               for (std::int64_t j = 0; j < width; ++j) db_row[j] += dy[j];
-                               const T mean_dxhat = vmath::sum(dxhat, width) / T(width);
-                               const T mean_dxhat_xhat = vmath::dot(dxhat, xhat, width) / T(width);
-                               for (std::int64_t j = 0; j < width; ++j) out[j] = inv * (dxhat[j] - mean_dxhat - xhat[j] * mean_dxhat_xhat);
-                           }
+                           layer_norm_backward_rows(px, pg, pw, pm, pr, pd, pdw + c * width, pdb + c * width, c * rows_per_chunk,
+                                                    std::min(rows, (c + 1) * rows_per_chunk), width);
                    });
                });
                // The chunks' partial sums, added in chunk order.
@@ -312,7 +336,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
         const T* px = lc.data<T>();
         T *pl = lse.data<T>(), *pr = losses.data<T>();
-        parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(classes, 1)),
+        parallel_for(0, rows, std::max<std::int64_t>(1, loops::heavy_grain / std::max<std::int64_t>(classes, 1)),
                      [&](std::int64_t first, std::int64_t last) {
                          T* e = scratch<T>(classes);
                          for (std::int64_t r = first; r < last; ++r) {
@@ -347,7 +371,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
                    T* pd = dx.data<T>();
                    const T smooth = T(options.label_smoothing) / T(classes), keep = T(1 - options.label_smoothing);
                    const T mean_scale = options.reduction == Reduction::mean ? T(1) / T(counted) : T(1);
-                   parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(classes, 1)),
+                   parallel_for(0, rows, std::max<std::int64_t>(1, loops::heavy_grain / std::max<std::int64_t>(classes, 1)),
                                 [&](std::int64_t first, std::int64_t last) {
                                     for (std::int64_t r = first; r < last; ++r) {
                                         T* out = pd + r * classes;
