@@ -5,7 +5,7 @@ PyTorch's time over nyx's (above 1: nyx is faster).
 
   /usr/bin/python3 benchmarks/compare_ops.py [--build build] [--threads 2] [--rounds 3] [--filter TEXT]
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile
+import argparse, json, os, re, statistics, subprocess, sys, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -14,7 +14,7 @@ def run_nyx(binary, threads, name_filter):
     env = dict(os.environ, NYX_NUM_THREADS=str(threads))
     args = [binary, "--benchmark_format=json", "--benchmark_min_time=0.2"]
     if name_filter:
-        args.append("--benchmark_filter=" + name_filter.replace("[", r"\[").replace("]", r"\]"))
+        args.append("--benchmark_filter=" + re.escape(name_filter))
     out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
     report = json.loads(out[out.index("{"):])
     return {b["name"].removesuffix("/real_time"): b["real_time"] for b in report["benchmarks"]}  # microseconds

@@ -1,5 +1,6 @@
 #include "vector_math.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <immintrin.h>
 
@@ -32,35 +33,44 @@ Width widest() {
     return width;
 }
 
-// Applies a libmvec function to whole vectors and a scalar function to the tail.
-template <class Scalar>
-__attribute__((target("avx512f"))) void map512(__m512 (*f)(__m512), Scalar g, const float* in, float* out, std::int64_t n) {
+// Applies a libmvec function to an array, the tail too: it goes through the same vector function
+// in a zero-padded buffer. So an element's result depends only on its value, never on where a
+// parallel loop happened to cut the array (libmvec and the scalar functions differ by a few ulp).
+__attribute__((target("avx512f"))) void map512(__m512 (*f)(__m512), const float* in, float* out, std::int64_t n) {
     std::int64_t i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, f(_mm512_loadu_ps(in + i)));
-    for (; i < n; ++i) out[i] = g(in[i]);
+    if (i == n) return;
+    alignas(64) float tail[16] = {};
+    std::copy(in + i, in + n, tail);
+    _mm512_store_ps(tail, f(_mm512_load_ps(tail)));
+    std::copy(tail, tail + (n - i), out + i);
 }
 
-template <class Scalar>
-__attribute__((target("avx2,fma"))) void map256(__m256 (*f)(__m256), Scalar g, const float* in, float* out, std::int64_t n) {
+__attribute__((target("avx2,fma"))) void map256(__m256 (*f)(__m256), const float* in, float* out, std::int64_t n) {
     std::int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(in + i)));
-    for (; i < n; ++i) out[i] = g(in[i]);
+    if (i == n) return;
+    alignas(32) float tail[8] = {};
+    std::copy(in + i, in + n, tail);
+    _mm256_store_ps(tail, f(_mm256_load_ps(tail)));
+    std::copy(tail, tail + (n - i), out + i);
 }
 
-template <class Scalar>
-void map128(__m128 (*f)(__m128), Scalar g, const float* in, float* out, std::int64_t n) {
+void map128(__m128 (*f)(__m128), const float* in, float* out, std::int64_t n) {
     std::int64_t i = 0;
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, f(_mm_loadu_ps(in + i)));
-    for (; i < n; ++i) out[i] = g(in[i]);
+    if (i == n) return;
+    alignas(16) float tail[4] = {};
+    std::copy(in + i, in + n, tail);
+    _mm_store_ps(tail, f(_mm_load_ps(tail)));
+    std::copy(tail, tail + (n - i), out + i);
 }
 
-template <class Scalar>
-void apply(__m128 (*f4)(__m128), __m256 (*f8)(__m256), __m512 (*f16)(__m512), Scalar g, const float* in, float* out,
-           std::int64_t n) {
+void apply(__m128 (*f4)(__m128), __m256 (*f8)(__m256), __m512 (*f16)(__m512), const float* in, float* out, std::int64_t n) {
     switch (widest()) {
-        case Width::avx512: return map512(f16, g, in, out, n);
-        case Width::avx2: return map256(f8, g, in, out, n);
-        case Width::sse: return map128(f4, g, in, out, n);
+        case Width::avx512: return map512(f16, in, out, n);
+        case Width::avx2: return map256(f8, in, out, n);
+        case Width::sse: return map128(f4, in, out, n);
     }
 }
 
@@ -68,17 +78,9 @@ constexpr int lanes = 16;  // partial results per reduction
 
 }  // namespace
 
-void exp(const float* in, float* out, std::int64_t n) {
-    apply(_ZGVbN4v_expf, _ZGVdN8v_expf, _ZGVeN16v_expf, [](float v) { return std::exp(v); }, in, out, n);
-}
-
-void erf(const float* in, float* out, std::int64_t n) {
-    apply(_ZGVbN4v_erff, _ZGVdN8v_erff, _ZGVeN16v_erff, [](float v) { return std::erf(v); }, in, out, n);
-}
-
-void tanh(const float* in, float* out, std::int64_t n) {
-    apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, [](float v) { return std::tanh(v); }, in, out, n);
-}
+void exp(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_expf, _ZGVdN8v_expf, _ZGVeN16v_expf, in, out, n); }
+void erf(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_erff, _ZGVdN8v_erff, _ZGVeN16v_erff, in, out, n); }
+void tanh(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, in, out, n); }
 
 NYX_VECTORIZED float sum(const float* x, std::int64_t n) {
     float partial[lanes] = {};

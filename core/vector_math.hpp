@@ -2,7 +2,8 @@
 // Vectorised kernels for contiguous f32 arrays, used by the hot elementwise and row ops.
 //   - exp, erf, tanh: glibc's libmvec (part of libc6) at the widest width the CPU has
 //     (AVX-512, AVX2 or SSE), chosen at run time, so a portable build still uses AVX-512; at most
-//     a few ulp from the scalar functions.
+//     a few ulp from the scalar functions. Every element, tails included, goes through the vector
+//     function, so results never depend on how a parallel loop split the array.
 //   - sum, dot, max: 16 partial results combined in a fixed order, which the compiler can
 //     vectorise without -ffast-math and which give the same bits on every run.
 #include <cstdint>

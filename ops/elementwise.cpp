@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numbers>
 #include <type_traits>
 
@@ -327,11 +328,19 @@ Tensor gelu(const Tensor& x, GeluApproximation approximation) {
 Tensor clamp(const Tensor& x, double low, double high) {
     NYX_CHECK(!(low > high), "clamp: low ", low, " is above high ", high);
     Tensor y = dispatch(x.dtype(), [&]<class T>() {
-        const double lo = low, hi = high;
-        return loops::map<T, T>(x, [lo, hi](T v) {
-            if (v != v) return v;
-            return static_cast<T>(std::min(std::max(static_cast<double>(v), lo), hi));
-        });
+        // The bounds in T: for i64, rounded inwards and saturated (no trip through double).
+        auto bound = [](double b, bool upper) {
+            if constexpr (std::is_integral_v<T>) {
+                const double r = upper ? std::floor(b) : std::ceil(b);
+                if (r >= 0x1p63) return std::numeric_limits<T>::max();
+                if (r < -0x1p63) return std::numeric_limits<T>::min();
+                return static_cast<T>(r);
+            } else {
+                return static_cast<T>(b);
+            }
+        };
+        const T lo = bound(low, false), hi = bound(high, true);
+        return loops::map<T, T>(x, [lo, hi](T v) { return v != v ? v : v < lo ? lo : v > hi ? hi : v; });
     });
     // dx = dy where low <= x <= high, else 0
     record("clamp", {x}, {y}, [x = saved(x), low, high](const Gradients& g) {

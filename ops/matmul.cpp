@@ -164,8 +164,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
               x.dtype(), ", weight ", weight.dtype(), bias.defined() ? detail::cat(", bias ", bias.dtype()) : "", ")");
     NYX_CHECK(is_floating(x.dtype()), "linear: expected floating tensors, got i64");
     const std::int64_t in = weight.size(1), out = weight.size(0);
-    Tensor x2 = x.detach();  // [N, in]: a view whenever x's strides allow (always for contiguous x)
-    if (x.dim() != 2) x2 = reshape(x2, {-1, in});
+    const std::int64_t rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
+    Tensor x2 = x.detach();  // [rows, in]: a view whenever x's strides allow (always for contiguous x)
+    if (x.dim() != 2) x2 = reshape(x2, {rows, in});
     Shape shape = x.shape();
     shape.back() = out;
     Tensor y = empty(shape, x.dtype());
@@ -177,8 +178,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
     autograd::record("linear", {x, weight, bias}, {y},
                      [x2 = need_w ? autograd::saved(x2) : autograd::Saved(), weight = need_x ? autograd::saved(weight) : autograd::Saved(),
-                      need_x, need_w, need_b, x_shape = x.shape(), out](const autograd::Gradients& g) {
-                         const Tensor g2 = reshape(g[0], {-1, out});
+                      need_x, need_w, need_b, x_shape = x.shape(), rows, out](const autograd::Gradients& g) {
+                         const Tensor g2 = reshape(g[0], {rows, out});
                          return autograd::Gradients{need_x ? reshape(matmul_batched(g2, weight), x_shape) : Tensor(),
                                                     need_w ? matmul_batched(transpose(g2, 0, 1), x2) : Tensor(),
                                                     need_b ? kernels::sum(g2, {0}, false) : Tensor()};

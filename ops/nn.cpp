@@ -395,12 +395,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
 // --- dropout ---------------------------------------------------------------------------------------
 
 namespace {
-// y = x · [u >= p] / (1 - p) for the uniforms u that `generator` draws for x's shape.
+// y = x · [u >= p] / (1 - p) for the uniforms u that `generator` draws for x's shape (a multiply,
+// so that a dropped NaN or infinity gives NaN, as in PyTorch).
 Tensor apply_dropout_mask(const Tensor& x, double p, Generator& generator) {
     const Tensor u = rand(x.shape(), x.dtype(), generator);
     return dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
         const T keep = T(1 / (1 - p)), threshold = T(p);
-        return loops::map<T, T>(x, u, x.shape(), [=](T v, T r) { return r >= threshold ? v * keep : T(0); });
+        return loops::map<T, T>(x, u, x.shape(), [=](T v, T r) { return v * (r >= threshold ? keep : T(0)); });
     });
 }
 }  // namespace
@@ -411,9 +412,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     NYX_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", x.dtype());
     if (!training || p == 0) return x;
     if (p == 1) return mul(x, scalar(0, x.dtype()));
-    // The mask is not stored: backward replays the same uniforms from the generator's position.
-    const std::uint64_t seed = generator.seed(), offset = generator.offset();
-    Tensor y = apply_dropout_mask(x, p, generator);
+    // The mask is not stored: backward replays the same uniforms. The counters are reserved in one
+    // step, so another thread drawing from the same generator cannot shift them.
+    const std::uint64_t seed = generator.seed(), offset = generator.advance(static_cast<std::uint64_t>(x.numel()));
+    Generator draw(seed, offset);
+    Tensor y = apply_dropout_mask(x, p, draw);
     // dx = dy · mask / (1 - p)
     record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
         Generator replay(seed, offset);
@@ -442,11 +445,11 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
     const std::int64_t features = numel(Shape(x.shape().begin() + 3, x.shape().end()));
     Shape shape = x.shape();
     shape[2] = out_length;
-    const Tensor xc = contiguous_data(x), wc = contiguous_data(weight);
+    const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = bias.defined() ? contiguous_data(bias) : Tensor();
     Tensor y = empty(shape, x.dtype());
     dispatch_floating(x.dtype(), "depthwise_conv1d", [&]<class T>() {
         const T *px = xc.data<T>(), *pw = wc.data<T>();
-        const T* pb = bias.defined() ? contiguous_data(bias).data<T>() : nullptr;
+        const T* pb = bc.defined() ? bc.data<T>() : nullptr;
         T* py = y.data<T>();
         parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
             for (std::int64_t bc = first; bc < last; ++bc) {

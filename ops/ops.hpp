@@ -65,7 +65,8 @@ struct ValuesIndices {
 };
 ValuesIndices max(const Tensor& x, std::int64_t axis, bool keepdim = false);
 ValuesIndices min(const Tensor& x, std::int64_t axis, bool keepdim = false);
-// The largest (smallest) value over several axes (all when empty), gradient to one selected element.
+// The largest (smallest) value over several axes (all when empty); the gradient is shared equally
+// by the elements equal to it, as in PyTorch.
 Tensor amax(const Tensor& x, const Shape& axes = {}, bool keepdim = false);
 Tensor amin(const Tensor& x, const Shape& axes = {}, bool keepdim = false);
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim = false);

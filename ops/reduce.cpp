@@ -2,6 +2,7 @@
 #include <cmath>
 #include <functional>
 
+#include <nyx/autograd/grad_mode.hpp>
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
 #include <nyx/core/loops.hpp>
@@ -12,6 +13,7 @@ namespace nyx::ops {
 namespace {
 
 using autograd::Gradients;
+using autograd::saved;
 
 // The shape of x with the reduced axes kept as size 1, and the number of elements each output sums.
 std::pair<Shape, std::int64_t> keepdim_shape(const Tensor& x, const Shape& axes, std::string_view op) {
@@ -104,19 +106,31 @@ ValuesIndices select_extreme(const Tensor& x, std::int64_t axis, bool keepdim, c
     return {squeeze(values, a), squeeze(kept, a)};
 }
 
-// The extreme value over several axes: the reduced axes are moved to the end and flattened.
+// The extreme value over several axes, found with the reduced axes moved to the end and flattened.
+// Its gradient is shared equally by the elements equal to it, as in PyTorch.
 Tensor extreme_over(const Tensor& x, const Shape& axes, bool keepdim, const char* op, bool largest) {
     const std::vector<bool> reduced = kernels::reduced_axes(x.dim(), axes, op);
-    Shape order, kept_shape, keep_shape = x.shape();
+    Shape order, lanes_shape, keep_shape = x.shape(), reduced_list;
+    std::int64_t lane_length = 1;
     for (std::int64_t a = 0; a < x.dim(); ++a)
-        if (!reduced[a]) order.push_back(a), kept_shape.push_back(x.shape()[a]);
+        if (!reduced[a]) order.push_back(a), lanes_shape.push_back(x.shape()[a]);
+    const Shape out_shape = lanes_shape;
     for (std::int64_t a = 0; a < x.dim(); ++a)
-        if (reduced[a]) order.push_back(a), keep_shape[a] = 1;
-    Shape flat_shape = kept_shape;
-    flat_shape.push_back(-1);
-    const Tensor lanes = reshape(permute(x, order), flat_shape);
-    const Tensor values = select_extreme(lanes, -1, false, op, largest).values;
-    return keepdim ? reshape(values, keep_shape) : values;
+        if (reduced[a]) order.push_back(a), reduced_list.push_back(a), keep_shape[a] = 1, lane_length *= x.shape()[a];
+    lanes_shape.push_back(lane_length);
+    Tensor kept, y;  // the extremes in keepdim shape, and the result
+    {
+        NoGradGuard no_grad;
+        const Tensor lanes = reshape(permute(x, order), lanes_shape);
+        kept = reshape(select_extreme(lanes, -1, true, op, largest).values, keep_shape);
+        y = reshape(kept, keepdim ? keep_shape : out_shape);
+    }
+    // dx = dy · [x = extreme] / (number of elements equal to it)
+    autograd::record(op, {x}, {y}, [x = saved(x), kept = saved(kept), keep_shape, reduced_list](const Gradients& g) {
+        const Tensor hit = eq(x, kept);
+        return Gradients{mul(reshape(g[0], keep_shape), div(hit, sum(hit, reduced_list, true)))};
+    });
+    return y;
 }
 
 }  // namespace

@@ -149,6 +149,11 @@ TEST_CASE("elementwise ops compute their values") {
         CHECK(values(ops::clamp(x, -1, 1))[i] == std::clamp(v, -1.0, 1.0));
     }
     CHECK(values(ops::sqrt(tensor({4, 9}, f64))) == std::vector<double>{2, 3});
+    // i64 clamps in its own type: no rounding through double, no overflow at the limits.
+    const Tensor big = from_vector<std::int64_t>({9007199254740993, INT64_MAX, -5}, {3});
+    CHECK(ops::clamp(big, 0, 1e18).at<std::int64_t>({0}) == 9007199254740993);
+    CHECK(ops::clamp(big, 0, INFINITY).at<std::int64_t>({1}) == INT64_MAX);
+    CHECK(ops::clamp(big, -2.5, 1e18).at<std::int64_t>({2}) == -2);
     CHECK(values(ops::rsqrt(tensor({4, 16}, f64))) == std::vector<double>{0.5, 0.25});
     CHECK(values(ops::sigmoid(tensor({-800, 800}, f64))) == std::vector<double>{0, 1});  // no overflow
     const Tensor a = tensor({1, 5, 3}), b = tensor({2, 5, 1});
@@ -192,8 +197,10 @@ TEST_CASE("max, min and their indices; the gradient goes to the selected element
     ops::max(w, 1).values.sum().backward();
     CHECK(values(w.grad()) == std::vector<double>{0, 1, 0, 1, 0, 0});
     w.set_grad(Tensor());
-    ops::amax(w).backward();
-    CHECK(values(w.grad()) == std::vector<double>{0, 1, 0, 0, 0, 0});
+    ops::amax(w).backward();  // two elements hold the maximum: they share its gradient, as in PyTorch
+    CHECK(values(w.grad()) == std::vector<double>{0, 0.5, 0.5, 0, 0, 0});
+    CHECK(ops::amax(zeros({0, 5}), {1}).shape() == Shape{0});
+    CHECK(ops::logsumexp(zeros({0, 5}), {1}).shape() == Shape{0});
 }
 
 TEST_CASE("var and logsumexp") {
@@ -219,6 +226,12 @@ TEST_CASE("linear equals matmul with the transposed weight plus the bias, for f3
     // A large product takes the row-block path.
     const Tensor big = randn({4096, 64}, f32, gen), w = randn({192, 64}, f32, gen);
     CHECK(max_difference(ops::linear(big, w), big.matmul(w.transpose(0, 1))) < 1e-4);
+    // Zero sizes: no input features, and no outputs.
+    CHECK(values(ops::linear(zeros({2, 3, 0}), zeros({4, 0}), ones({4}))) == std::vector<double>(24, 1.0));
+    Tensor none = zeros({0, 3}).requires_grad_();
+    Tensor x0 = ones({2, 3}).requires_grad_();
+    ops::linear(x0, none).sum().backward();
+    CHECK(values(x0.grad()) == std::vector<double>(6, 0.0));
 }
 
 TEST_CASE("joining, padding and indexing") {
@@ -275,6 +288,10 @@ TEST_CASE("dropout is inverted, seeded, thread-count independent and the identit
     y.sum().backward();
     CHECK(values(w.grad()) == values(y));
     CHECK(values(ops::dropout(x, 1.0, true, gen)) == std::vector<double>(200000, 0.0));
+    // A dropped NaN stays NaN, as in PyTorch (x times a zero mask), with p < 1 as with p = 1.
+    Generator n1(3);
+    const std::vector<double> nan_out = values(ops::dropout(full({64}, NAN), 0.5, true, n1));
+    CHECK(std::all_of(nan_out.begin(), nan_out.end(), [](double v) { return std::isnan(v); }));
 }
 
 TEST_CASE("depthwise_conv1d matches a direct sum") {
@@ -292,6 +309,10 @@ TEST_CASE("depthwise_conv1d matches a direct sum") {
                     CHECK(y.at<double>({b, c, t, f}) == doctest::Approx(expected).epsilon(1e-13));
                 }
     CHECK(ops::depthwise_conv1d(x, w, {}, 0).shape() == Shape{2, 3, 5, 2});
+    // A non-contiguous bias gives the same result as its contiguous copy.
+    const Tensor strided_bias = ops::stack({bias, bias * 2.0}, 1).select(1, 0);
+    REQUIRE_FALSE(strided_bias.is_contiguous());
+    CHECK(max_difference(ops::depthwise_conv1d(x, w, strided_bias), y) == 0);
     CHECK(ops::depthwise_conv1d(randn({1, 3, 9}, f64, gen), w).shape() == Shape{1, 3, 9});
 }
 
@@ -305,6 +326,24 @@ TEST_CASE("segment_mean follows the uneven-segment rule") {
     CHECK(values(y) == std::vector<double>{1, 2, 5, 6, 10, 11});
     // n = 10, m = 4: s = 2, r = 3·4 - 10 = 2: segments of 2, 2, 3, 3.
     CHECK(values(ops::segment_mean(arange(10, f64), 0, 4)) == std::vector<double>{0.5, 2.5, 5, 8});
+}
+
+TEST_CASE("vectorised f32 ops on ragged sizes are bitwise identical however the work is split") {
+    // Sizes whose pieces end mid-vector: 100,000 elements, and 4,000 rows of 100.
+    Generator gen(31);
+    const Tensor x = randn({100000}, f32, gen), rows = randn({4000, 100}, f32, gen);
+    const int threads = num_threads();
+    set_num_threads(1);
+    const std::vector<double> gelu_one = values(ops::gelu(x)), softmax_one = values(ops::softmax(rows, -1));
+    const std::vector<double> exp_one = values(ops::exp(x)), tanh_one = values(ops::tanh(x));
+    set_num_threads(2);
+    for (int run = 0; run < 5; ++run) {
+        CHECK(values(ops::gelu(x)) == gelu_one);
+        CHECK(values(ops::softmax(rows, -1)) == softmax_one);
+        CHECK(values(ops::exp(x)) == exp_one);
+        CHECK(values(ops::tanh(x)) == tanh_one);
+    }
+    set_num_threads(threads);
 }
 
 TEST_CASE("a forward and backward pass is bitwise identical when repeated on two threads") {
