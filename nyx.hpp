@@ -12,3 +12,7 @@
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
 #include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators
+#include <nyx/nn/module.hpp>           // nn::Module: parameters, children, state_dict
+#include <nyx/nn/layers.hpp>           // nn::Linear, Embedding, LayerNorm, Dropout, GELU, ReLU, Sequential, ModuleList
+#include <nyx/nn/init.hpp>             // nn::init::normal_, xavier_uniform_, kaiming_uniform_, ...
+#include <nyx/nn/optim.hpp>            // optim::SGD, Adam, AdamW, LRScheduler, clip_grad_norm

@@ -1,0 +1,83 @@
+#pragma once
+// nn::Module: the base of every layer and model. A module registers its parameters, buffers and
+// child modules by name; named_parameters() walks the tree and joins the names with dots
+// ("blocks.0.attn.q_proj.weight"), which is what optimizers and checkpoints key on.
+//
+//     struct Mlp : nn::Module {
+//         std::shared_ptr<nn::Linear> up = register_module("up", std::make_shared<nn::Linear>(64, 128));
+//         Tensor scale = register_parameter("scale", ones({128}));
+//     };
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nyx/core/tensor.hpp>
+
+namespace nyx::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using StateDict = std::map<std::string, Tensor>;  // name -> tensor, as in PyTorch's state_dict
+
+class Module {
+  public:
+    explicit Module(std::string type_name = "Module") : type_name_(std::move(type_name)) {}
+    virtual ~Module() = default;
+    Module(const Module&) = delete;
+    Module& operator=(const Module&) = delete;
+
+    // Registration: the returned handle is the registered tensor (the same storage and history).
+    Tensor register_parameter(const std::string& name, Tensor value);  // made a leaf that requires grad
+    Tensor register_buffer(const std::string& name, Tensor value);     // saved in state_dict, never trained
+    template <class M>
+    std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> child) {
+        add_child(name, child);
+        return child;
+    }
+
+    // The tree, in registration order, with dotted names.
+    NamedTensors named_parameters() const;
+    std::vector<Tensor> parameters() const;
+    NamedTensors named_buffers() const;
+    const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+    std::int64_t parameter_count() const;  // elements over all parameters
+
+    // Training mode (dropout is active) or evaluation mode, for this module and all below it.
+    void train(bool on = true);
+    void eval() { train(false); }
+    bool is_training() const { return training_; }
+
+    void zero_grad();  // clears every parameter's gradient (PyTorch's set_to_none)
+
+    // Parameters and buffers by dotted name: views of the live tensors, as in PyTorch (the next
+    // optimizer step changes them, so write or clone them first). load_state_dict copies values in
+    // place; with strict, a missing or unexpected name is an error; a shape or dtype that differs
+    // always is. The error lists every problem at once.
+    StateDict state_dict() const;
+    void load_state_dict(const StateDict& state, bool strict = true);
+
+    // The tree as PyTorch prints it: Linear(in_features=64, out_features=128, bias=true), nested.
+    std::string to_string() const;
+    const std::string& type_name() const { return type_name_; }
+
+  protected:
+    // One line of settings for to_string(), e.g. "in_features=64, out_features=128, bias=true".
+    virtual std::string extra_repr() const { return ""; }
+
+  private:
+    void add_child(const std::string& name, std::shared_ptr<Module> child);
+    void check_name(const std::string& name, const char* what) const;
+    template <class Visit>
+    void walk(const std::string& prefix, const Visit& visit) const;
+    void print(std::string& out, int indent) const;
+
+    std::string type_name_;
+    NamedTensors parameters_, buffers_;
+    std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+    bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& out, const Module& module);
+
+}  // namespace nyx::nn

@@ -1,0 +1,196 @@
+#include "optim.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include <nyx/autograd/grad_mode.hpp>
+#include <nyx/core/kernels.hpp>
+#include <nyx/core/loops.hpp>
+#include <nyx/core/vector_math.hpp>
+
+namespace nyx::optim {
+namespace {
+
+void check_lr(double lr, const char* kind) {
+    NYX_CHECK(std::isfinite(lr) && lr >= 0, kind, ": the learning rate ", lr, " must be finite and >= 0");
+}
+
+// Runs body(p, g, a, b, begin, end) over the elements of a parameter and its gradient and up to two
+// state tensors of its shape (all contiguous), in parallel.
+template <class Body>
+void for_elements(const Tensor& p, const Tensor& g, const Tensor& a, const Tensor& b, const char* kind, const Body& body) {
+    dispatch_floating(p.dtype(), kind, [&]<class T>() {
+        T* pp = p.data<T>();
+        const T* pg = g.data<T>();
+        T* pa = a.defined() ? a.data<T>() : nullptr;
+        T* pb = b.defined() ? b.data<T>() : nullptr;
+        parallel_for(0, p.numel(), loops::grain, [&](std::int64_t s, std::int64_t e) { body(pp, pg, pa, pb, s, e); });
+    });
+}
+
+}  // namespace
+
+Optimizer::Optimizer(nn::NamedTensors parameters, double lr, const char* kind)
+    : parameters_(std::move(parameters)), lr_(lr), kind_(kind) {
+    check_lr(lr, kind);
+    for (const auto& [name, p] : parameters_) {
+        NYX_CHECK(p.defined() && p.requires_grad() && p.is_leaf() && p.is_contiguous(), kind, ": parameter \"", name,
+                  "\" must be a contiguous leaf that requires grad");
+        NYX_CHECK(state_.emplace(name, ParameterState{}).second, kind, ": the parameter name \"", name, "\" appears twice");
+    }
+}
+
+void Optimizer::set_lr(double lr) {
+    check_lr(lr, kind_);
+    lr_ = lr;
+}
+
+void Optimizer::step() {
+    NoGradGuard no_grad;
+    for (auto& [name, p] : parameters_) {
+        const Tensor g = p.grad();
+        if (!g.defined()) continue;
+        NYX_CHECK(g.is_contiguous() && g.shape() == p.shape(), kind_, ": the gradient of \"", name, "\" has shape ",
+                  to_string(g.shape()), " (parameter ", to_string(p.shape()), ")");
+        update(p, g, state_.at(name));
+        p.impl()->storage->bump_version();
+    }
+}
+
+void Optimizer::zero_grad() {
+    for (auto& [name, p] : parameters_) p.set_grad(Tensor());
+}
+
+nn::StateDict Optimizer::state_dict() const {
+    nn::StateDict out;
+    for (const auto& [name, slots] : state_)
+        for (const auto& [slot, t] : slots) out.emplace(name + ":" + slot, t);
+    return out;
+}
+
+void Optimizer::load_state_dict(const nn::StateDict& state) {
+    std::map<std::string, ParameterState> loaded;
+    for (const auto& [key, t] : state) {
+        const auto colon = key.rfind(':');
+        NYX_CHECK(colon != std::string::npos && state_.count(key.substr(0, colon)), kind_, ": the state entry \"", key,
+                  "\" names no parameter of this optimizer");
+        loaded[key.substr(0, colon)][key.substr(colon + 1)] = kernels::contiguous_copy(t);
+    }
+    for (auto& [name, slots] : state_) slots = loaded.count(name) ? loaded[name] : ParameterState{};
+}
+
+// --- SGD -------------------------------------------------------------------------------------------
+
+SGD::SGD(nn::NamedTensors parameters, SGDOptions options) : Optimizer(std::move(parameters), options.lr, "SGD"), options_(options) {
+    NYX_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: momentum and weight_decay must be >= 0");
+    NYX_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
+              "SGD: Nesterov momentum needs momentum > 0 and dampening 0");
+}
+
+void SGD::update(Tensor& p, const Tensor& g, ParameterState& state) {
+    const bool first = !state.count("momentum_buffer");
+    if (options_.momentum != 0 && first) state["momentum_buffer"] = zeros_like(p);
+    const Tensor buffer = options_.momentum != 0 ? state["momentum_buffer"] : Tensor();
+    const double lr = this->lr(), mu = options_.momentum, damp = options_.dampening, wd = options_.weight_decay;
+    const bool nesterov = options_.nesterov;
+    for_elements(p, g, buffer, {}, "SGD", [&](auto* pp, auto* pg, auto* pb, auto*, std::int64_t s, std::int64_t e) {
+        using T = std::remove_pointer_t<decltype(pp)>;
+        for (std::int64_t i = s; i < e; ++i) {
+            T d = pg[i] + T(wd) * pp[i];
+            if (pb) {
+                pb[i] = first ? d : T(mu) * pb[i] + T(1 - damp) * d;
+                d = nesterov ? d + T(mu) * pb[i] : pb[i];
+            }
+            pp[i] -= T(lr) * d;
+        }
+    });
+}
+
+// --- Adam and AdamW ----------------------------------------------------------------------------------
+
+Adam::Adam(nn::NamedTensors parameters, AdamOptions options) : Adam(std::move(parameters), options, 0, "Adam") {}
+
+Adam::Adam(nn::NamedTensors parameters, AdamOptions options, double decoupled_weight_decay, const char* kind)
+    : Optimizer(std::move(parameters), options.lr, kind), options_(options), decoupled_weight_decay_(decoupled_weight_decay) {
+    NYX_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1, kind, ": betas (",
+              options.beta1, ", ", options.beta2, ") must be in [0, 1)");
+    NYX_CHECK(options.eps >= 0 && options.weight_decay >= 0 && decoupled_weight_decay >= 0, kind,
+              ": eps and weight_decay must be >= 0");
+}
+
+AdamW::AdamW(nn::NamedTensors parameters, AdamWOptions o)
+    : Adam(std::move(parameters), {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = 0},
+           o.weight_decay, "AdamW") {}
+
+void Adam::update(Tensor& p, const Tensor& g, ParameterState& state) {
+    if (!state.count("step")) {
+        state["step"] = scalar(0, i64);
+        state["exp_avg"] = zeros_like(p);
+        state["exp_avg_sq"] = zeros_like(p);
+    }
+    const std::int64_t step = ++state["step"].at<std::int64_t>({});
+    const double lr = this->lr(), b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
+    const double wd = options_.weight_decay, decay = 1 - lr * decoupled_weight_decay_;
+    const double step_size = lr / (1 - std::pow(b1, static_cast<double>(step)));
+    const double root_correction = std::sqrt(1 - std::pow(b2, static_cast<double>(step)));
+    for_elements(p, g, state["exp_avg"], state["exp_avg_sq"], "Adam",
+                 [&](auto* pp, auto* pg, auto* m, auto* v, std::int64_t s, std::int64_t e) {
+                     using T = std::remove_pointer_t<decltype(pp)>;
+                     for (std::int64_t i = s; i < e; ++i) {
+                         pp[i] *= T(decay);  // AdamW's decoupled decay (1 for Adam)
+                         const T grad = pg[i] + T(wd) * pp[i];
+                         m[i] = m[i] * T(b1) + grad * T(1 - b1);
+                         v[i] = v[i] * T(b2) + grad * grad * T(1 - b2);
+                         pp[i] -= T(step_size) * m[i] / (std::sqrt(v[i]) / T(root_correction) + T(eps));
+                     }
+                 });
+}
+
+// --- schedules -------------------------------------------------------------------------------------
+
+double lr_factor(const ScheduleOptions& o, std::int64_t step) {
+    NYX_CHECK(o.warmup_steps >= 0 && step >= 0, "lr_factor: warm-up steps and the step must be >= 0");
+    if (step < o.warmup_steps) return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, o.warmup_steps));
+    if (o.kind == Schedule::constant) return 1;
+    NYX_CHECK(o.total_steps > 0, "lr_factor: the linear and cosine schedules need total_steps > 0");
+    const double progress = static_cast<double>(step - o.warmup_steps) /
+                            static_cast<double>(std::max<std::int64_t>(1, o.total_steps - o.warmup_steps));
+    if (o.kind == Schedule::linear) return std::max(0.0, 1 - progress);
+    return std::max(0.0, 0.5 * (1 + std::cos(std::numbers::pi * progress)));
+}
+
+LRScheduler::LRScheduler(Optimizer& optimizer, ScheduleOptions options)
+    : optimizer_(optimizer), options_(options), base_lr_(optimizer.lr()) {
+    set_position(0);
+}
+
+void LRScheduler::step() { set_position(step_ + 1); }
+
+void LRScheduler::set_position(std::int64_t step) {
+    step_ = step;
+    optimizer_.set_lr(base_lr_ * lr_factor(options_, step_));
+}
+
+// --- clipping --------------------------------------------------------------------------------------
+
+double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
+    NYX_CHECK(max_norm >= 0, "clip_grad_norm: max_norm ", max_norm, " must be >= 0");
+    double squares = 0;  // parameter by parameter, in order: deterministic
+    for (const Tensor& p : parameters)
+        if (const Tensor g = p.grad(); g.defined()) {
+            const Tensor gc = g.is_contiguous() ? g : kernels::contiguous_copy(g);
+            dispatch_floating(gc.dtype(), "clip_grad_norm", [&]<class T>() {
+                squares += static_cast<double>(vmath::dot(gc.data<T>(), gc.data<T>(), gc.numel()));
+            });
+        }
+    const double norm = std::sqrt(squares);
+    const double factor = max_norm / (norm + 1e-6);
+    if (factor < 1) {
+        NoGradGuard no_grad;
+        for (const Tensor& p : parameters)
+            if (Tensor g = p.grad(); g.defined()) g.mul_(factor);
+    }
+    return norm;
+}
+
+}  // namespace nyx::optim

@@ -1,0 +1,337 @@
+// nn: modules (registration, names, modes, state_dict, printing), the basic layers, initialisers,
+// optimizers against their update formulas worked by hand, schedules and clipping.
+#include <cmath>
+#include <numbers>
+
+#include "test_util.hpp"
+
+using namespace nyx;
+
+namespace {
+
+// A small model with nested children, a list and a buffer.
+struct Toy : nn::Module {
+    std::shared_ptr<nn::Sequential> mlp;
+    std::shared_ptr<nn::ModuleList<nn::LayerNorm>> norms;
+    Tensor scale, counter;
+    explicit Toy(Generator& gen) : nn::Module("Toy") {
+        mlp = register_module("mlp", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+                                         std::make_shared<nn::Linear>(4, 8, nn::LinearOptions{}, gen), std::make_shared<nn::ReLU>(),
+                                         std::make_shared<nn::Dropout>(0.5, gen),
+                                         std::make_shared<nn::Linear>(8, 2, nn::LinearOptions{.bias = false}, gen)}));
+        norms = register_module("norms", std::make_shared<nn::ModuleList<nn::LayerNorm>>());
+        norms->push_back(std::make_shared<nn::LayerNorm>(Shape{2}));
+        scale = register_parameter("scale", ones({2}));
+        counter = register_buffer("counter", zeros({}, i64));
+    }
+    Tensor forward(const Tensor& x) { return (*norms)[0](mlp->forward(x)) * scale; }
+};
+
+std::vector<std::string> names(const nn::NamedTensors& named) {
+    std::vector<std::string> out;
+    for (const auto& [name, t] : named) out.push_back(name);
+    return out;
+}
+
+}  // namespace
+
+TEST_SUITE("nn") {
+
+TEST_CASE("modules name their parameters hierarchically, in registration order") {
+    Generator gen(1);
+    Toy toy(gen);
+    CHECK(names(toy.named_parameters()) ==
+          std::vector<std::string>{"scale", "mlp.0.weight", "mlp.0.bias", "mlp.3.weight", "norms.0.weight", "norms.0.bias"});
+    CHECK(names(toy.named_buffers()) == std::vector<std::string>{"counter"});
+    CHECK(toy.parameter_count() == 2 + 8 * 4 + 8 + 2 * 8 + 2 + 2);
+    CHECK(toy.parameters().size() == 6);
+    CHECK(toy.named_parameters()[1].second.is_same(toy.mlp->children()[0].second->named_parameters()[0].second));
+    {
+        std::vector<std::string> keys;
+        for (const auto& [k, v] : toy.state_dict()) keys.push_back(k);
+        CHECK(keys == std::vector<std::string>{"counter", "mlp.0.bias", "mlp.0.weight", "mlp.3.weight", "norms.0.bias",
+                                               "norms.0.weight", "scale"});
+    }
+}
+
+TEST_CASE("train and eval reach every child; zero_grad clears the gradients") {
+    Generator gen(2);
+    Toy toy(gen);
+    const Tensor x = randn({16, 4}, f32, gen);
+    toy.eval();
+    CHECK_FALSE(toy.mlp->is_training());
+    CHECK(values(toy.forward(x)) == values(toy.forward(x)));  // no dropout
+    toy.train();
+    CHECK((*toy.mlp)[2].is_training());
+    toy.forward(x).sum().backward();
+    CHECK(toy.scale.grad().defined());
+    toy.zero_grad();
+    for (const Tensor& p : toy.parameters()) CHECK_FALSE(p.grad().defined());
+}
+
+TEST_CASE("state_dict round-trips, and load_state_dict lists every problem") {
+    Generator a_gen(3), b_gen(4);
+    Toy a(a_gen), b(b_gen);
+    a.eval(), b.eval();
+    const Tensor x = randn({5, 4}, f32, a_gen);
+    CHECK(values(a.forward(x)) != values(b.forward(x)));
+    b.load_state_dict(a.state_dict());
+    CHECK(values(a.forward(x)) == values(b.forward(x)));
+
+    nn::StateDict bad = a.state_dict();
+    bad.erase("scale");
+    bad["mlp.0.bias"] = zeros({9});
+    bad["extra.weight"] = zeros({1});
+    CHECK_ERROR_CONTAINS(b.load_state_dict(bad), "load_state_dict into Toy", "Missing: scale", "Unexpected: extra.weight",
+                         "Mis-shaped: mlp.0.bias (checkpoint [9] f32, model [8] f32)");
+    bad.erase("mlp.0.bias");
+    b.load_state_dict(bad, /*strict=*/false);  // missing and unexpected are allowed when not strict
+    bad["mlp.0.bias"] = zeros({8}, f64);
+    CHECK_ERROR_CONTAINS(b.load_state_dict(bad, false), "Mis-shaped: mlp.0.bias (checkpoint [8] f64, model [8] f32)");
+}
+
+TEST_CASE("the module tree prints as PyTorch's does") {
+    Generator gen(5);
+    nn::Sequential seq{std::make_shared<nn::Linear>(64, 128, nn::LinearOptions{}, gen), std::make_shared<nn::GELU>(),
+                       std::make_shared<nn::Dropout>(0.1), std::make_shared<nn::LayerNorm>(Shape{128}),
+                       std::make_shared<nn::Embedding>(17, 4, 0, f32, gen)};
+    CHECK(seq.to_string() ==
+          "Sequential(\n"
+          "  (0): Linear(in_features=64, out_features=128, bias=true)\n"
+          "  (1): GELU()\n"
+          "  (2): Dropout(p=0.1)\n"
+          "  (3): LayerNorm([128], eps=1e-05, elementwise_affine=true)\n"
+          "  (4): Embedding(17, 4, padding_idx=0)\n"
+          ")");
+}
+
+TEST_CASE("registration errors name the module and the problem") {
+    nn::Module m("Mine");
+    m.register_parameter("w", ones({2}));
+    CHECK_ERROR_CONTAINS(m.register_parameter("w", ones({2})), "Mine", "\"w\"", "already registered");
+    CHECK_ERROR_CONTAINS(m.register_buffer("a.b", ones({2})), "Mine", "no '.'");
+    CHECK_ERROR_CONTAINS(m.register_parameter("ids", arange(3, i64)), "floating");
+    CHECK_ERROR_CONTAINS(nn::Linear(0, 3), "Linear", "at least 1");
+    CHECK_ERROR_CONTAINS(nn::ModuleList<nn::ReLU>()[0], "ModuleList", "index 0");
+}
+
+TEST_CASE("layers: PyTorch's initialisation and forward passes") {
+    Generator gen(6);
+    nn::Linear linear(100, 30, {}, gen);
+    const double bound = 1 / std::sqrt(100.0);
+    for (const Tensor* t : {&linear.weight, &linear.bias}) {
+        const std::vector<double> v = values(*t);
+        CHECK(*std::max_element(v.begin(), v.end()) <= bound);
+        CHECK(*std::min_element(v.begin(), v.end()) >= -bound);
+        CHECK(*std::max_element(v.begin(), v.end()) > 0.9 * bound);  // spread over the whole range
+    }
+    const Tensor x = randn({3, 100}, f32, gen);
+    CHECK(values(linear(x)) == values(ops::linear(x, linear.weight, linear.bias)));
+    nn::Embedding embedding(10, 4, 2, f32, gen);
+    CHECK(values(embedding.weight.select(0, 2)) == std::vector<double>(4, 0.0));
+    CHECK(embedding(tensor({2, 1}, i64)).shape() == Shape{2, 4});
+    nn::LayerNorm norm(Shape{4});
+    CHECK(values(norm.weight) == std::vector<double>(4, 1.0));
+    CHECK(values(norm.bias) == std::vector<double>(4, 0.0));
+    CHECK(values(nn::ReLU()(tensor({-1, 2}))) == std::vector<double>{0, 2});
+}
+
+TEST_CASE("initialisers have the bounds and spreads of torch.nn.init") {
+    Generator gen(7);
+    Tensor w = empty({256, 128}, f64);
+    auto largest = [](const Tensor& t) {
+        const std::vector<double> v = values(t);
+        return *std::max_element(v.begin(), v.end());
+    };
+    auto spread = [](const Tensor& t) {
+        const std::vector<double> v = values(t);
+        double mean = 0, square = 0;
+        for (double e : v) mean += e, square += e * e;
+        mean /= static_cast<double>(v.size());
+        return std::pair{mean, std::sqrt(square / static_cast<double>(v.size()) - mean * mean)};
+    };
+    const double xavier = std::sqrt(6.0 / (128 + 256));
+    nn::init::xavier_uniform_(w, 1, gen);
+    CHECK(largest(w) <= xavier);
+    CHECK(spread(w).second == doctest::Approx(xavier / std::sqrt(3.0)).epsilon(0.02));
+    nn::init::kaiming_normal_(w, 0, nn::init::Fan::in, "relu", gen);
+    CHECK(spread(w).second == doctest::Approx(std::sqrt(2.0 / 128)).epsilon(0.02));
+    nn::init::xavier_normal_(w, 2, gen);
+    CHECK(spread(w).second == doctest::Approx(2 * std::sqrt(2.0 / 384)).epsilon(0.02));
+    nn::init::kaiming_uniform_(w, std::sqrt(5.0), nn::init::Fan::in, "leaky_relu", gen);  // PyTorch's Linear default
+    CHECK(largest(w) <= 1 / std::sqrt(128.0) + 1e-12);
+    nn::init::normal_(w, 3, 0.5, gen);
+    CHECK(spread(w).first == doctest::Approx(3).epsilon(0.01));
+    CHECK(nn::init::gain("tanh") == doctest::Approx(5.0 / 3));
+    CHECK_ERROR_CONTAINS(nn::init::gain("swish"), "unknown nonlinearity");
+    Tensor vector = empty({5});
+    CHECK_ERROR_CONTAINS(nn::init::xavier_uniform_(vector), "rank >= 2", "[5]");
+}
+
+TEST_CASE("optimizers: the first two steps equal their update formulas worked by hand") {
+    // p = [1, -2], the same gradient g = [0.5, 0.25] at both steps, in f64.
+    const std::vector<double> p0{1, -2}, g{0.5, 0.25};
+    auto run = [&](auto make, int steps) {
+        Tensor p = tensor(p0, f64).requires_grad_();
+        auto opt = make(nn::NamedTensors{{"p", p}});
+        std::vector<std::vector<double>> out;
+        for (int s = 0; s < steps; ++s) {
+            p.set_grad(tensor(g, f64));
+            opt.step();
+            out.push_back(values(p));
+        }
+        return out;
+    };
+    auto close = [](const std::vector<double>& a, const std::vector<double>& b) {
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-14));
+    };
+    const double lr = 0.1, mu = 0.9, wd = 0.01;
+    for (std::size_t i = 0; i < 2; ++i) {
+        INFO("element ", i);
+        // SGD with momentum and weight decay: d = g + wd·p; b1 = d1; b2 = μ·b1 + d2; p -= lr·b
+        {
+            const auto got = run([&](nn::NamedTensors ps) { return optim::SGD(ps, {.lr = lr, .momentum = mu, .weight_decay = wd}); }, 2);
+            const double d1 = g[i] + wd * p0[i], p1 = p0[i] - lr * d1;
+            const double d2 = g[i] + wd * p1, b2 = mu * d1 + d2, p2 = p1 - lr * b2;
+            close({got[0][i], got[1][i]}, {p1, p2});
+        }
+        // Nesterov: p -= lr·(d + μ·b)
+        {
+            const auto got = run([&](nn::NamedTensors ps) { return optim::SGD(ps, {.lr = lr, .momentum = mu, .nesterov = true}); }, 2);
+            const double p1 = p0[i] - lr * (g[i] + mu * g[i]);
+            const double b2 = mu * g[i] + g[i], p2 = p1 - lr * (g[i] + mu * b2);
+            close({got[0][i], got[1][i]}, {p1, p2});
+        }
+        // Adam: m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², p -= lr·m̂/(√v̂ + eps)
+        {
+            const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+            const auto got = run([&](nn::NamedTensors ps) { return optim::Adam(ps, {.lr = lr, .weight_decay = wd}); }, 2);
+            double p = p0[i], m = 0, v = 0;
+            std::vector<double> expected;
+            for (int t = 1; t <= 2; ++t) {
+                const double grad = g[i] + wd * p;
+                m = b1 * m + (1 - b1) * grad;
+                v = b2 * v + (1 - b2) * grad * grad;
+                p -= lr * (m / (1 - std::pow(b1, t))) / (std::sqrt(v / (1 - std::pow(b2, t))) + eps);
+                expected.push_back(p);
+            }
+            close({got[0][i], got[1][i]}, expected);
+        }
+        // AdamW: p ← p·(1 - lr·wd), then the Adam step on g
+        {
+            const auto got = run([&](nn::NamedTensors ps) { return optim::AdamW(ps, {.lr = lr, .eps = 1e-6, .weight_decay = 0.5}); }, 2);
+            double p = p0[i], m = 0, v = 0;
+            std::vector<double> expected;
+            for (int t = 1; t <= 2; ++t) {
+                p *= 1 - lr * 0.5;
+                m = 0.9 * m + 0.1 * g[i];
+                v = 0.999 * v + 0.001 * g[i] * g[i];
+                p -= lr * (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-6);
+                expected.push_back(p);
+            }
+            close({got[0][i], got[1][i]}, expected);
+        }
+    }
+}
+
+TEST_CASE("optimizer state round-trips: resuming gives the same parameters bit for bit") {
+    Generator gen(8);
+    const Tensor target = randn({4, 3}, f32, gen);
+    auto train = [&](Tensor& w, optim::AdamW& opt, int steps) {
+        for (int s = 0; s < steps; ++s) {
+            Tensor error = w - target;
+            (error * error).sum().backward();
+            opt.step();
+            opt.zero_grad();
+        }
+    };
+    Tensor w = randn({4, 3}, f32, gen).requires_grad_();
+    optim::AdamW opt({{"w", w}}, {.lr = 0.05});
+    train(w, opt, 3);
+    nn::StateDict saved;  // a snapshot: state_dict() returns the live tensors
+    for (const auto& [key, t] : opt.state_dict()) saved[key] = t.clone();
+    CHECK(saved.count("w:exp_avg") == 1);
+    CHECK(saved.at("w:step").item<std::int64_t>() == 3);
+    const Tensor w_saved = w.detach().clone();
+    train(w, opt, 4);
+
+    Tensor resumed = w_saved.clone().requires_grad_();
+    optim::AdamW again({{"w", resumed}}, {.lr = 0.05});
+    again.load_state_dict(saved);
+    train(resumed, again, 4);
+    CHECK(values(resumed) == values(w));
+    CHECK_ERROR_CONTAINS(again.load_state_dict({{"v:exp_avg", zeros({1})}}), "AdamW", "v:exp_avg");
+}
+
+TEST_CASE("optimizer arguments are checked") {
+    Tensor p = ones({2}).requires_grad_();
+    CHECK_ERROR_CONTAINS(optim::SGD({{"p", p}}, {.lr = -1}), "SGD", "learning rate -1");
+    CHECK_ERROR_CONTAINS(optim::SGD({{"p", p}}, {.lr = 0.1, .nesterov = true}), "Nesterov");
+    CHECK_ERROR_CONTAINS(optim::Adam({{"p", p}}, {.beta1 = 1}), "Adam", "betas");
+    CHECK_ERROR_CONTAINS(optim::AdamW({{"p", p}, {"p", p}}, {}), "AdamW", "appears twice");
+    CHECK_ERROR_CONTAINS(optim::SGD({{"c", ones({2})}}, {}), "SGD", "requires grad");
+    optim::SGD sgd({{"p", p}}, {});
+    CHECK_ERROR_CONTAINS(sgd.set_lr(NAN), "SGD", "finite");
+}
+
+TEST_CASE("learning-rate schedules") {
+    using optim::Schedule;
+    const optim::ScheduleOptions linear{.kind = Schedule::linear, .warmup_steps = 10, .total_steps = 110};
+    CHECK(optim::lr_factor(linear, 0) == 0);
+    CHECK(optim::lr_factor(linear, 5) == 0.5);
+    CHECK(optim::lr_factor(linear, 10) == 1);
+    CHECK(optim::lr_factor(linear, 60) == 0.5);
+    CHECK(optim::lr_factor(linear, 110) == 0);
+    CHECK(optim::lr_factor(linear, 200) == 0);
+    const optim::ScheduleOptions cosine{.kind = Schedule::cosine, .warmup_steps = 10, .total_steps = 110};
+    CHECK(optim::lr_factor(cosine, 60) == doctest::Approx(0.5));
+    CHECK(optim::lr_factor(cosine, 35) == doctest::Approx(0.5 * (1 + std::cos(std::numbers::pi / 4))));
+    CHECK(optim::lr_factor({.kind = Schedule::constant, .warmup_steps = 4}, 2) == 0.5);
+    CHECK(optim::lr_factor({.kind = Schedule::constant}, 1000) == 1);
+    CHECK_ERROR_CONTAINS(optim::lr_factor({.kind = Schedule::linear}, 3), "total_steps");
+
+    Tensor p = ones({1}).requires_grad_();
+    optim::SGD sgd({{"p", p}}, {.lr = 0.2});
+    optim::LRScheduler scheduler(sgd, linear);
+    CHECK(sgd.lr() == 0);
+    for (int s = 0; s < 5; ++s) scheduler.step();
+    CHECK(sgd.lr() == doctest::Approx(0.1));
+    scheduler.set_position(60);
+    CHECK(sgd.lr() == doctest::Approx(0.1));
+}
+
+TEST_CASE("clip_grad_norm scales gradients to the maximum norm and returns the norm before") {
+    Tensor a = zeros({2}).requires_grad_(), b = zeros({1}).requires_grad_(), none = zeros({3}).requires_grad_();
+    a.set_grad(tensor({3, 0}));
+    b.set_grad(tensor({4}));
+    CHECK(optim::clip_grad_norm({a, b, none}, 10) == doctest::Approx(5));
+    CHECK(values(a.grad()) == std::vector<double>{3, 0});  // under the maximum: untouched
+    CHECK(optim::clip_grad_norm({a, b, none}, 1) == doctest::Approx(5));
+    CHECK(values(a.grad())[0] == doctest::Approx(3 / (5 + 1e-6)));
+    CHECK(values(b.grad())[0] == doctest::Approx(4 / (5 + 1e-6)));
+}
+
+TEST_CASE("a small model of nn layers learns with AdamW") {
+    Generator gen(9);
+    nn::Sequential model{std::make_shared<nn::Linear>(2, 32, nn::LinearOptions{}, gen), std::make_shared<nn::GELU>(),
+                         std::make_shared<nn::Linear>(32, 2, nn::LinearOptions{}, gen)};
+    optim::AdamW opt(model.named_parameters(), {.lr = 1e-2, .weight_decay = 0});
+    // Two classes: inside or outside the unit circle.
+    const Tensor x = randn({256, 2}, f32, gen) * 1.2;
+    const Tensor r2 = (x * x).sum({1});
+    const Tensor labels = ops::gt(r2, scalar(1.0)).to(i64);
+    double first = 0, last = 0;
+    for (int step = 0; step < 300; ++step) {
+        Tensor loss = ops::cross_entropy(model(x), labels);
+        loss.backward();
+        opt.step();
+        opt.zero_grad();
+        last = loss.item<double>();
+        if (step == 0) first = last;
+    }
+    CHECK(last < first / 4);
+    const Tensor predicted = ops::argmax(model(x), 1);
+    CHECK(ops::eq(predicted, labels).to(f32).mean().item<double>() > 0.95);
+}
+
+}  // TEST_SUITE
