@@ -16,3 +16,6 @@
 #include <nyx/nn/layers.hpp>           // nn::Linear, Embedding, LayerNorm, Dropout, GELU, ReLU, Sequential, ModuleList
 #include <nyx/nn/init.hpp>             // nn::init::normal_, xavier_uniform_, kaiming_uniform_, ...
 #include <nyx/nn/optim.hpp>            // optim::SGD, Adam, AdamW, LRScheduler, clip_grad_norm
+#include <nyx/nn/attention.hpp>        // nn::SoftmaxAttention, NystromAttention, MultiHeadAttention
+#include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
+#include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig

@@ -72,6 +72,7 @@ class LayerNorm : public UnaryModule {
 class Dropout : public UnaryModule {
   public:
     explicit Dropout(double p = 0.5, Generator& generator = default_generator());
+    double p() const { return p_; }
     Tensor forward(const Tensor& x) override { return ops::dropout(x, p_, is_training(), *generator_); }
 
   protected:

@@ -1,0 +1,40 @@
+#include "encoder.hpp"
+
+#include <nyx/nn/init.hpp>
+
+namespace nyx::models {
+
+EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classes, Generator& generator)
+    : nn::Module("EncoderClassifier"), config_(c) {
+    NYX_CHECK(classes >= 1 && c.layers >= 0 && c.max_len >= 1, "EncoderClassifier: classes and max_len must be >= 1, layers >= 0");
+    token_embedding = register_module("token_embedding", std::make_shared<nn::Embedding>(c.vocab, c.dim, -1, c.dtype, generator));
+    position_embedding = register_module("position_embedding", std::make_shared<nn::Embedding>(c.max_len, c.dim, -1, c.dtype, generator));
+    nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
+    nn::init::normal_(position_embedding->weight, 0, 0.02, generator);
+    dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, generator));
+    blocks = register_module("blocks", std::make_shared<nn::ModuleList<nn::TransformerBlock>>());
+    for (std::int64_t i = 0; i < c.layers; ++i)
+        blocks->push_back(std::make_shared<nn::TransformerBlock>(
+            nn::TransformerBlockOptions{.dim = c.dim, .heads = c.heads, .head_dim = c.head_dim, .hidden = c.hidden,
+                                        .dropout = c.dropout, .attention = c.attention, .dtype = c.dtype},
+            generator));
+    norm = register_module("norm", std::make_shared<nn::LayerNorm>(Shape{c.dim}, 1e-5, true, c.dtype));
+    const nn::LinearOptions linear{.bias = true, .dtype = c.dtype};
+    head = register_module("head", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+                                       std::make_shared<nn::Linear>(c.dim, c.hidden, linear, generator), std::make_shared<nn::ReLU>(),
+                                       std::make_shared<nn::Linear>(c.hidden, classes, linear, generator)}));
+}
+
+Tensor EncoderClassifier::forward(const Tensor& ids, const Tensor& mask) {
+    NYX_CHECK(ids.dim() == 2 && ids.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ", nyx::to_string(ids.shape()),
+              " ", ids.dtype());
+    const std::int64_t n = ids.size(1);
+    NYX_CHECK(n <= config_.max_len, "EncoderClassifier: sequences of ", n, " tokens exceed max_len ", config_.max_len);
+    // x = Dropout(token(ids) + position[:n])
+    Tensor x = dropout->forward(token_embedding->forward(ids) + position_embedding->weight.narrow(0, 0, n));
+    for (const auto& block : *blocks) x = block->forward(x, mask);
+    x = norm->forward(x) * mask.unsqueeze(-1);  // padded positions become 0
+    return head->forward(x.mean({1}));          // mean over all n positions, as the reference does
+}
+
+}  // namespace nyx::models

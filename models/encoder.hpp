@@ -1,0 +1,39 @@
+#pragma once
+// The LRA-style encoder classifier (../shared/NYSTROM.md): token and learned position embeddings
+// (both N(0, 0.02)), dropout, N pre-LN blocks, a final LayerNorm multiplied by the mask, mean
+// pooling over all n positions, and a Linear → ReLU → Linear head.
+//
+//     models::EncoderConfig cfg{.vocab = 17, .max_len = 2048, .dim = 64, .heads = 2, .head_dim = 32, .hidden = 128,
+//                               .layers = 2, .attention = nn::NystromOptions{.landmarks = 64, .conv_kernel = 35}};
+//     models::EncoderClassifier model(cfg, /*classes=*/10);
+//     Tensor logits = model(ids, mask);  // ids [B, n] i64, mask [B, n]: logits [B, classes]
+#include <nyx/nn/transformer.hpp>
+
+namespace nyx::models {
+
+struct EncoderConfig {
+    std::int64_t vocab = 17;
+    std::int64_t max_len = 2048;
+    std::int64_t dim = 64, heads = 2, head_dim = 32, hidden = 128, layers = 2;
+    double dropout = 0.1;
+    nn::AttentionOptions attention = nn::NystromOptions{};
+    DType dtype = f32;
+};
+
+class EncoderClassifier : public nn::Module {
+  public:
+    EncoderClassifier(const EncoderConfig& config, std::int64_t classes, Generator& generator = default_generator());
+    Tensor forward(const Tensor& ids, const Tensor& mask);
+    Tensor operator()(const Tensor& ids, const Tensor& mask) { return forward(ids, mask); }
+
+    std::shared_ptr<nn::Embedding> token_embedding, position_embedding;
+    std::shared_ptr<nn::Dropout> dropout;
+    std::shared_ptr<nn::ModuleList<nn::TransformerBlock>> blocks;
+    std::shared_ptr<nn::LayerNorm> norm;
+    std::shared_ptr<nn::Sequential> head;
+
+  private:
+    EncoderConfig config_;
+};
+
+}  // namespace nyx::models

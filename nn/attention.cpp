@@ -1,0 +1,131 @@
+#include "attention.hpp"
+
+#include <cmath>
+
+#include "init.hpp"
+
+namespace nyx::nn {
+namespace {
+
+// Checks the shapes of Q, K, V [B, h, n, d] and the mask [B, n]; returns {B, h, n, d}.
+std::array<std::int64_t, 4> check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+    NYX_CHECK(q.dim() == 4 && k.shape() == q.shape() && v.shape() == q.shape(), op, ": Q, K and V must share one shape [B, h, n, d]; got ",
+              to_string(q.shape()), ", ", to_string(k.shape()), " and ", to_string(v.shape()));
+    NYX_CHECK((mask.shape() == Shape{q.size(0), q.size(2)}) && mask.dtype() == q.dtype(), op, ": the mask must be [B, n] = [",
+              q.size(0), ", ", q.size(2), "] of ", q.dtype(), " (1 = token, 0 = padding); got ", to_string(mask.shape()), " ",
+              mask.dtype());
+    return {q.size(0), q.size(1), q.size(2), q.size(3)};
+}
+
+// −1e9 · (1 − mask) as [B, 1, 1, n]: added to scores, it removes the padded keys.
+Tensor key_penalty(const Tensor& mask) {
+    return ((1.0 - mask) * -mask_penalty).unsqueeze(1).unsqueeze(1);
+}
+
+}  // namespace
+
+SoftmaxAttention::SoftmaxAttention(SoftmaxOptions options, Generator& generator)
+    : Attention("SoftmaxAttention"), options_(options), generator_(&generator) {
+    NYX_CHECK(options.dropout >= 0 && options.dropout < 1, "SoftmaxAttention: dropout ", options.dropout, " must be in [0, 1)");
+}
+
+// softmax(Q Kᵀ / √d − 1e9·(1 − mask)) · V
+Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+    const auto [batch, heads, n, d] = check_inputs("SoftmaxAttention", q, k, v, mask);
+    const Tensor scores = q.matmul(k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d)) + key_penalty(mask);  // [B,h,n,n]
+    const Tensor weights = ops::dropout(ops::softmax(scores, -1), options_.dropout, is_training(), *generator_);
+    return weights.matmul(v);
+}
+
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start) {
+    NYX_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), "iterative_pinv: expected square matrices [..., m, m], got ",
+              to_string(a.shape()));
+    NYX_CHECK(iterations >= 0, "iterative_pinv: the iteration count ", iterations, " must be >= 0");
+    const std::int64_t m = a.size(-1);
+    // c: the largest column sum (A is row-stochastic, so its largest row sum is 1 and c = ‖A‖₁‖A‖∞)
+    const Tensor column_sums = a.sum({-2});  // [..., m]
+    const Tensor c = start == PinvStart::original ? ops::amax(column_sums) : ops::amax(column_sums, {-1}, true).unsqueeze(-1);
+    Tensor z = a.transpose(-1, -2) / c;  // Z₀ = Aᵀ / c
+    const Tensor identity = eye(m, a.dtype());
+    for (std::int64_t i = 0; i < iterations; ++i) {
+        const Tensor az = a.matmul(z);
+        // Z ← ¼ Z (13I − AZ (15I − AZ (7I − AZ)))   (Eq. 14)
+        z = (z * 0.25).matmul(identity * 13.0 - az.matmul(identity * 15.0 - az.matmul(identity * 7.0 - az)));
+    }
+    return z;
+}
+
+NystromAttention::NystromAttention(std::int64_t heads, NystromOptions options, DType dtype, Generator& generator)
+    : Attention("NystromAttention"), heads_(heads), options_(options) {
+    NYX_CHECK(heads >= 1 && options.landmarks >= 1 && options.pinv_iterations >= 0 && options.conv_kernel >= 0,
+              "NystromAttention: heads and landmarks must be >= 1, the iteration count and the kernel size >= 0");
+    NYX_CHECK(options.conv_kernel == 0 || options.conv_kernel % 2 == 1, "NystromAttention: the conv kernel size ",
+              options.conv_kernel, " must be odd (zero padding k/2 on each side keeps the length)");
+    if (options.conv_kernel > 0) {
+        // As PyTorch's Conv2d(h, h, (k, 1), groups = h) initialises: U(±1/√k).
+        Tensor w = empty({heads, options.conv_kernel}, dtype);
+        const double bound = 1 / std::sqrt(static_cast<double>(options.conv_kernel));
+        conv_weight = register_parameter("conv_weight", init::uniform_(w, -bound, bound, generator));
+    }
+}
+
+std::string NystromAttention::extra_repr() const {
+    return detail::cat("heads=", heads_, ", landmarks=", options_.landmarks, ", pinv_iterations=", options_.pinv_iterations,
+                       ", pinv_start=", options_.pinv_start == PinvStart::original ? "original" : "per-matrix",
+                       ", conv_kernel=", options_.conv_kernel);
+}
+
+Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v, const Tensor& mask) {
+    const auto [batch, heads, n, d] = check_inputs("NystromAttention", q_in, k_in, v, mask);
+    NYX_CHECK(heads == heads_, "NystromAttention: built for ", heads_, " heads, got ", heads);
+    // 1. Q ← (Q ⊙ M) / d^(1/4), K ← (K ⊙ M) / d^(1/4): every product then carries 1/√d.
+    const Tensor tokens = mask.unsqueeze(1).unsqueeze(-1);  // [B, 1, n, 1]
+    const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(d)));
+    const Tensor q = q_in * tokens * scale, k = k_in * tokens * scale;
+    Tensor x;
+    if (options_.landmarks >= n) {
+        // 2. m = n: exact attention
+        x = ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1).matmul(v);
+    } else {
+        const std::int64_t m = options_.landmarks;
+        // 3. landmarks: segment means (the uneven rule when m does not divide n)
+        const Tensor q_landmarks = ops::segment_mean(q, 2, m), k_landmarks = ops::segment_mean(k, 2, m);  // [B,h,m,d]
+        // 4. the three kernels
+        const Tensor f = ops::softmax(q.matmul(k_landmarks.transpose(-1, -2)), -1);                             // [B,h,n,m]
+        const Tensor a = ops::softmax(q_landmarks.matmul(k_landmarks.transpose(-1, -2)), -1);                   // [B,h,m,m]
+        const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1);        // [B,h,m,n]
+        // 5. Z ≈ A⁺; 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
+        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start);
+        x = f.matmul(z).matmul(b.matmul(v));
+    }
+    // 7. skip connection: depthwise convolution of the masked V along the sequence, one filter per head
+    if (conv_weight.defined()) x = x + ops::depthwise_conv1d(v * tokens, conv_weight);
+    return x;
+}
+
+MultiHeadAttention::MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& options,
+                                       DType dtype, Generator& generator)
+    : Module("MultiHeadAttention"), heads_(heads), head_dim_(head_dim) {
+    NYX_CHECK(dim >= 1 && heads >= 1 && head_dim >= 1, "MultiHeadAttention: dim, heads and head_dim must be >= 1");
+    const LinearOptions linear{.bias = true, .dtype = dtype};
+    q_proj = register_module("q_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
+    k_proj = register_module("k_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
+    v_proj = register_module("v_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
+    if (const auto* nystrom = std::get_if<NystromOptions>(&options))
+        attention = register_module("attn", std::make_shared<NystromAttention>(heads, *nystrom, dtype, generator));
+    else
+        attention = register_module("attn", std::make_shared<SoftmaxAttention>(std::get<SoftmaxOptions>(options), generator));
+    out_proj = register_module("out_proj", std::make_shared<Linear>(heads * head_dim, dim, linear, generator));
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& mask) {
+    NYX_CHECK(x.dim() == 3, "MultiHeadAttention: the input must be [B, n, dim], got ", nyx::to_string(x.shape()));
+    const std::int64_t batch = x.size(0), n = x.size(1);
+    auto split = [&](const std::shared_ptr<Linear>& proj) {  // [B, n, h·d] → [B, h, n, d]
+        return proj->forward(x).reshape({batch, n, heads_, head_dim_}).transpose(1, 2);
+    };
+    const Tensor heads = attention->forward(split(q_proj), split(k_proj), split(v_proj), mask);
+    return out_proj->forward(heads.transpose(1, 2).reshape({batch, n, heads_ * head_dim_}));  // merge the heads
+}
+
+}  // namespace nyx::nn

@@ -1,0 +1,90 @@
+#pragma once
+// Attention modules behind one interface: forward(Q, K, V, mask) with Q, K, V of shape
+// [B, h, n, d] and mask [B, n] (1 = token, 0 = padding, in Q's dtype), returning [B, h, n, d].
+//   - SoftmaxAttention: exact scaled dot-product attention.
+//   - NystromAttention: the Nyströmformer (Xiong et al., AAAI 2021), every step of
+//     ../shared/NYSTROM.md; linear in n, never an n×n matrix forward or backward.
+// MultiHeadAttention wraps either one with the Q, K, V and output projections.
+#include <array>
+#include <variant>
+
+#include "layers.hpp"
+
+namespace nyx::nn {
+
+class Attention : public Module {
+  public:
+    using Module::Module;
+    virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) = 0;
+    Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) { return forward(q, k, v, mask); }
+};
+
+// Masked keys get this added to their scores before the softmax, as in the authors' code.
+inline constexpr double mask_penalty = 1e9;
+
+struct SoftmaxOptions {
+    double dropout = 0;  // on the attention weights, in training mode
+};
+
+// softmax(Q Kᵀ / √d − 1e9·(1 − mask)) · V
+class SoftmaxAttention : public Attention {
+  public:
+    explicit SoftmaxAttention(SoftmaxOptions options = {}, Generator& generator = default_generator());
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) override;
+
+  private:
+    SoftmaxOptions options_;
+    Generator* generator_;
+};
+
+// Where the pseudo-inverse iteration starts: Z₀ = Aᵀ / c.
+enum class PinvStart {
+    original,    // c = the largest column sum over the whole [B, h, m, m] tensor (the authors' default)
+    per_matrix,  // c per (batch, head) matrix (what the authors recommend)
+};
+
+struct NystromOptions {
+    std::int64_t landmarks = 64;       // m; when m >= n the exact softmax path runs
+    std::int64_t pinv_iterations = 6;
+    PinvStart pinv_start = PinvStart::original;
+    std::int64_t conv_kernel = 35;     // depthwise skip connection on V, one filter per head; 0 = off
+};
+
+// Z ≈ A⁺ by the iteration of the paper's Eq. 14:
+//   Z₀ = Aᵀ / c,   Z ← ¼ Z (13I − A Z (15I − A Z (7I − A Z)))
+// for A: [..., m, m] (row-stochastic). Differentiable.
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start = PinvStart::original);
+
+class NystromAttention : public Attention {
+  public:
+    NystromAttention(std::int64_t heads, NystromOptions options = {}, DType dtype = f32,
+                     Generator& generator = default_generator());
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) override;
+    Tensor conv_weight;  // [heads, conv_kernel], undefined without the skip connection
+
+  protected:
+    std::string extra_repr() const override;
+
+  private:
+    std::int64_t heads_;
+    NystromOptions options_;
+};
+
+using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions>;
+
+// x: [B, n, dim] → Q, K, V projections (with bias) → heads [B, h, n, d] → attention → merge → out projection.
+class MultiHeadAttention : public Module {
+  public:
+    MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& attention,
+                       DType dtype = f32, Generator& generator = default_generator());
+    Tensor forward(const Tensor& x, const Tensor& mask);
+    Tensor operator()(const Tensor& x, const Tensor& mask) { return forward(x, mask); }
+
+    std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
+    std::shared_ptr<Attention> attention;
+
+  private:
+    std::int64_t heads_, head_dim_;
+};
+
+}  // namespace nyx::nn

@@ -1,0 +1,214 @@
+// nn (continued): the attention modules, the transformer block and the encoder classifier.
+#include <cmath>
+
+#include "test_util.hpp"
+
+using namespace nyx;
+
+namespace {
+
+// ‖x‖ (Frobenius) of a tensor.
+double norm(const Tensor& x) {
+    double s = 0;
+    for (double v : values(x)) s += v * v;
+    return std::sqrt(s);
+}
+
+// A mask [B, n] with the last `padding` positions of every sequence padded.
+Tensor mask_with_padding(std::int64_t batch, std::int64_t n, std::int64_t padding, DType dtype = f64) {
+    Tensor mask = ones({batch, n}, dtype);
+    if (padding > 0) mask.narrow(1, n - padding, padding).zero_();
+    return mask;
+}
+
+std::vector<Tensor> with(std::vector<Tensor> inputs, const nn::Module& module) {
+    for (const Tensor& p : module.parameters()) inputs.push_back(p);
+    return inputs;
+}
+
+}  // namespace
+
+TEST_SUITE("nn") {
+
+TEST_CASE("gradcheck through SoftmaxAttention with a padded key") {
+    Generator gen(1);
+    Tensor q = randn({1, 2, 5, 3}, f64, gen).requires_grad_(), k = randn({1, 2, 5, 3}, f64, gen).requires_grad_(),
+           v = randn({1, 2, 5, 3}, f64, gen).requires_grad_();
+    const Tensor mask = mask_with_padding(1, 5, 1);
+    nn::SoftmaxAttention attention;
+    CHECK(gradcheck([&](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], mask); }, {q, k, v}));
+}
+
+TEST_CASE("gradcheck through NystromAttention: both pinv starts, with and without conv, padding, m not dividing n") {
+    Generator gen(2);
+    for (auto start : {nn::PinvStart::original, nn::PinvStart::per_matrix})
+        for (std::int64_t conv : {0, 3}) {
+            INFO("start ", static_cast<int>(start), ", conv ", conv);
+            nn::NystromAttention attention(2, {.landmarks = 3, .pinv_iterations = 6, .pinv_start = start, .conv_kernel = conv}, f64, gen);
+            Tensor q = randn({2, 2, 7, 3}, f64, gen).requires_grad_(), k = randn({2, 2, 7, 3}, f64, gen).requires_grad_(),
+                   v = randn({2, 2, 7, 3}, f64, gen).requires_grad_();
+            const Tensor mask = mask_with_padding(2, 7, 2);
+            CHECK(gradcheck([&](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], mask); }, with({q, k, v}, attention)));
+        }
+}
+
+TEST_CASE("gradcheck through MultiHeadAttention, TransformerBlock and the whole EncoderClassifier loss") {
+    Generator gen(3);
+    const Tensor mask = mask_with_padding(1, 5, 1);
+    Tensor x = randn({1, 5, 4}, f64, gen).requires_grad_();
+    nn::MultiHeadAttention mha(4, 2, 2, nn::NystromOptions{.landmarks = 2, .conv_kernel = 3}, f64, gen);
+    CHECK(gradcheck([&](const std::vector<Tensor>& in) { return mha(in[0], mask); }, with({x}, mha)));
+
+    nn::TransformerBlock block({.dim = 4, .heads = 2, .head_dim = 2, .hidden = 6, .dropout = 0,
+                                .attention = nn::SoftmaxOptions{}, .dtype = f64}, gen);
+    CHECK(gradcheck([&](const std::vector<Tensor>& in) { return block(in[0], mask); }, with({x}, block)));
+
+    models::EncoderClassifier model({.vocab = 5, .max_len = 6, .dim = 4, .heads = 2, .head_dim = 2, .hidden = 6, .layers = 1,
+                                     .dropout = 0, .attention = nn::NystromOptions{.landmarks = 2, .conv_kernel = 3}, .dtype = f64},
+                                    3, gen);
+    const Tensor ids = tensor({1, 4, 2, 2, 0, 3, 3, 1, 0, 0}, {2, 5}, i64), labels = tensor({2, 0}, i64);
+    const Tensor padded = mask_with_padding(2, 5, 2);
+    CHECK(gradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(ids, padded), labels); }, model.parameters()));
+}
+
+TEST_CASE("NystromAttention with m = n equals SoftmaxAttention to 1e-10") {
+    Generator gen(4);
+    const Tensor q = randn({2, 2, 6, 4}, f64, gen), k = randn({2, 2, 6, 4}, f64, gen), v = randn({2, 2, 6, 4}, f64, gen);
+    nn::NystromAttention nystrom(2, {.landmarks = 6, .conv_kernel = 0}, f64);
+    nn::SoftmaxAttention softmax;
+    const Tensor all = ones({2, 6}, f64);
+    CHECK(norm(nystrom(q, k, v, all) - softmax(q, k, v, all)) < 1e-10);
+    // With padding: the token rows agree (Nyström also zeroes the padded queries).
+    const Tensor padded = mask_with_padding(2, 6, 2);
+    CHECK(norm((nystrom(q, k, v, padded) - softmax(q, k, v, padded)).narrow(2, 0, 4)) < 1e-10);
+}
+
+TEST_CASE("the pseudo-inverse iteration: converges with 30 steps, and follows Eq. 14 step by step with 6") {
+    Generator gen(5);
+    const Tensor a = ops::softmax(randn({2, 3, 8, 8}, f64, gen) * 2.0, -1);
+    const Tensor z30 = nn::iterative_pinv(a, 30);
+    CHECK(norm(a.matmul(z30).matmul(a) - a) / norm(a) < 1e-6);
+    // Eq. 14 written out: Z₀ = Aᵀ / max column sum (over all matrices); Zⱼ₊₁ = ¼ Zⱼ (13I − AZⱼ (15I − AZⱼ (7I − AZⱼ)))
+    double c = 0;
+    for (double s : values(a.sum({-2}))) c = std::max(c, s);
+    Tensor z = a.transpose(-1, -2) / c;
+    const Tensor i = eye(8, f64);
+    for (int step = 0; step < 6; ++step) {
+        const Tensor az = a.matmul(z);
+        const Tensor inner = i * 7.0 - az;
+        const Tensor middle = i * 15.0 - az.matmul(inner);
+        const Tensor outer = i * 13.0 - az.matmul(middle);
+        z = z.matmul(outer) * 0.25;
+    }
+    CHECK(norm(nn::iterative_pinv(a, 6) - z) < 1e-12 * norm(z));
+    // The per-matrix start divides each matrix by its own largest column sum.
+    const Tensor first = a.select(0, 0).select(0, 0);
+    CHECK(norm(nn::iterative_pinv(a, 6, nn::PinvStart::per_matrix).select(0, 0).select(0, 0) - nn::iterative_pinv(first, 6)) < 1e-12);
+}
+
+TEST_CASE("the Nyström approximation error falls as the landmarks grow") {
+    // Inputs that vary smoothly along the sequence (sums of sinusoids of the position, plus a
+    // little noise), as real token streams do after projection.
+    const std::int64_t n = 256, d = 16;
+    Generator gen(6);
+    auto smooth = [&] {
+        const std::vector<double> frequency = values(rand({d}, f64, gen) * 8.0), phase = values(rand({d}, f64, gen) * 6.28);
+        const std::vector<double> noise = values(randn({n, d}, f64, gen) * 0.05);
+        std::vector<double> out(static_cast<std::size_t>(n * d));
+        for (std::int64_t i = 0; i < n; ++i)
+            for (std::int64_t j = 0; j < d; ++j)
+                out[i * d + j] = 2 * std::sin(frequency[j] * static_cast<double>(i) / n + phase[j]) + noise[i * d + j];
+        return from_vector(out, {1, 1, n, d});
+    };
+    const Tensor q = smooth(), k = smooth(), v = smooth(), mask = ones({1, n}, f64);
+    const Tensor exact = nn::SoftmaxAttention()(q, k, v, mask);
+    std::vector<double> errors;
+    for (std::int64_t m : {8, 16, 32, 64}) {
+        nn::NystromAttention nystrom(1, {.landmarks = m, .conv_kernel = 0}, f64);
+        errors.push_back(norm(nystrom(q, k, v, mask) - exact) / norm(exact));
+        INFO("m = ", m, ": relative error ", errors.back());
+        CHECK(std::isfinite(errors.back()));
+    }
+    for (std::size_t i = 1; i < errors.size(); ++i) CHECK(errors[i] < errors[i - 1]);
+}
+
+TEST_CASE("NystromAttention at n = 16384 stays far below the memory of one n×n matrix, forward and backward") {
+    // n×n in f32 would be 1 GiB; the whole forward and backward must stay under a quarter of that.
+    Generator gen(7);
+    const std::int64_t n = 16384;
+    nn::NystromAttention attention(2, {.landmarks = 64, .conv_kernel = 35}, f32, gen);
+    Tensor q = randn({1, 2, n, 32}, f32, gen).requires_grad_(), k = randn({1, 2, n, 32}, f32, gen).requires_grad_(),
+           v = randn({1, 2, n, 32}, f32, gen).requires_grad_();
+    const Tensor mask = ones({1, n});
+    const std::size_t before = memory::stats().live_bytes;
+    memory::reset_peak();
+    attention(q, k, v, mask).sum().backward();
+    const double peak_mib = static_cast<double>(memory::stats().peak_live_bytes - before) / (1 << 20);
+    INFO("peak above the inputs: ", peak_mib, " MiB");
+    CHECK(peak_mib < 256);
+    CHECK(q.grad().shape() == q.shape());
+}
+
+TEST_CASE("a tiny EncoderClassifier learns whether the first token equals the last, with each attention") {
+    // Sequences of 16 tokens from 8 symbols; half of them end with their first token.
+    const std::int64_t n = 16, count = 4096;
+    Generator data(8);
+    auto make = [&](std::int64_t size) {
+        std::vector<std::int64_t> ids = [&] {
+            const std::vector<double> r = values(randint(1, 8, {size, n}, data));
+            return std::vector<std::int64_t>(r.begin(), r.end());
+        }();
+        const std::vector<double> coin = values(rand({size}, f64, data));
+        std::vector<std::int64_t> labels(static_cast<std::size_t>(size));
+        for (std::int64_t i = 0; i < size; ++i) {
+            std::int64_t& last = ids[static_cast<std::size_t>(i * n + n - 1)];
+            const std::int64_t first = ids[static_cast<std::size_t>(i * n)];
+            if (coin[i] < 0.5) last = first;
+            else if (last == first) last = first % 7 + 1;
+            labels[i] = last == first;
+        }
+        return std::pair{from_vector(ids, {size, n}), from_vector(labels, {size})};
+    };
+    const auto [train_ids, train_labels] = make(count);
+    const auto [test_ids, test_labels] = make(256);
+    for (const nn::AttentionOptions& attention : {nn::AttentionOptions{nn::SoftmaxOptions{}},
+                                                  nn::AttentionOptions{nn::NystromOptions{.landmarks = 4, .conv_kernel = 3}}}) {
+        INFO((attention.index() == 0 ? "softmax" : "nystrom"));
+        Generator gen(9);
+        models::EncoderClassifier model({.vocab = 8, .max_len = n, .dim = 32, .heads = 2, .head_dim = 16, .hidden = 64, .layers = 2,
+                                         .dropout = 0, .attention = attention},
+                                        2, gen);
+        optim::AdamW opt(model.named_parameters(), {.lr = 3e-3, .weight_decay = 0});
+        const Tensor mask = ones({64, n});
+        for (int step = 0; step < 1500; ++step) {
+            const std::int64_t start = (step * 64) % count;
+            const Tensor loss = ops::cross_entropy(model(train_ids.narrow(0, start, 64), mask), train_labels.narrow(0, start, 64));
+            loss.backward();
+            opt.step();
+            opt.zero_grad();
+        }
+        model.eval();
+        NoGradGuard no_grad;
+        const Tensor predicted = ops::argmax(model(test_ids, ones({256, n})), 1);
+        const double accuracy = ops::eq(predicted, test_labels).to(f64).mean().item<double>();
+        INFO("held-out accuracy ", accuracy);
+        CHECK(accuracy > 0.95);
+    }
+}
+
+TEST_CASE("attention modules reject bad shapes and masks") {
+    nn::SoftmaxAttention softmax;
+    nn::NystromAttention nystrom(2, {.landmarks = 2, .conv_kernel = 3});
+    const Tensor q = ones({1, 2, 5, 3});
+    CHECK_ERROR_CONTAINS(softmax(q, ones({1, 2, 4, 3}), q, ones({1, 5})), "SoftmaxAttention", "[1, 2, 4, 3]");
+    CHECK_ERROR_CONTAINS(nystrom(q, q, q, ones({1, 4})), "NystromAttention", "mask", "[1, 5]");
+    CHECK_ERROR_CONTAINS(nystrom(q, q, q, ones({1, 5}, f64)), "NystromAttention", "mask", "f32");
+    CHECK_ERROR_CONTAINS(nystrom(ones({1, 3, 5, 3}), ones({1, 3, 5, 3}), ones({1, 3, 5, 3}), ones({1, 5})), "2 heads", "3");
+    CHECK_ERROR_CONTAINS(nn::NystromAttention(2, {.conv_kernel = 4}), "odd");
+    CHECK_ERROR_CONTAINS(nn::iterative_pinv(ones({2, 3}), 6), "iterative_pinv", "[2, 3]");
+    models::EncoderClassifier model({.vocab = 5, .max_len = 4, .dim = 4, .heads = 1, .head_dim = 4, .hidden = 4, .layers = 1}, 2);
+    CHECK_ERROR_CONTAINS(model(zeros({1, 6}, i64), ones({1, 6})), "EncoderClassifier", "max_len 4");
+    CHECK_ERROR_CONTAINS(model(zeros({1, 3}), ones({1, 3})), "EncoderClassifier", "i64");
+}
+
+}  // TEST_SUITE
