@@ -8,6 +8,7 @@
 #include <nyx/core/random.hpp>     // Generator, rand, randn, randint (seeded, counter-based)
 #include <nyx/core/parallel.hpp>   // set_num_threads, NYX_NUM_THREADS
 #include <nyx/core/allocator.hpp>  // memory::stats of the caching allocator
+#include <nyx/core/safetensors.hpp>  // io::save_safetensors, load_safetensors (validated, atomic)
 #include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
@@ -18,4 +19,5 @@
 #include <nyx/nn/optim.hpp>            // optim::SGD, Adam, AdamW, LRScheduler, clip_grad_norm
 #include <nyx/nn/attention.hpp>        // nn::SoftmaxAttention, NystromAttention, MultiHeadAttention
 #include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
+#include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig

@@ -1,0 +1,199 @@
+#include "safetensors.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels.hpp"
+
+namespace nyx::io {
+namespace {
+
+using json = nlohmann::json;
+
+const char* dtype_name(DType dtype) { return dtype == f32 ? "F32" : dtype == f64 ? "F64" : "I64"; }
+
+std::uint64_t read_u64_le(const unsigned char* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+// Throws "load_safetensors: NAME: problem".
+template <class... Parts>
+[[noreturn]] void fail(const std::string& name, const Parts&... parts) {
+    throw Error(detail::cat("load_safetensors: ", name, ": ", parts...));
+}
+
+}  // namespace
+
+std::string serialize_safetensors(const TensorMap& tensors, const Metadata& metadata) {
+    json header = json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::uint64_t offset = 0;
+    for (const auto& [name, t] : tensors) {
+        NYX_CHECK(name != "__metadata__" && !name.empty(), "save_safetensors: \"", name, "\" cannot name a tensor");
+        NYX_CHECK(t.defined(), "save_safetensors: tensor \"", name, "\" is undefined");
+        const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * element_size(t.dtype());
+        header[name] = {{"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned, as the reference writer does
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<std::uint64_t>(text.size()) >> (8 * i)) & 0xff);
+    out += text;
+    out.reserve(out.size() + offset);
+    for (const auto& [name, t] : tensors) {  // std::map: the same (sorted) order as the offsets above
+        const Tensor c = t.is_contiguous() ? t : kernels::contiguous_copy(t);
+        out.append(static_cast<const char*>(c.raw_data()), static_cast<std::size_t>(c.numel()) * element_size(c.dtype()));
+    }
+    return out;
+}
+
+void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
+    const std::string bytes = serialize_safetensors(tensors, metadata);
+    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    NYX_CHECK(fd >= 0, "save_safetensors: cannot create ", temporary, ": ", std::strerror(errno));
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int error = errno;
+            ::close(fd);
+            ::unlink(temporary.c_str());
+            throw Error(detail::cat("save_safetensors: writing ", temporary, " failed: ", std::strerror(error)));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    const bool closed = ::close(fd) == 0;
+    if (!synced || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        throw Error(detail::cat("save_safetensors: cannot complete ", path, ": ", std::strerror(error)));
+    }
+    // Make the rename itself durable.
+    const std::string directory = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+    if (const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+    }
+}
+
+Safetensors load_safetensors(const std::string& path) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) fail(path, "cannot open: ", std::strerror(errno));
+    std::vector<unsigned char> bytes;
+    unsigned char buffer[1 << 16];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) bytes.insert(bytes.end(), buffer, buffer + n);
+    const bool failed = std::ferror(file);
+    std::fclose(file);
+    if (failed) fail(path, "read error");
+    return parse_safetensors(bytes, path);
+}
+
+Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::string& name) {
+    if (bytes.size() < 8) fail(name, "the file has ", bytes.size(), " bytes, fewer than the 8-byte header length");
+    const std::uint64_t header_length = read_u64_le(bytes.data());
+    if (header_length == 0 || header_length > max_safetensors_header)
+        fail(name, "the header length ", header_length, " (bytes 0-7) is outside 1..", max_safetensors_header);
+    if (header_length > bytes.size() - 8)
+        fail(name, "the header length ", header_length, " runs past the end of the file (", bytes.size(), " bytes)");
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_length);
+    const std::uint64_t data_size = bytes.size() - 8 - header_length;
+
+    // Parse, noting top-level keys as they come so that a repeated one is an error.
+    std::vector<std::string> keys;
+    bool repeated = false;
+    json header;
+    try {
+        header = json::parse(text, [&](int depth, json::parse_event_t event, json& parsed) {
+            if (depth == 1 && event == json::parse_event_t::key) {
+                const std::string key = parsed.get<std::string>();
+                repeated = repeated || std::find(keys.begin(), keys.end(), key) != keys.end();
+                keys.push_back(key);
+            }
+            return true;
+        });
+    } catch (const json::exception& e) {
+        fail(name, "the header (bytes 8-", 8 + header_length, ") is not valid JSON: ", e.what());
+    }
+    if (!header.is_object()) fail(name, "the header is not a JSON object");
+    if (repeated) fail(name, "the header names a key twice");
+
+    Safetensors out;
+    struct Span {
+        std::uint64_t begin, end;
+        std::string tensor;
+    };
+    std::vector<Span> spans;
+    for (const auto& [key, entry] : header.items()) {
+        if (key == "__metadata__") {
+            if (!entry.is_object()) fail(name, "__metadata__ is not an object");
+            for (const auto& [k, v] : entry.items()) {
+                if (!v.is_string()) fail(name, "__metadata__ value of \"", k, "\" is not a string");
+                out.metadata[k] = v.get<std::string>();
+            }
+            continue;
+        }
+        const std::string where = "tensor \"" + key + "\"";
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+            fail(name, where, " needs an object with dtype, shape and data_offsets");
+        const json& dtype_field = entry["dtype"];
+        if (!dtype_field.is_string()) fail(name, where, ": dtype is not a string");
+        const std::string dtype_text = dtype_field.get<std::string>();
+        DType dtype;
+        if (dtype_text == "F32") dtype = f32;
+        else if (dtype_text == "F64") dtype = f64;
+        else if (dtype_text == "I64") dtype = i64;
+        else fail(name, where, ": dtype \"", dtype_text, "\" is not one nyx reads (F32, F64, I64)");
+        const json& shape_field = entry["shape"];
+        if (!shape_field.is_array()) fail(name, where, ": shape is not an array");
+        Shape shape;
+        std::uint64_t count = 1;
+        for (const json& s : shape_field) {
+            if (!s.is_number_unsigned()) fail(name, where, ": shape ", shape_field.dump(), " holds something other than sizes >= 0");
+            const std::uint64_t size = s.get<std::uint64_t>();
+            if (size > (std::uint64_t{1} << 62) || (size != 0 && count > (std::uint64_t{1} << 62) / size))
+                fail(name, where, ": shape ", shape_field.dump(), " is too large");
+            count *= size;
+            shape.push_back(static_cast<std::int64_t>(size));
+        }
+        const json& offsets = entry["data_offsets"];
+        if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+            fail(name, where, ": data_offsets ", offsets.dump(), " must be two integers >= 0");
+        const std::uint64_t begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
+        if (begin > end || end > data_size)
+            fail(name, where, ": data_offsets [", begin, ", ", end, ") do not lie inside the ", data_size, " data bytes");
+        if (end - begin != count * element_size(dtype))
+            fail(name, where, ": data_offsets [", begin, ", ", end, ") hold ", end - begin, " bytes, but shape ",
+                 to_string(shape), " of ", dtype_text, " needs ", count * element_size(dtype));
+        Tensor t = empty(shape, dtype);
+        if (end > begin) std::memcpy(t.raw_data(), bytes.data() + 8 + header_length + begin, end - begin);
+        out.tensors.emplace(key, t);
+        spans.push_back({begin, end, key});
+    }
+    // The spans must tile the data: sorted by start, each begins where the last ended, and the
+    // last ends at the end of the file.
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+    std::uint64_t position = 0;
+    for (const Span& s : spans) {
+        if (s.begin != position)
+            fail(name, "tensor \"", s.tensor, "\" starts at data byte ", s.begin, " but the previous data ends at ", position,
+                 s.begin < position ? " (the spans overlap)" : " (a hole in the data)");
+        position = s.end;
+    }
+    if (position != data_size) fail(name, "the data holds ", data_size - position, " bytes after the last tensor");
+    return out;
+}
+
+}  // namespace nyx::io

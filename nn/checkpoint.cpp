@@ -1,0 +1,68 @@
+#include "checkpoint.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+namespace nyx::nn {
+namespace {
+
+constexpr const char* format = "nyx-training-state-1";
+
+std::uint64_t metadata_number(const io::Metadata& metadata, const std::string& key, const std::string& path) {
+    const auto it = metadata.find(key);
+    NYX_CHECK(it != metadata.end(), "load_training_state: ", path, ": the metadata has no \"", key, "\"");
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+    NYX_CHECK(error == std::errc() && end == it->second.data() + it->second.size(), "load_training_state: ", path,
+              ": metadata \"", key, "\" = \"", it->second, "\" is not a whole number");
+    return value;
+}
+
+}  // namespace
+
+void save_weights(const std::string& path, const Module& model) { io::save_safetensors(path, model.state_dict()); }
+
+void load_weights(const std::string& path, Module& model, bool strict) { model.load_state_dict(io::load_safetensors(path).tensors, strict); }
+
+void save_training_state(const std::string& path, std::int64_t step, const Module& model, const optim::Optimizer& optimizer,
+                         const optim::LRScheduler* schedule, const Generator& generator) {
+    io::TensorMap tensors;
+    for (const auto& [name, t] : model.state_dict()) tensors.emplace("model/" + name, t);
+    for (const auto& [name, t] : optimizer.state_dict()) tensors.emplace("optimizer/" + name, t);
+    char lr[32];
+    std::snprintf(lr, sizeof lr, "%.17g", optimizer.lr());
+    const io::Metadata metadata{{"format", format},
+                                {"step", std::to_string(step)},
+                                {"schedule_position", std::to_string(schedule ? schedule->position() : 0)},
+                                {"lr", lr},
+                                {"rng_seed", std::to_string(generator.seed())},
+                                {"rng_offset", std::to_string(generator.offset())}};
+    io::save_safetensors(path, tensors, metadata);
+}
+
+std::int64_t load_training_state(const std::string& path, Module& model, optim::Optimizer& optimizer, optim::LRScheduler* schedule,
+                                 Generator& generator) {
+    const io::Safetensors file = io::load_safetensors(path);
+    const auto it = file.metadata.find("format");
+    NYX_CHECK(it != file.metadata.end() && it->second == format, "load_training_state: ", path,
+              " is not a nyx training state (format \"", it == file.metadata.end() ? "" : it->second, "\", expected \"", format,
+              "\"); a weights-only file loads with load_weights");
+    StateDict weights, optimizer_state;
+    for (const auto& [name, t] : file.tensors) {
+        if (name.starts_with("model/")) weights.emplace(name.substr(6), t);
+        else if (name.starts_with("optimizer/")) optimizer_state.emplace(name.substr(10), t);
+        else throw Error(detail::cat("load_training_state: ", path, ": unexpected tensor \"", name, "\""));
+    }
+    const std::uint64_t step = metadata_number(file.metadata, "step", path);
+    const std::uint64_t position = metadata_number(file.metadata, "schedule_position", path);
+    const std::uint64_t seed = metadata_number(file.metadata, "rng_seed", path), offset = metadata_number(file.metadata, "rng_offset", path);
+    const double lr = std::stod(file.metadata.at("lr"));
+    model.load_state_dict(weights);
+    optimizer.load_state_dict(optimizer_state);
+    optimizer.set_lr(lr);
+    if (schedule) schedule->set_position(static_cast<std::int64_t>(position));
+    generator = Generator(seed, offset);
+    return static_cast<std::int64_t>(step);
+}
+
+}  // namespace nyx::nn

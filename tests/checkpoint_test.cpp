@@ -1,0 +1,206 @@
+// nn (continued): safetensors files and checkpoints.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+using namespace nyx;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh, empty folder for one test's files.
+fs::path scratch_folder(const std::string& name) {
+    const fs::path folder = fs::temp_directory_path() / ("nyx-test-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(folder);
+    fs::create_directories(folder);
+    return folder;
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A file made by hand: an 8-byte little-endian length (the header's, unless given), the header text, the data.
+std::string craft(const std::string& header, const std::string& data, std::uint64_t length = UINT64_MAX) {
+    if (length == UINT64_MAX) length = header.size();
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+    return out + header + data;
+}
+
+}  // namespace
+
+TEST_SUITE("nn") {
+
+TEST_CASE("safetensors round-trips every dtype, rank 0, empty and non-contiguous tensors, and metadata") {
+    const fs::path folder = scratch_folder("roundtrip");
+    Generator gen(1);
+    const io::TensorMap tensors{{"a.f32", randn({2, 3}, f32, gen)},
+                                {"b.f64", randn({4}, f64, gen)},
+                                {"c.i64", randint(-5, 5, {3, 1, 2}, gen)},
+                                {"d.scalar", scalar(2.5, f64)},
+                                {"e.empty", zeros({0, 3})},
+                                {"f.transposed", randn({3, 2}, f32, gen).transpose(0, 1)}};
+    io::save_safetensors(folder / "t.safetensors", tensors, {{"note", "hello"}});
+    const io::Safetensors back = io::load_safetensors(folder / "t.safetensors");
+    REQUIRE(back.tensors.size() == tensors.size());
+    for (const auto& [name, t] : tensors) {
+        INFO(name);
+        const Tensor& u = back.tensors.at(name);
+        CHECK(u.shape() == t.shape());
+        CHECK(u.dtype() == t.dtype());
+        CHECK(values(u) == values(t));
+    }
+    CHECK(back.metadata == io::Metadata{{"note", "hello"}});
+    // No temporary file is left beside the target.
+    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
+    fs::remove_all(folder);
+}
+
+TEST_CASE("the bytes nyx writes read back with an independent reader") {
+    const fs::path folder = scratch_folder("independent");
+    const Tensor a = tensor({1.5, -2, 3.25}, f32), b = from_vector<std::int64_t>({7, -8}, {2, 1});
+    io::save_safetensors(folder / "x.safetensors", {{"a", a}, {"b", b}});
+    const std::string bytes = read_bytes(folder / "x.safetensors");
+    // The format by hand: u64 little-endian length, JSON, then raw little-endian data.
+    std::uint64_t length = 0;
+    for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
+    CHECK(length % 8 == 0);  // the header is padded so the data is 8-byte aligned
+    const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, length));
+    const std::string data = bytes.substr(8 + length);
+    CHECK(header["a"]["dtype"] == "F32");
+    CHECK(header["a"]["shape"] == nlohmann::json::array({3}));
+    CHECK(header["b"]["dtype"] == "I64");
+    CHECK(header["b"]["shape"] == nlohmann::json::array({2, 1}));
+    float floats[3];
+    std::memcpy(floats, data.data() + header["a"]["data_offsets"][0].get<std::size_t>(), sizeof floats);
+    CHECK(floats[0] == 1.5f);
+    CHECK(floats[1] == -2.0f);
+    CHECK(floats[2] == 3.25f);
+    std::int64_t ints[2];
+    std::memcpy(ints, data.data() + header["b"]["data_offsets"][0].get<std::size_t>(), sizeof ints);
+    CHECK(ints[0] == 7);
+    CHECK(ints[1] == -8);
+    CHECK(data.size() == 3 * 4 + 2 * 8);
+    fs::remove_all(folder);
+}
+
+TEST_CASE("each validation rule rejects a crafted bad file, naming the file and the problem") {
+    const fs::path folder = scratch_folder("invalid");
+    const std::string path = folder / "bad.safetensors";
+    const std::string eight(8, '\0');
+    auto rejects = [&](const std::string& bytes, const std::string& expected) {
+        write_bytes(path, bytes);
+        CHECK_ERROR_CONTAINS(io::load_safetensors(path), path, expected);
+    };
+    rejects("12345", "fewer than the 8-byte header length");
+    rejects(craft("{}", "", 0), "outside 1..");
+    rejects(craft("{}", "", (std::uint64_t{100} << 20) + 1), "outside 1..");
+    rejects(craft("{}", "", 50), "runs past the end of the file");
+    rejects(craft("{\"a\": ", ""), "not valid JSON");
+    rejects(craft("[1, 2]", ""), "not a JSON object");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", "1234"),
+            "names a key twice");
+    rejects(craft(R"({"a": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", "1234"), "dtype \"F16\" is not one nyx reads");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "1234"), "sizes >= 0");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [1]}})", "1234"), "needs an object with dtype, shape and data_offsets");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", "1234"), "two integers");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", "1234"), "hold 4 bytes, but shape [2] of F32 needs 8");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [16], "data_offsets": [0, 64]}})", eight), "do not lie inside the 8 data bytes");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+                  eight + "1234"),
+            "the spans overlap");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})",
+                  eight + "1234"),
+            "a hole in the data");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", eight), "4 bytes after the last tensor");
+    rejects(craft(R"({"__metadata__": {"k": 3}})", ""), "__metadata__ value of \"k\" is not a string");
+    CHECK_ERROR_CONTAINS(io::load_safetensors(folder / "missing.safetensors"), "missing.safetensors", "cannot open");
+    // A valid crafted file with padding after the JSON and an empty tensor reads fine.
+    const std::string padded = craft(R"({"e": {"dtype": "I64", "shape": [0], "data_offsets": [0, 0]}}  )", "");
+    const io::Safetensors ok =
+        io::parse_safetensors({reinterpret_cast<const unsigned char*>(padded.data()), padded.size()}, "memory");
+    CHECK(ok.tensors.at("e").numel() == 0);
+    fs::remove_all(folder);
+}
+
+TEST_CASE("a failed save leaves nothing behind and does not touch an existing file") {
+    const fs::path folder = scratch_folder("atomic");
+    CHECK_ERROR_CONTAINS(io::save_safetensors(folder / "no" / "such" / "dir.safetensors", {{"a", ones({2})}}), "save_safetensors",
+                         "cannot create");
+    io::save_safetensors(folder / "m.safetensors", {{"a", ones({2})}});
+    CHECK_ERROR_CONTAINS(io::save_safetensors(folder / "m.safetensors", {{"__metadata__", ones({2})}}), "cannot name a tensor");
+    CHECK(values(io::load_safetensors(folder / "m.safetensors").tensors.at("a")) == std::vector<double>{1, 1});
+    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
+    fs::remove_all(folder);
+}
+
+TEST_CASE("weights round-trip into a fresh model; a training state resumes with bitwise-identical losses") {
+    const fs::path folder = scratch_folder("resume");
+    const models::EncoderConfig config{.vocab = 8, .max_len = 12, .dim = 16, .heads = 2, .head_dim = 8, .hidden = 32, .layers = 2,
+                                       .dropout = 0.1, .attention = nn::NystromOptions{.landmarks = 4, .conv_kernel = 3}};
+    Generator data_gen(42);
+    const Tensor ids = randint(0, 8, {64, 12}, data_gen), labels = randint(0, 3, {64}, data_gen);
+    Tensor mask = ones({64, 12});
+    mask.narrow(1, 9, 3).narrow(0, 0, 32).zero_();  // half the sequences padded
+    auto batch = [&](std::int64_t step) { return (step * 8) % 64; };
+
+    // One run of 30 steps, saving the training state after step 10.
+    Generator gen(7);
+    models::EncoderClassifier model(config, 3, gen);
+    optim::AdamW opt(model.named_parameters(), {.lr = 3e-3, .eps = 1e-6, .weight_decay = 0.01});
+    optim::LRScheduler schedule(opt, {.kind = optim::Schedule::linear, .warmup_steps = 5, .total_steps = 30});
+    auto train_step = [&](models::EncoderClassifier& m, optim::AdamW& o, optim::LRScheduler& s, std::int64_t step) {
+        const std::int64_t start = batch(step);
+        const Tensor loss = ops::cross_entropy(m(ids.narrow(0, start, 8), mask.narrow(0, start, 8)), labels.narrow(0, start, 8));
+        loss.backward();
+        optim::clip_grad_norm(m.parameters(), 1.0);
+        o.step();
+        s.step();
+        o.zero_grad();
+        return loss.item<double>();
+    };
+    std::vector<double> uninterrupted;
+    for (std::int64_t step = 0; step < 30; ++step) {
+        const double loss = train_step(model, opt, schedule, step);
+        if (step >= 10) uninterrupted.push_back(loss);
+        if (step == 9) nn::save_training_state(folder / "state.safetensors", 10, model, opt, &schedule, gen);
+    }
+
+    // A fresh process's view: new objects, another seed; everything comes from the file.
+    Generator other(999);
+    models::EncoderClassifier resumed_model(config, 3, other);
+    optim::AdamW resumed_opt(resumed_model.named_parameters(), {.lr = 3e-3, .eps = 1e-6, .weight_decay = 0.01});
+    optim::LRScheduler resumed_schedule(resumed_opt, {.kind = optim::Schedule::linear, .warmup_steps = 5, .total_steps = 30});
+    const std::int64_t start = nn::load_training_state(folder / "state.safetensors", resumed_model, resumed_opt, &resumed_schedule, other);
+    CHECK(start == 10);
+    std::vector<double> resumed;
+    for (std::int64_t step = start; step < 30; ++step) resumed.push_back(train_step(resumed_model, resumed_opt, resumed_schedule, step));
+    CHECK(resumed.size() == 20);
+    CHECK(resumed == uninterrupted);
+
+    // Weights alone.
+    nn::save_weights(folder / "model.safetensors", model);
+    Generator third(3);
+    models::EncoderClassifier copy(config, 3, third);
+    nn::load_weights(folder / "model.safetensors", copy);
+    model.eval(), copy.eval();
+    CHECK(values(copy(ids, mask)) == values(model(ids, mask)));
+    CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "model.safetensors", copy, resumed_opt, nullptr, third),
+                         "not a nyx training state", "load_weights");
+    // A checkpoint of another model is refused with the list of differences.
+    models::EncoderClassifier bigger({.vocab = 8, .max_len = 12, .dim = 24, .heads = 2, .head_dim = 8, .hidden = 32, .layers = 1}, 3);
+    CHECK_ERROR_CONTAINS(nn::load_weights(folder / "model.safetensors", bigger), "Unexpected: blocks.1.", "Mis-shaped: ");
+    fs::remove_all(folder);
+}
+
+}  // TEST_SUITE
