@@ -196,6 +196,26 @@ TEST_CASE("a tiny EncoderClassifier learns whether the first token equals the la
     }
 }
 
+// The example of nn/README.md, "Adding an attention module of your own", verbatim.
+struct MeanAttention : nn::Attention {
+    MeanAttention() : nn::Attention("MeanAttention") {}
+    Tensor forward(const Tensor& /*q*/, const Tensor& /*k*/, const Tensor& v, const Tensor& mask) override {
+        const Tensor tokens = mask.unsqueeze(1).unsqueeze(-1);                         // [B, 1, n, 1]
+        const Tensor mean = (v * tokens).sum({2}, true) / tokens.sum({2}, true);      // [B, h, 1, d]
+        return mean.expand(v.shape());
+    }
+};
+
+TEST_CASE("an attention module of one's own, as nn/README.md shows, works and gradchecks") {
+    Generator gen(10);
+    MeanAttention attention;
+    Tensor v = randn({2, 2, 5, 3}, f64, gen).requires_grad_();
+    const Tensor q = randn({2, 2, 5, 3}, f64, gen), mask = mask_with_padding(2, 5, 2);
+    const Tensor out = attention(q, q, v, mask);
+    CHECK(norm(out.select(2, 0) - v.narrow(2, 0, 3).mean({2})) < 1e-12);
+    CHECK(gradcheck([&](const std::vector<Tensor>& x) { return attention(q, q, x[0], mask); }, {v}));
+}
+
 TEST_CASE("attention modules reject bad shapes and masks") {
     nn::SoftmaxAttention softmax;
     nn::NystromAttention nystrom(2, {.landmarks = 2, .conv_kernel = 3});
