@@ -1,6 +1,9 @@
 #include "safetensors.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <tuple>
+#include <unordered_set>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -59,8 +62,10 @@ std::string serialize_safetensors(const TensorMap& tensors, const Metadata& meta
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
     const std::string bytes = serialize_safetensors(tensors, metadata);
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A temporary name of this process and call, created exclusively: two saves never share one.
+    static std::atomic<std::uint64_t> saves{0};
+    const std::string temporary = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(saves++);
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     NYX_CHECK(fd >= 0, "save_safetensors: cannot create ", temporary, ": ", std::strerror(errno));
     std::size_t written = 0;
     while (written < bytes.size()) {
@@ -81,7 +86,7 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
         ::unlink(temporary.c_str());
         throw Error(detail::cat("save_safetensors: cannot complete ", path, ": ", std::strerror(error)));
     }
-    // Make the rename itself durable.
+    // Make the rename itself durable (best effort: some file systems refuse fsync on a folder).
     const std::string directory = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
     if (const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
         ::fsync(dir);
@@ -110,42 +115,48 @@ Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::s
         fail(name, "the header length ", header_length, " runs past the end of the file (", bytes.size(), " bytes)");
     const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_length);
     const std::uint64_t data_size = bytes.size() - 8 - header_length;
+    if (text.front() != '{') fail(name, "the header does not start with '{'");
 
-    // Parse, noting top-level keys as they come so that a repeated one is an error.
-    std::vector<std::string> keys;
+    // Parse, with each object's keys in a set as they come, so that a repeated key anywhere is an
+    // error (the JSON library would keep the last one silently).
+    std::vector<std::unordered_set<std::string>> open_objects;
     bool repeated = false;
     json header;
     try {
-        header = json::parse(text, [&](int depth, json::parse_event_t event, json& parsed) {
-            if (depth == 1 && event == json::parse_event_t::key) {
-                const std::string key = parsed.get<std::string>();
-                repeated = repeated || std::find(keys.begin(), keys.end(), key) != keys.end();
-                keys.push_back(key);
-            }
+        header = json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
+            if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+            else if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+            else if (event == json::parse_event_t::key && !open_objects.empty())
+                repeated = !open_objects.back().insert(parsed.get<std::string>()).second || repeated;
             return true;
         });
     } catch (const json::exception& e) {
         fail(name, "the header (bytes 8-", 8 + header_length, ") is not valid JSON: ", e.what());
     }
     if (!header.is_object()) fail(name, "the header is not a JSON object");
-    if (repeated) fail(name, "the header names a key twice");
+    if (repeated) fail(name, "the header names a key twice in one object");
 
-    Safetensors out;
-    struct Span {
-        std::uint64_t begin, end;
+    // Pass 1: check every entry and the tiling of the spans, before allocating anything. Error
+    // messages never print untrusted JSON (a deeply nested value would take the printer deep).
+    struct Entry {
         std::string tensor;
+        DType dtype;
+        Shape shape;
+        std::uint64_t begin, end;
     };
-    std::vector<Span> spans;
+    std::vector<Entry> entries;
+    Metadata metadata;
     for (const auto& [key, entry] : header.items()) {
         if (key == "__metadata__") {
             if (!entry.is_object()) fail(name, "__metadata__ is not an object");
             for (const auto& [k, v] : entry.items()) {
                 if (!v.is_string()) fail(name, "__metadata__ value of \"", k, "\" is not a string");
-                out.metadata[k] = v.get<std::string>();
+                metadata[k] = v.get<std::string>();
             }
             continue;
         }
         const std::string where = "tensor \"" + key + "\"";
+        if (key.empty()) fail(name, "a tensor has an empty name");
         if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
             fail(name, where, " needs an object with dtype, shape and data_offsets");
         const json& dtype_field = entry["dtype"];
@@ -155,44 +166,60 @@ Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::s
         if (dtype_text == "F32") dtype = f32;
         else if (dtype_text == "F64") dtype = f64;
         else if (dtype_text == "I64") dtype = i64;
-        else fail(name, where, ": dtype \"", dtype_text, "\" is not one nyx reads (F32, F64, I64)");
+        else fail(name, where, ": dtype \"", dtype_text.substr(0, 16), "\" is not one nyx reads (F32, F64, I64)");
         const json& shape_field = entry["shape"];
         if (!shape_field.is_array()) fail(name, where, ": shape is not an array");
+        if (shape_field.size() > 64) fail(name, where, ": shape has ", shape_field.size(), " axes (at most 64)");
         Shape shape;
-        std::uint64_t count = 1;
-        for (const json& s : shape_field) {
-            if (!s.is_number_unsigned()) fail(name, where, ": shape ", shape_field.dump(), " holds something other than sizes >= 0");
+        std::uint64_t bytes_needed = element_size(dtype);
+        for (std::size_t a = 0; a < shape_field.size(); ++a) {
+            const json& s = shape_field[a];
+            if (!s.is_number_unsigned()) fail(name, where, ": shape entry ", a, " is not a size >= 0");
             const std::uint64_t size = s.get<std::uint64_t>();
-            if (size > (std::uint64_t{1} << 62) || (size != 0 && count > (std::uint64_t{1} << 62) / size))
-                fail(name, where, ": shape ", shape_field.dump(), " is too large");
-            count *= size;
+            if (size > (std::uint64_t{1} << 62)) fail(name, where, ": shape entry ", a, " (", size, ") is too large");
             shape.push_back(static_cast<std::int64_t>(size));
         }
+        // The element count of the non-empty axes must stay addressable even when an axis is 0.
+        std::uint64_t nonzero = 1;
+        for (std::int64_t size : shape)
+            if (size != 0 && __builtin_mul_overflow(nonzero, static_cast<std::uint64_t>(size), &nonzero))
+                fail(name, where, ": the shape has more than 2^64 elements");
+        if (nonzero > (std::uint64_t{1} << 60)) fail(name, where, ": the shape is too large");
+        if (__builtin_mul_overflow(bytes_needed, nonzero, &bytes_needed)) fail(name, where, ": the shape is too large");
+        if (numel(shape) == 0) bytes_needed = 0;
         const json& offsets = entry["data_offsets"];
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
-            fail(name, where, ": data_offsets ", offsets.dump(), " must be two integers >= 0");
+            fail(name, where, ": data_offsets must be two integers >= 0");
         const std::uint64_t begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
         if (begin > end || end > data_size)
             fail(name, where, ": data_offsets [", begin, ", ", end, ") do not lie inside the ", data_size, " data bytes");
-        if (end - begin != count * element_size(dtype))
+        if (end - begin != bytes_needed)
             fail(name, where, ": data_offsets [", begin, ", ", end, ") hold ", end - begin, " bytes, but shape ",
-                 to_string(shape), " of ", dtype_text, " needs ", count * element_size(dtype));
-        Tensor t = empty(shape, dtype);
-        if (end > begin) std::memcpy(t.raw_data(), bytes.data() + 8 + header_length + begin, end - begin);
-        out.tensors.emplace(key, t);
-        spans.push_back({begin, end, key});
+                 to_string(shape), " of ", dtype_text, " needs ", bytes_needed);
+        entries.push_back({key, dtype, std::move(shape), begin, end});
     }
     // The spans must tile the data: sorted by start, each begins where the last ended, and the
     // last ends at the end of the file.
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+    std::vector<const Entry*> order;
+    for (const Entry& e : entries) order.push_back(&e);
+    std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) { return std::tie(a->begin, a->end) < std::tie(b->begin, b->end); });
     std::uint64_t position = 0;
-    for (const Span& s : spans) {
-        if (s.begin != position)
-            fail(name, "tensor \"", s.tensor, "\" starts at data byte ", s.begin, " but the previous data ends at ", position,
-                 s.begin < position ? " (the spans overlap)" : " (a hole in the data)");
-        position = s.end;
+    for (const Entry* e : order) {
+        if (e->begin != position)
+            fail(name, "tensor \"", e->tensor, "\" starts at data byte ", e->begin, " but the previous data ends at ", position,
+                 e->begin < position ? " (the spans overlap)" : " (a hole in the data)");
+        position = e->end;
     }
     if (position != data_size) fail(name, "the data holds ", data_size - position, " bytes after the last tensor");
+
+    // Pass 2: everything checks out; the tensors' total size is the data's size.
+    Safetensors out;
+    out.metadata = std::move(metadata);
+    for (const Entry& e : entries) {
+        Tensor t = empty(e.shape, e.dtype);
+        if (e.end > e.begin) std::memcpy(t.raw_data(), bytes.data() + 8 + header_length + e.begin, e.end - e.begin);
+        out.tensors.emplace(e.tensor, t);
+    }
     return out;
 }
 

@@ -20,6 +20,8 @@ struct EncoderConfig {
     DType dtype = f32;
 };
 
+// `generator` initialises the weights and then drives every dropout mask, so it must outlive the
+// model (checkpoints save its position: nn::save_training_state).
 class EncoderClassifier : public nn::Module {
   public:
     EncoderClassifier(const EncoderConfig& config, std::int64_t classes, Generator& generator = default_generator());

@@ -26,7 +26,8 @@ struct SoftmaxOptions {
     double dropout = 0;  // on the attention weights, in training mode
 };
 
-// softmax(Q Kᵀ / √d − 1e9·(1 − mask)) · V
+// softmax(Q Kᵀ / √d − 1e9·(1 − mask)) · V. Attention dropout draws from `generator`, which must
+// outlive the module.
 class SoftmaxAttention : public Attention {
   public:
     explicit SoftmaxAttention(SoftmaxOptions options = {}, Generator& generator = default_generator());

@@ -30,7 +30,8 @@ void save_training_state(const std::string& path, std::int64_t step, const Modul
     for (const auto& [name, t] : model.state_dict()) tensors.emplace("model/" + name, t);
     for (const auto& [name, t] : optimizer.state_dict()) tensors.emplace("optimizer/" + name, t);
     char lr[32];
-    std::snprintf(lr, sizeof lr, "%.17g", optimizer.lr());
+    const auto written = std::to_chars(lr, lr + sizeof lr, optimizer.lr());  // shortest exact form, whatever the locale
+    *written.ptr = '\0';
     const io::Metadata metadata{{"format", format},
                                 {"step", std::to_string(step)},
                                 {"schedule_position", std::to_string(schedule ? schedule->position() : 0)},
@@ -56,7 +57,12 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
     const std::uint64_t step = metadata_number(file.metadata, "step", path);
     const std::uint64_t position = metadata_number(file.metadata, "schedule_position", path);
     const std::uint64_t seed = metadata_number(file.metadata, "rng_seed", path), offset = metadata_number(file.metadata, "rng_offset", path);
-    const double lr = std::stod(file.metadata.at("lr"));
+    const auto lr_text = file.metadata.find("lr");
+    NYX_CHECK(lr_text != file.metadata.end(), "load_training_state: ", path, ": the metadata has no \"lr\"");
+    double lr = 0;
+    const auto [lr_end, lr_error] = std::from_chars(lr_text->second.data(), lr_text->second.data() + lr_text->second.size(), lr);
+    NYX_CHECK(lr_error == std::errc() && lr_end == lr_text->second.data() + lr_text->second.size(), "load_training_state: ", path,
+              ": metadata \"lr\" = \"", lr_text->second, "\" is not a number");
     model.load_state_dict(weights);
     optimizer.load_state_dict(optimizer_state);
     optimizer.set_lr(lr);

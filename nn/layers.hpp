@@ -68,7 +68,8 @@ class LayerNorm : public UnaryModule {
     double eps_;
 };
 
-// Inverted dropout in training mode, the identity in evaluation mode.
+// Inverted dropout in training mode, the identity in evaluation mode. It draws its masks from
+// `generator`, which it keeps a reference to: the generator must outlive the module.
 class Dropout : public UnaryModule {
   public:
     explicit Dropout(double p = 0.5, Generator& generator = default_generator());

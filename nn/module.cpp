@@ -1,5 +1,6 @@
 #include "module.hpp"
 
+#include <algorithm>
 #include <ostream>
 
 #include <nyx/autograd/grad_mode.hpp>
@@ -50,9 +51,14 @@ void Module::walk(const std::string& prefix, const Visit& visit) const {
 }
 
 NamedTensors Module::named_parameters() const {
+    // A parameter reached twice (a child registered in two places: tied weights) is listed once,
+    // under its first name, as in PyTorch; state_dict keeps both names.
     NamedTensors out;
+    std::vector<const TensorImpl*> seen;
     walk("", [&](const std::string& name, const Tensor& t, bool parameter) {
-        if (parameter) out.emplace_back(name, t);
+        if (!parameter || std::find(seen.begin(), seen.end(), t.impl().get()) != seen.end()) return;
+        seen.push_back(t.impl().get());
+        out.emplace_back(name, t);
     });
     return out;
 }

@@ -36,7 +36,7 @@ class Module {
         return child;
     }
 
-    // The tree, in registration order, with dotted names.
+    // The tree, in registration order, with dotted names; a tensor reached twice is listed once.
     NamedTensors named_parameters() const;
     std::vector<Tensor> parameters() const;
     NamedTensors named_buffers() const;

@@ -1,5 +1,6 @@
 #include "optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -33,10 +34,13 @@ void for_elements(const Tensor& p, const Tensor& g, const Tensor& a, const Tenso
 Optimizer::Optimizer(nn::NamedTensors parameters, double lr, const char* kind)
     : parameters_(std::move(parameters)), lr_(lr), kind_(kind) {
     check_lr(lr, kind);
+    std::map<const TensorImpl*, std::string> seen;
     for (const auto& [name, p] : parameters_) {
         NYX_CHECK(p.defined() && p.requires_grad() && p.is_leaf() && p.is_contiguous(), kind, ": parameter \"", name,
                   "\" must be a contiguous leaf that requires grad");
         NYX_CHECK(state_.emplace(name, ParameterState{}).second, kind, ": the parameter name \"", name, "\" appears twice");
+        const auto [it, fresh] = seen.emplace(p.impl().get(), name);
+        NYX_CHECK(fresh, kind, ": parameters \"", it->second, "\" and \"", name, "\" are the same tensor; pass it once");
     }
 }
 
@@ -69,17 +73,38 @@ nn::StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const nn::StateDict& state) {
+    std::map<std::string, const Tensor*> by_name;
+    for (const auto& [name, p] : parameters_) by_name[name] = &p;
+    const std::vector<std::string> expected = slots();
     std::map<std::string, ParameterState> loaded;
     for (const auto& [key, t] : state) {
         const auto colon = key.rfind(':');
-        NYX_CHECK(colon != std::string::npos && state_.count(key.substr(0, colon)), kind_, ": the state entry \"", key,
+        const std::string name = colon == std::string::npos ? key : key.substr(0, colon);
+        const std::string slot = colon == std::string::npos ? "" : key.substr(colon + 1);
+        NYX_CHECK(colon != std::string::npos && by_name.count(name), kind_, ": the state entry \"", key,
                   "\" names no parameter of this optimizer");
-        loaded[key.substr(0, colon)][key.substr(colon + 1)] = kernels::contiguous_copy(t);
+        NYX_CHECK(std::find(expected.begin(), expected.end(), slot) != expected.end(), kind_, ": the state entry \"", key,
+                  "\" is not a slot of ", kind_);
+        const Tensor& p = *by_name[name];
+        if (slot == "step")
+            NYX_CHECK(t.dim() == 0 && t.dtype() == i64 && t.item<std::int64_t>() >= 0, kind_, ": \"", key,
+                      "\" must be a rank-0 i64 >= 0");
+        else
+            NYX_CHECK(t.shape() == p.shape() && t.dtype() == p.dtype(), kind_, ": \"", key, "\" has shape ",
+                      to_string(t.shape()), " and dtype ", t.dtype(), " but the parameter has ", to_string(p.shape()), " and ", p.dtype());
+        loaded[name][slot] = kernels::contiguous_copy(t);
     }
+    for (const auto& [name, slots] : loaded)
+        NYX_CHECK(slots.size() == expected.size(), kind_, ": the state of \"", name, "\" has ", slots.size(), " of the ",
+                  expected.size(), " slots it needs");
     for (auto& [name, slots] : state_) slots = loaded.count(name) ? loaded[name] : ParameterState{};
 }
 
 // --- SGD -------------------------------------------------------------------------------------------
+
+std::vector<std::string> SGD::slots() const {
+    return options_.momentum != 0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
+}
 
 SGD::SGD(nn::NamedTensors parameters, SGDOptions options) : Optimizer(std::move(parameters), options.lr, "SGD"), options_(options) {
     NYX_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: momentum and weight_decay must be >= 0");
@@ -155,7 +180,8 @@ double lr_factor(const ScheduleOptions& o, std::int64_t step) {
     NYX_CHECK(o.total_steps > 0, "lr_factor: the linear and cosine schedules need total_steps > 0");
     const double progress = static_cast<double>(step - o.warmup_steps) /
                             static_cast<double>(std::max<std::int64_t>(1, o.total_steps - o.warmup_steps));
-    if (o.kind == Schedule::linear) return std::max(0.0, 1 - progress);
+    if (o.kind == Schedule::linear)
+        return std::max(0.0, static_cast<double>(o.total_steps - step) / static_cast<double>(std::max<std::int64_t>(1, o.total_steps - o.warmup_steps)));
     return std::max(0.0, 0.5 * (1 + std::cos(std::numbers::pi * progress)));
 }
 
@@ -185,7 +211,7 @@ double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
         }
     const double norm = std::sqrt(squares);
     const double factor = max_norm / (norm + 1e-6);
-    if (factor < 1) {
+    if (!(factor >= 1)) {  // a NaN norm makes every gradient NaN, as in PyTorch
         NoGradGuard no_grad;
         for (const Tensor& p : parameters)
             if (Tensor g = p.grad(); g.defined()) g.mul_(factor);

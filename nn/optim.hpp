@@ -28,12 +28,17 @@ class Optimizer {
 
     // The state of every parameter, keyed "<parameter name>:<slot>" (for checkpoints). These are the
     // live tensors, as in PyTorch: the next step() changes them, so write or clone them first.
+    // load_state_dict checks every entry (known parameter and slot, a complete set per parameter,
+    // shapes and dtypes) before it changes anything.
     nn::StateDict state_dict() const;
     void load_state_dict(const nn::StateDict& state);
 
   protected:
     // One parameter's update, given its gradient and its state (empty on the first step).
     virtual void update(Tensor& parameter, const Tensor& grad, ParameterState& state) = 0;
+    // The slots a parameter's state holds once it has one ("step" is a rank-0 i64; the others
+    // have the parameter's shape and dtype). load_state_dict checks a file against them.
+    virtual std::vector<std::string> slots() const = 0;
 
   private:
     nn::NamedTensors parameters_;
@@ -57,6 +62,7 @@ class SGD : public Optimizer {
 
   protected:
     void update(Tensor& parameter, const Tensor& grad, ParameterState& state) override;
+    std::vector<std::string> slots() const override;
 
   private:
     SGDOptions options_;
@@ -83,6 +89,7 @@ class Adam : public Optimizer {
 
   protected:
     void update(Tensor& parameter, const Tensor& grad, ParameterState& state) override;
+    std::vector<std::string> slots() const override { return {"step", "exp_avg", "exp_avg_sq"}; }
     Adam(nn::NamedTensors parameters, AdamOptions options, double decoupled_weight_decay, const char* kind);
 
   private:

@@ -83,6 +83,62 @@ TEST_CASE("NystromAttention with m = n equals SoftmaxAttention to 1e-10") {
     CHECK(norm((nystrom(q, k, v, padded) - softmax(q, k, v, padded)).narrow(2, 0, 4)) < 1e-10);
 }
 
+TEST_CASE("NystromAttention with m < n follows NYSTROM.md step by step (padding, m not dividing n, conv)") {
+    // Every step written out again here, with loops where the module uses ops (landmarks, conv).
+    Generator gen(11);
+    const std::int64_t batch = 2, heads = 2, n = 7, d = 4, m = 3, kernel = 3;
+    const Tensor q_in = randn({batch, heads, n, d}, f64, gen), k_in = randn({batch, heads, n, d}, f64, gen),
+                 v = randn({batch, heads, n, d}, f64, gen);
+    const Tensor mask = mask_with_padding(batch, n, 2);
+    nn::NystromAttention attention(heads, {.landmarks = m, .pinv_iterations = 6, .conv_kernel = kernel}, f64, gen);
+    // 1. Q, K masked and scaled by d^(-1/4)
+    const Tensor tokens = mask.reshape({batch, 1, n, 1});
+    const Tensor q = q_in * tokens * std::pow(d, -0.25), k = k_in * tokens * std::pow(d, -0.25);
+    // 3. landmarks: n = 7, m = 3: s = 2, r = 3·3 - 7 = 2: segments [0, 2), [2, 4), [4, 7)
+    auto landmarks = [&](const Tensor& x) {
+        const std::int64_t starts[] = {0, 2, 4}, ends[] = {2, 4, 7};
+        Tensor out = zeros({batch, heads, m, d}, f64);
+        for (std::int64_t b = 0; b < batch; ++b)
+            for (std::int64_t h = 0; h < heads; ++h)
+                for (std::int64_t j = 0; j < m; ++j)
+                    for (std::int64_t f = 0; f < d; ++f) {
+                        double sum = 0;
+                        for (std::int64_t i = starts[j]; i < ends[j]; ++i) sum += x.at<double>({b, h, i, f});
+                        out.at<double>({b, h, j, f}) = sum / static_cast<double>(ends[j] - starts[j]);
+                    }
+        return out;
+    };
+    const Tensor q_l = landmarks(q), k_l = landmarks(k);
+    // 4. kernels: F and A unmasked; B with -1e9 on the padded keys
+    const Tensor penalty = ((1.0 - mask) * -1e9).reshape({batch, 1, 1, n});
+    const Tensor f = ops::softmax(q.matmul(k_l.transpose(-1, -2)), -1);
+    const Tensor a = ops::softmax(q_l.matmul(k_l.transpose(-1, -2)), -1);
+    const Tensor b = ops::softmax(q_l.matmul(k.transpose(-1, -2)) + penalty, -1);
+    // 5. Z by Eq. 14 from Aᵀ / (largest column sum over the whole tensor)
+    double c = 0;
+    for (double x : values(a.sum({-2}))) c = std::max(c, x);
+    Tensor z = a.transpose(-1, -2) / c;
+    const Tensor identity = eye(m, f64);
+    for (int step = 0; step < 6; ++step) {
+        const Tensor az = a.matmul(z);
+        z = z.matmul(identity * 13.0 - az.matmul(identity * 15.0 - az.matmul(identity * 7.0 - az))) * 0.25;
+    }
+    // 6. (F·Z)·(B·V); 7. plus the depthwise convolution of V ⊙ M along n, zero-padded by k/2
+    Tensor expected = f.matmul(z).matmul(b.matmul(v));
+    const Tensor masked_v = v * tokens;
+    for (std::int64_t bb = 0; bb < batch; ++bb)
+        for (std::int64_t h = 0; h < heads; ++h)
+            for (std::int64_t t = 0; t < n; ++t)
+                for (std::int64_t ff = 0; ff < d; ++ff) {
+                    double sum = 0;
+                    for (std::int64_t j = 0; j < kernel; ++j)
+                        if (t + j - 1 >= 0 && t + j - 1 < n)
+                            sum += attention.conv_weight.at<double>({h, j}) * masked_v.at<double>({bb, h, t + j - 1, ff});
+                    expected.at<double>({bb, h, t, ff}) += sum;
+                }
+    CHECK(norm(attention(q_in, k_in, v, mask) - expected) < 1e-12 * norm(expected));
+}
+
 TEST_CASE("the pseudo-inverse iteration: converges with 30 steps, and follows Eq. 14 step by step with 6") {
     Generator gen(5);
     const Tensor a = ops::softmax(randn({2, 3, 8, 8}, f64, gen) * 2.0, -1);

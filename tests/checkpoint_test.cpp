@@ -107,11 +107,20 @@ TEST_CASE("each validation rule rejects a crafted bad file, naming the file and 
     rejects(craft("{}", "", (std::uint64_t{100} << 20) + 1), "outside 1..");
     rejects(craft("{}", "", 50), "runs past the end of the file");
     rejects(craft("{\"a\": ", ""), "not valid JSON");
-    rejects(craft("[1, 2]", ""), "not a JSON object");
+    rejects(craft("[1, 2]", ""), "does not start with '{'");
+    rejects(craft("\xEF\xBB\xBF{}", ""), "does not start with '{'");  // a byte-order mark
+    rejects(craft(R"({"a": {"dtype": "F32", "dtype": "F64", "shape": [1], "data_offsets": [0, 4]}})", "1234"), "names a key twice");
+    rejects(craft(R"({"": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", "1234"), "empty name");
     rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", "1234"),
             "names a key twice");
     rejects(craft(R"({"a": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}})", "1234"), "dtype \"F16\" is not one nyx reads");
-    rejects(craft(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "1234"), "sizes >= 0");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "1234"), "shape entry 0 is not a size >= 0");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", ""), "tensor \"a\": the shape");
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": [0, 4611686018427387904, 4], "data_offsets": [0, 0]}})", ""), "tensor \"a\": the shape");
+    // A deeply nested shape is reported, not printed (printing it would recurse a million levels).
+    rejects(craft(R"({"a": {"dtype": "F32", "shape": )" + std::string(1000000, '[') + std::string(1000000, ']') +
+                      R"(, "data_offsets": [0, 0]}})", ""),
+            "shape entry 0 is not a size >= 0");
     rejects(craft(R"({"a": {"dtype": "F32", "shape": [1]}})", "1234"), "needs an object with dtype, shape and data_offsets");
     rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", "1234"), "two integers");
     rejects(craft(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", "1234"), "hold 4 bytes, but shape [2] of F32 needs 8");
@@ -125,6 +134,14 @@ TEST_CASE("each validation rule rejects a crafted bad file, naming the file and 
     rejects(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", eight), "4 bytes after the last tensor");
     rejects(craft(R"({"__metadata__": {"k": 3}})", ""), "__metadata__ value of \"k\" is not a string");
     CHECK_ERROR_CONTAINS(io::load_safetensors(folder / "missing.safetensors"), "missing.safetensors", "cannot open");
+    // 50 entries that all claim the same megabyte are rejected before any of them is allocated.
+    std::string many = "{";
+    for (int i = 0; i < 50; ++i) many += (i ? ", " : "") + std::string("\"t") + std::to_string(i) + R"(": {"dtype": "F32", "shape": [262144], "data_offsets": [0, 1048576]})";
+    write_bytes(path, craft(many + "}", std::string(1 << 20, '\0')));
+    const std::size_t before = memory::stats().live_bytes;
+    memory::reset_peak();
+    CHECK_ERROR_CONTAINS(io::load_safetensors(path), "the spans overlap");
+    CHECK(memory::stats().peak_live_bytes - before < (1u << 20));
     // A valid crafted file with padding after the JSON and an empty tensor reads fine.
     const std::string padded = craft(R"({"e": {"dtype": "I64", "shape": [0], "data_offsets": [0, 0]}}  )", "");
     const io::Safetensors ok =
@@ -140,7 +157,12 @@ TEST_CASE("a failed save leaves nothing behind and does not touch an existing fi
     io::save_safetensors(folder / "m.safetensors", {{"a", ones({2})}});
     CHECK_ERROR_CONTAINS(io::save_safetensors(folder / "m.safetensors", {{"__metadata__", ones({2})}}), "cannot name a tensor");
     CHECK(values(io::load_safetensors(folder / "m.safetensors").tensors.at("a")) == std::vector<double>{1, 1});
-    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
+    // The rename fails (the target is a folder that is not empty) after the temporary file was
+    // written: it is removed, and the file beside it is untouched.
+    fs::create_directories(folder / "taken" / "inside");
+    CHECK_ERROR_CONTAINS(io::save_safetensors(folder / "taken", {{"a", zeros({2})}}), "save_safetensors", "cannot complete");
+    CHECK(values(io::load_safetensors(folder / "m.safetensors").tensors.at("a")) == std::vector<double>{1, 1});
+    CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 2);  // m.safetensors and taken/
     fs::remove_all(folder);
 }
 
@@ -197,6 +219,12 @@ TEST_CASE("weights round-trip into a fresh model; a training state resumes with 
     CHECK(values(copy(ids, mask)) == values(model(ids, mask)));
     CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "model.safetensors", copy, resumed_opt, nullptr, third),
                          "not a nyx training state", "load_weights");
+    // A training state whose metadata was tampered with is refused, naming the file and the key.
+    io::Safetensors state = io::load_safetensors(folder / "state.safetensors");
+    state.metadata["lr"] = "0.003abc";
+    io::save_safetensors(folder / "tampered.safetensors", state.tensors, state.metadata);
+    CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "tampered.safetensors", resumed_model, resumed_opt, nullptr, other),
+                         "tampered.safetensors", "\"lr\"", "not a number");
     // A checkpoint of another model is refused with the list of differences.
     models::EncoderClassifier bigger({.vocab = 8, .max_len = 12, .dim = 24, .heads = 2, .head_dim = 8, .hidden = 32, .layers = 1}, 3);
     CHECK_ERROR_CONTAINS(nn::load_weights(folder / "model.safetensors", bigger), "Unexpected: blocks.1.", "Mis-shaped: ");

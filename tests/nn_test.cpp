@@ -263,6 +263,41 @@ TEST_CASE("optimizer state round-trips: resuming gives the same parameters bit f
     CHECK_ERROR_CONTAINS(again.load_state_dict({{"v:exp_avg", zeros({1})}}), "AdamW", "v:exp_avg");
 }
 
+TEST_CASE("a tied parameter is listed, counted and optimised once") {
+    nn::Module model("Tied");
+    auto shared = std::make_shared<nn::Linear>(3, 3);
+    model.register_module("encoder", shared);
+    model.register_module("decoder", shared);
+    CHECK(names(model.named_parameters()) == std::vector<std::string>{"encoder.weight", "encoder.bias"});
+    CHECK(model.parameter_count() == 12);
+    CHECK(model.state_dict().size() == 4);  // both names, as PyTorch's state_dict
+    optim::AdamW opt(model.named_parameters(), {});
+    Tensor w = ones({2}).requires_grad_();
+    CHECK_ERROR_CONTAINS(optim::SGD({{"a", w}, {"b", w}}, {}), "SGD", "\"a\" and \"b\" are the same tensor");
+}
+
+TEST_CASE("optimizer state from a file is checked before it is used") {
+    Tensor w = ones({4, 3}).requires_grad_();
+    optim::AdamW opt({{"w", w}}, {});
+    w.set_grad(ones({4, 3}));
+    opt.step();
+    const nn::StateDict good = opt.state_dict();
+    auto with = [&](const std::string& key, const Tensor& value) {
+        nn::StateDict s = good;
+        s[key] = value;
+        return s;
+    };
+    CHECK_ERROR_CONTAINS(opt.load_state_dict(with("w:exp_avg", zeros({1}))), "AdamW", "\"w:exp_avg\" has shape [1]", "[4, 3]");
+    CHECK_ERROR_CONTAINS(opt.load_state_dict(with("w:step", scalar(1.5))), "\"w:step\" must be a rank-0 i64");
+    CHECK_ERROR_CONTAINS(opt.load_state_dict(with("w:velocity", zeros({4, 3}))), "\"w:velocity\" is not a slot of AdamW");
+    CHECK_ERROR_CONTAINS(opt.load_state_dict({{"w:step", scalar(3, i64)}}), "\"w\" has 1 of the 3 slots");
+    CHECK_ERROR_CONTAINS(opt.load_state_dict(with("v:exp_avg", zeros({4, 3}))), "names no parameter");
+    // A rejected file changed nothing: the next step still works from the good state.
+    w.set_grad(ones({4, 3}));
+    opt.step();
+    CHECK(opt.state_dict().at("w:step").item<std::int64_t>() == 2);
+}
+
 TEST_CASE("optimizer arguments are checked") {
     Tensor p = ones({2}).requires_grad_();
     CHECK_ERROR_CONTAINS(optim::SGD({{"p", p}}, {.lr = -1}), "SGD", "learning rate -1");
@@ -289,6 +324,8 @@ TEST_CASE("learning-rate schedules") {
     CHECK(optim::lr_factor({.kind = Schedule::constant, .warmup_steps = 4}, 2) == 0.5);
     CHECK(optim::lr_factor({.kind = Schedule::constant}, 1000) == 1);
     CHECK_ERROR_CONTAINS(optim::lr_factor({.kind = Schedule::linear}, 3), "total_steps");
+    // As Hugging Face's: no spike when the warm-up is as long as the run.
+    CHECK(optim::lr_factor({.kind = Schedule::linear, .warmup_steps = 10, .total_steps = 10}, 10) == 0);
 
     Tensor p = ones({1}).requires_grad_();
     optim::SGD sgd({{"p", p}}, {.lr = 0.2});
@@ -309,6 +346,10 @@ TEST_CASE("clip_grad_norm scales gradients to the maximum norm and returns the n
     CHECK(optim::clip_grad_norm({a, b, none}, 1) == doctest::Approx(5));
     CHECK(values(a.grad())[0] == doctest::Approx(3 / (5 + 1e-6)));
     CHECK(values(b.grad())[0] == doctest::Approx(4 / (5 + 1e-6)));
+    // A non-finite norm spreads to every gradient, as in PyTorch, so the step is visibly bad.
+    b.set_grad(tensor({NAN}));
+    CHECK(std::isnan(optim::clip_grad_norm({a, b}, 1)));
+    CHECK(std::isnan(values(a.grad())[0]));
 }
 
 TEST_CASE("a small model of nn layers learns with AdamW") {
