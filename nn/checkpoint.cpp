@@ -8,13 +8,15 @@ namespace {
 
 constexpr const char* format = "nyx-training-state-1";
 
-std::uint64_t metadata_number(const io::Metadata& metadata, const std::string& key, const std::string& path) {
+// A number from the metadata, read locale-free and whole ("0.003abc" is an error, not 0.003).
+template <class T>
+T metadata_number(const io::Metadata& metadata, const std::string& key, const std::string& path) {
     const auto it = metadata.find(key);
     NYX_CHECK(it != metadata.end(), "load_training_state: ", path, ": the metadata has no \"", key, "\"");
-    std::uint64_t value = 0;
+    T value{};
     const auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
     NYX_CHECK(error == std::errc() && end == it->second.data() + it->second.size(), "load_training_state: ", path,
-              ": metadata \"", key, "\" = \"", it->second, "\" is not a whole number");
+              ": metadata \"", key, "\" = \"", it->second, "\" is not a number");
     return value;
 }
 
@@ -54,15 +56,12 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
         else if (name.starts_with("optimizer/")) optimizer_state.emplace(name.substr(10), t);
         else throw Error(detail::cat("load_training_state: ", path, ": unexpected tensor \"", name, "\""));
     }
-    const std::uint64_t step = metadata_number(file.metadata, "step", path);
-    const std::uint64_t position = metadata_number(file.metadata, "schedule_position", path);
-    const std::uint64_t seed = metadata_number(file.metadata, "rng_seed", path), offset = metadata_number(file.metadata, "rng_offset", path);
-    const auto lr_text = file.metadata.find("lr");
-    NYX_CHECK(lr_text != file.metadata.end(), "load_training_state: ", path, ": the metadata has no \"lr\"");
-    double lr = 0;
-    const auto [lr_end, lr_error] = std::from_chars(lr_text->second.data(), lr_text->second.data() + lr_text->second.size(), lr);
-    NYX_CHECK(lr_error == std::errc() && lr_end == lr_text->second.data() + lr_text->second.size(), "load_training_state: ", path,
-              ": metadata \"lr\" = \"", lr_text->second, "\" is not a number");
+    // Everything is read and checked before anything is changed.
+    const auto step = metadata_number<std::uint64_t>(file.metadata, "step", path);
+    const auto position = metadata_number<std::uint64_t>(file.metadata, "schedule_position", path);
+    const auto seed = metadata_number<std::uint64_t>(file.metadata, "rng_seed", path);
+    const auto offset = metadata_number<std::uint64_t>(file.metadata, "rng_offset", path);
+    const auto lr = metadata_number<double>(file.metadata, "lr", path);
     model.load_state_dict(weights);
     optimizer.load_state_dict(optimizer_state);
     optimizer.set_lr(lr);
