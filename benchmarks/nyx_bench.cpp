@@ -1,0 +1,152 @@
+// nyx-bench: the end-to-end measurements that ../shared/anchors/torch_nystrom.py makes for
+// PyTorch, with the same flags and the same JSON fields, so that the two compare line by line.
+//
+//   nyx-bench train     [--attn nystrom|softmax] [--n 2048] [--batch 8] ...   one AdamW step of the encoder
+//   nyx-bench attention [--attn ...] [--forward-only] ...                     the attention module alone
+//
+// It prints one JSON line. Times are medians over --steps after --warmup. peak_rss_mb is the
+// process's peak; base_rss_mb what it held before any model or data existed; module_mb (attention)
+// the most the caching allocator held above its inputs during a step.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <nyx/nyx.hpp>
+
+using namespace nyx;
+
+namespace {
+
+struct Flags {
+    std::string attn = "nystrom";
+    std::int64_t n = 2048, batch = 8, dim = 64, hidden = 128, heads = 2, head_dim = 32, layers = 2, vocab = 32, landmarks = 64, conv = 35;
+    double dropout = 0.1;
+    bool forward_only = false;
+    int threads = 2, steps = 5, warmup = 2;
+    std::uint64_t seed = 0;
+};
+
+double peak_rss_mb() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024;
+}
+
+double current_rss_mb() {
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+// The median of `steps` timed runs after `warmup` untimed ones, in seconds.
+double median_seconds(const Flags& f, const std::function<void()>& step) {
+    std::vector<double> times;
+    for (int i = 0; i < f.warmup + f.steps; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        step();
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (i >= f.warmup) times.push_back(seconds);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+nn::AttentionOptions attention_options(const Flags& f) {
+    if (f.attn == "softmax") return nn::SoftmaxOptions{.dropout = f.dropout};
+    return nn::NystromOptions{.landmarks = f.landmarks, .conv_kernel = f.conv};
+}
+
+std::string train(const Flags& f, Generator& gen) {
+    models::EncoderConfig config{.vocab = f.vocab, .max_len = f.n, .dim = f.dim, .heads = f.heads, .head_dim = f.head_dim,
+                                 .hidden = f.hidden, .layers = f.layers, .dropout = f.dropout, .attention = attention_options(f)};
+    models::EncoderClassifier model(config, 10, gen);
+    optim::AdamW opt(model.named_parameters(), {.lr = 1e-4, .eps = 1e-6, .weight_decay = 0});
+    const Tensor ids = randint(1, f.vocab, {f.batch, f.n}, gen), mask = ones({f.batch, f.n}), labels = randint(0, 10, {f.batch}, gen);
+    const double seconds = median_seconds(f, [&] {
+        Tensor loss = ops::cross_entropy(model(ids, mask), labels);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+    });
+    char out[160];
+    std::snprintf(out, sizeof out, "\"step_ms\": %.2f, \"tokens_per_s\": %.0f", seconds * 1e3,
+                  static_cast<double>(f.batch * f.n) / seconds);
+    return out;
+}
+
+std::string attention(const Flags& f, Generator& gen) {
+    std::shared_ptr<nn::Attention> module;
+    if (f.attn == "softmax") module = std::make_shared<nn::SoftmaxAttention>();
+    else module = std::make_shared<nn::NystromAttention>(f.heads, std::get<nn::NystromOptions>(attention_options(f)), f32, gen);
+    auto input = [&] {
+        Tensor t = randn({f.batch, f.heads, f.n, f.head_dim}, f32, gen);
+        return f.forward_only ? t : t.requires_grad_();
+    };
+    const Tensor q = input(), k = input(), v = input(), mask = ones({f.batch, f.n});
+    const std::size_t inputs = memory::stats().live_bytes;
+    memory::reset_peak();
+    const double seconds = median_seconds(f, [&] {
+        if (f.forward_only) {
+            NoGradGuard no_grad;
+            (*module)(q, k, v, mask);
+        } else {
+            (*module)(q, k, v, mask).sum().backward();
+        }
+    });
+    char out[160];
+    std::snprintf(out, sizeof out, "\"ms\": %.2f, \"module_mb\": %.1f", seconds * 1e3,
+                  static_cast<double>(memory::stats().peak_live_bytes - inputs) / (1 << 20));
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"nyx-bench: the PyTorch yardstick's measurements, taken with nyx (one JSON line out)"};
+    app.require_subcommand(1);
+    Flags f;
+    for (CLI::App* mode : {app.add_subcommand("train", "one optimiser step of the EncoderClassifier on random tokens"),
+                           app.add_subcommand("attention", "the attention module alone on random Q, K, V [batch, heads, n, head_dim]")}) {
+        mode->add_option("--attn", f.attn, "attention module")->check(CLI::IsMember({"nystrom", "softmax"}))->capture_default_str();
+        mode->add_option("--n", f.n, "sequence length")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--batch", f.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--dim", f.dim, "model width")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--hidden", f.hidden, "MLP width")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--heads", f.heads, "attention heads")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--head-dim", f.head_dim, "width of a head")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--layers", f.layers, "transformer blocks")->check(CLI::NonNegativeNumber)->capture_default_str();
+        mode->add_option("--vocab", f.vocab, "vocabulary size")->check(CLI::Range(2, 1 << 30))->capture_default_str();
+        mode->add_option("--landmarks", f.landmarks, "Nyström landmarks")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--conv", f.conv, "Nyström conv kernel (odd; 0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+        mode->add_option("--dropout", f.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+        mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
+        mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+        mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
+        if (mode->get_name() == "attention") mode->add_flag("--forward-only", f.forward_only, "time the forward pass only");
+    }
+    CLI11_PARSE(app, argc, argv);
+    const std::string mode = app.get_subcommands().front()->get_name();
+    try {
+        set_num_threads(f.threads);
+        Generator gen(f.seed);
+        const double base = current_rss_mb();  // before any model or data
+        const std::string out = mode == "train" ? train(f, gen) : attention(f, gen);
+        std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", \"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, \"threads\": %d, %s, "
+                    "\"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",
+                    NYX_VERSION, mode.c_str(), f.attn.c_str(), static_cast<long>(f.n), static_cast<long>(f.batch), f.threads,
+                    out.c_str(), peak_rss_mb(), base);
+        return 0;
+    } catch (const nyx::Error& e) {
+        std::fprintf(stderr, "nyx-bench: %s\n", e.what());
+        return 1;
+    }
+}
