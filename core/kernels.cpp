@@ -18,28 +18,34 @@ D convert(S value) {
         NYX_CHECK(value >= -0x1p63 && value < 0x1p63, "conversion to i64: the value ", value, " does not fit in an i64");
     return static_cast<D>(value);
 }
+
+// update(d, s) for each element d of destination and the element s of source broadcast to it
+// (checked by the caller): a flat loop when both are contiguous and of one shape, else row by row.
+template <class D, class S, class Update>
+void update_from(const Tensor& destination, const Tensor& source, const Update& update) {
+    D* d = destination.data<D>();
+    const S* s = source.data<S>();
+    if (destination.is_contiguous() && source.is_contiguous() && source.shape() == destination.shape()) {
+        parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i) update(d[i], s[i]);
+        });
+        return;
+    }
+    const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
+    loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
+                           [&](const auto& at, std::int64_t n, const auto& step) {
+                               for (std::int64_t i = 0; i < n; ++i) update(d[at[0] + i * step[0]], s[at[1] + i * step[1]]);
+                           });
+}
+
 }  // namespace
 
 void copy(const Tensor& destination, const Tensor& source) {
     NYX_CHECK(broadcasts_to(source.shape(), destination.shape()), "copy: a source of shape ",
               to_string(source.shape()), " cannot fill a destination of shape ", to_string(destination.shape()));
-    const bool flat = destination.is_contiguous() && source.is_contiguous() && source.shape() == destination.shape();
-    const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
     dispatch(destination.dtype(), [&]<class D>() {
         dispatch(source.dtype(), [&]<class S>() {
-            D* d = destination.data<D>();
-            const S* s = source.data<S>();
-            if (flat && std::is_same_v<D, S>) {
-                parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
-                    std::copy(s + b, s + e, d + b);
-                });
-                return;
-            }
-            loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
-                                   [&](const auto& at, std::int64_t n, const auto& step) {
-                                       for (std::int64_t i = 0; i < n; ++i)
-                                           d[at[0] + i * step[0]] = convert<D>(s[at[1] + i * step[1]]);
-                                   });
+            update_from<D, S>(destination, source, [](D& d, S s) { d = convert<D>(s); });
         });
     });
 }
@@ -79,6 +85,8 @@ Tensor contiguous_copy(const Tensor& x) {
     return out;
 }
 
+Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : contiguous_copy(x); }
+
 Tensor add(const Tensor& a, const Tensor& b) {
     NYX_CHECK(a.dtype() == b.dtype(), "add: dtypes differ (", a.dtype(), " and ", b.dtype(), ")");
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add");
@@ -91,22 +99,9 @@ void add_in_place(const Tensor& destination, const Tensor& source, double alpha)
     NYX_CHECK(broadcasts_to(source.shape(), destination.shape()),
               "add_: a tensor of shape ", to_string(source.shape()), " cannot be added in place to one of shape ",
               to_string(destination.shape()));
-    const Shape source_strides = broadcast_strides(source.shape(), source.strides(), destination.shape());
-    const bool flat = destination.is_contiguous() && source.is_contiguous() && source.shape() == destination.shape();
     dispatch(destination.dtype(), [&]<class T>() {
-        T* d = destination.data<T>();
-        const T* s = source.data<T>();
         const T a = static_cast<T>(alpha);
-        if (flat) {
-            parallel_for(0, destination.numel(), loops::grain, [&](std::int64_t b, std::int64_t e) {
-                for (std::int64_t i = b; i < e; ++i) d[i] += a * s[i];
-            });
-            return;
-        }
-        loops::for_each_row<2>(destination.shape(), {&destination.strides(), &source_strides}, {0, 0},
-                               [&](const auto& at, std::int64_t n, const auto& step) {
-                                   for (std::int64_t i = 0; i < n; ++i) d[at[0] + i * step[0]] += a * s[at[1] + i * step[1]];
-                               });
+        update_from<T, T>(destination, source, [a](T& d, T s) { d += a * s; });
     });
 }
 

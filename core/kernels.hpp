@@ -11,6 +11,7 @@ namespace nyx::kernels {
 void copy(const Tensor& destination, const Tensor& source);  // source broadcasts; dtypes may differ
 void fill(const Tensor& destination, double value);
 Tensor contiguous_copy(const Tensor& x);                      // a new contiguous tensor
+Tensor contiguous(const Tensor& x);                           // x itself when contiguous, else contiguous_copy(x)
 Tensor add(const Tensor& a, const Tensor& b);                 // broadcasting, same dtype
 void add_in_place(const Tensor& destination, const Tensor& source, double alpha);  // destination += alpha * source
 void scale(const Tensor& destination, double factor);                             // destination *= factor

@@ -54,7 +54,7 @@ std::string serialize_safetensors(const TensorMap& tensors, const Metadata& meta
     out += text;
     out.reserve(out.size() + offset);
     for (const auto& [name, t] : tensors) {  // std::map: the same (sorted) order as the offsets above
-        const Tensor c = t.is_contiguous() ? t : kernels::contiguous_copy(t);
+        const Tensor c = kernels::contiguous(t);
         out.append(static_cast<const char*>(c.raw_data()), static_cast<std::size_t>(c.numel()) * element_size(c.dtype()));
     }
     return out;

@@ -204,7 +204,7 @@ double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
     double squares = 0;  // parameter by parameter, in order: deterministic
     for (const Tensor& p : parameters)
         if (const Tensor g = p.grad(); g.defined()) {
-            const Tensor gc = g.is_contiguous() ? g : kernels::contiguous_copy(g);
+            const Tensor gc = kernels::contiguous(g);
             dispatch_floating(gc.dtype(), "clip_grad_norm", [&]<class T>() {
                 squares += static_cast<double>(vmath::dot(gc.data<T>(), gc.data<T>(), gc.numel()));
             });

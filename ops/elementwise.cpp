@@ -32,7 +32,7 @@ Tensor unary(const Tensor& x, const char* op, F f) {
 template <class Block>
 Tensor unary_blocks(const Tensor& x, const char* op, Block block) {
     return dispatch_floating(x.dtype(), op, [&]<class T>() {
-        const Tensor xc = x.is_contiguous() ? x : kernels::contiguous_copy(x);
+        const Tensor xc = kernels::contiguous(x);
         Tensor y = empty(x.shape(), x.dtype());
         const T* in = xc.data<T>();
         T* out = y.data<T>();
@@ -45,8 +45,8 @@ Tensor unary_blocks(const Tensor& x, const char* op, Block block) {
 template <class Block>
 Tensor binary_blocks(const Tensor& a, const Tensor& b, const char* op, Block block) {
     return dispatch_floating(a.dtype(), op, [&]<class T>() {
-        const Tensor ac = a.is_contiguous() ? a : kernels::contiguous_copy(a);
-        const Tensor bc = b.is_contiguous() ? b : kernels::contiguous_copy(b);
+        const Tensor ac = kernels::contiguous(a);
+        const Tensor bc = kernels::contiguous(b);
         Tensor y = empty(a.shape(), a.dtype());
         const T *pa = ac.data<T>(), *pb = bc.data<T>();
         T* out = y.data<T>();

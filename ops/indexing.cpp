@@ -19,10 +19,11 @@ using autograd::record;
 // Throws naming `op` unless every entry of the i64 tensor `index` lies in [0, size).
 void check_indices(const Tensor& index, std::int64_t size, const char* op, const char* what) {
     NYX_CHECK(index.dtype() == i64, op, ": ", what, " must be i64, got ", index.dtype());
-    const std::vector<double> values = index.to_vector();
-    for (std::size_t i = 0; i < values.size(); ++i)
-        NYX_CHECK(values[i] >= 0 && values[i] < static_cast<double>(size), op, ": ", what, " ",
-                  static_cast<std::int64_t>(values[i]), " at position ", i, " is out of range [0, ", size, ")");
+    const Tensor flat = kernels::contiguous(index);
+    const std::int64_t* values = flat.data<std::int64_t>();
+    for (std::int64_t i = 0; i < flat.numel(); ++i)
+        NYX_CHECK(values[i] >= 0 && values[i] < size, op, ": ", what, " ", values[i], " at position ", i,
+                  " is out of range [0, ", size, ")");
 }
 
 }  // namespace
@@ -176,10 +177,11 @@ Tensor one_hot(const Tensor& ids, std::int64_t classes, DType dtype) {
     Shape shape = ids.shape();
     shape.push_back(classes);
     Tensor y = zeros(shape, dtype);
-    const std::vector<double> values = ids.to_vector();
+    const Tensor flat = kernels::contiguous(ids);
+    const std::int64_t* values = flat.data<std::int64_t>();
     dispatch(dtype, [&]<class T>() {
         T* out = y.data<T>();
-        for (std::size_t i = 0; i < values.size(); ++i) out[static_cast<std::int64_t>(i) * classes + static_cast<std::int64_t>(values[i])] = T{1};
+        for (std::int64_t i = 0; i < flat.numel(); ++i) out[i * classes + values[i]] = T{1};
     });
     return y;
 }

@@ -22,8 +22,6 @@ using autograd::Gradients;
 using autograd::record;
 using autograd::saved;
 
-Tensor contiguous_data(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
-
 // A contiguous tensor seen as lanes along one axis: [outer, length, inner].
 struct Lanes {
     std::int64_t outer = 1, length = 1, inner = 1;
@@ -37,7 +35,7 @@ struct Lanes {
 // piece. For the usual case (the last axis of a contiguous tensor) nothing is copied. Swapping
 // twice puts a result back.
 Tensor with_axis_last(const Tensor& t, std::int64_t axis) {
-    if (t.dim() == 0 || axis == t.dim() - 1) return contiguous_data(t);
+    if (t.dim() == 0 || axis == t.dim() - 1) return kernels::contiguous(t);
     return kernels::contiguous_copy(transpose(t.detach(), axis, -1));
 }
 
@@ -216,8 +214,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   "; expected ", to_string(normalized_shape), " and ", x.dtype());
     NYX_CHECK(eps >= 0, "layer_norm: eps ", eps, " must be >= 0");
     const std::int64_t width = numel(normalized_shape), rows = width ? x.numel() / width : 0;
-    const Tensor xc = contiguous_data(x);
-    const Tensor wc = weight.defined() ? contiguous_data(weight) : Tensor(), bc = bias.defined() ? contiguous_data(bias) : Tensor();
+    const Tensor xc = kernels::contiguous(x);
+    const Tensor wc = weight.defined() ? kernels::contiguous(weight) : Tensor(), bc = bias.defined() ? kernels::contiguous(bias) : Tensor();
     Tensor y = empty(x.shape(), x.dtype()), mean = empty({rows}, x.dtype()), rstd = empty({rows}, x.dtype());
     dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
         const T* pw = wc.defined() ? wc.data<T>() : nullptr;
@@ -232,9 +230,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     record("layer_norm", {x, weight, bias}, {y},
            [x = saved(x), weight = saved(weight), mean, rstd, width, rows, normalized_shape, has_bias = bias.defined()](
                const Gradients& g) {
-               const Tensor xc = contiguous_data(x), gc = contiguous_data(g[0]);
+               const Tensor xc = kernels::contiguous(x), gc = kernels::contiguous(g[0]);
                const Tensor& w = weight;
-               const Tensor wc = w.defined() ? contiguous_data(w) : Tensor();
+               const Tensor wc = w.defined() ? kernels::contiguous(w) : Tensor();
                Tensor dx = empty(xc.shape(), xc.dtype());
                const std::int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
                Tensor partial_w = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
@@ -264,7 +262,7 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
     NYX_CHECK(weight.dim() == 2, "embedding: the weight must be [vocabulary, dim], got shape ", to_string(weight.shape()));
     const std::int64_t vocabulary = weight.shape()[0], width = weight.shape()[1];
     NYX_CHECK(padding_index < vocabulary, "embedding: padding_index ", padding_index, " is outside the vocabulary of ", vocabulary);
-    const Tensor idc = contiguous_data(ids), wc = contiguous_data(weight);
+    const Tensor idc = kernels::contiguous(ids), wc = kernels::contiguous(weight);
     const std::int64_t* pi = idc.data<std::int64_t>();
     Shape shape = ids.shape();
     shape.push_back(width);
@@ -289,7 +287,7 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
     // dweight[v, :] = Σ over positions with id v of dy[position, :] (none for padding_index); each
     // task owns a block of columns and adds positions in order: no races, no dependence on threads
     record("embedding", {ids, weight}, {y}, [ids = saved(idc), vocabulary, width, padding_index](const Gradients& g) {
-        const Tensor gc = contiguous_data(g[0]);
+        const Tensor gc = kernels::contiguous(g[0]);
         const Tensor& idv = ids;
         Tensor dw = zeros({vocabulary, width}, gc.dtype());
         dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
@@ -322,7 +320,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     NYX_CHECK(options.label_smoothing >= 0 && options.label_smoothing <= 1, "cross_entropy: label_smoothing ",
               options.label_smoothing, " must be in [0, 1]");
     const std::int64_t classes = logits.shape().back(), rows = logits.dim() == 2 ? logits.shape()[0] : 1;
-    const Tensor lc = contiguous_data(logits), tc = contiguous_data(targets);
+    const Tensor lc = kernels::contiguous(logits), tc = kernels::contiguous(targets);
     const std::int64_t* pt = tc.data<std::int64_t>();
     std::int64_t counted = 0;
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -362,7 +360,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     record("cross_entropy", {logits, targets}, {loss},
            [logits = saved(lc), targets = saved(tc), lse, options, counted, shape = logits.shape()](const Gradients& g) {
                const Tensor &x = logits, &t = targets;
-               const Tensor gc = contiguous_data(g[0]);
+               const Tensor gc = kernels::contiguous(g[0]);
                const std::int64_t classes = shape.back(), rows = x.numel() / std::max<std::int64_t>(classes, 1);
                Tensor dx = empty(x.shape(), x.dtype());
                dispatch_floating(x.dtype(), "backward", [&]<class T>() {
@@ -420,7 +418,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     // dx = dy · mask / (1 - p)
     record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
         Generator replay(seed, offset);
-        return Gradients{apply_dropout_mask(contiguous_data(g[0]), p, replay)};
+        return Gradients{apply_dropout_mask(kernels::contiguous(g[0]), p, replay)};
     });
     return y;
 }
@@ -445,7 +443,7 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
     const std::int64_t features = numel(Shape(x.shape().begin() + 3, x.shape().end()));
     Shape shape = x.shape();
     shape[2] = out_length;
-    const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = bias.defined() ? contiguous_data(bias) : Tensor();
+    const Tensor xc = kernels::contiguous(x), wc = kernels::contiguous(weight), bc = bias.defined() ? kernels::contiguous(bias) : Tensor();
     Tensor y = empty(shape, x.dtype());
     dispatch_floating(x.dtype(), "depthwise_conv1d", [&]<class T>() {
         const T *px = xc.data<T>(), *pw = wc.data<T>();
@@ -471,7 +469,7 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
     record("depthwise_conv1d", {x, weight, bias}, {y},
            [x = saved(xc), weight = saved(wc), padding, has_bias = bias.defined(), in_shape = x.shape()](const Gradients& g) {
                const Tensor &xv = x, &wv = weight;
-               const Tensor gc = contiguous_data(g[0]);
+               const Tensor gc = kernels::contiguous(g[0]);
                const std::int64_t batch = in_shape[0], channels = in_shape[1], length = in_shape[2];
                const std::int64_t kernel = wv.shape()[1], out_length = gc.shape()[2];
                const std::int64_t features = numel(Shape(in_shape.begin() + 3, in_shape.end()));
@@ -530,7 +528,7 @@ Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
     const std::int64_t n = x.shape()[a];
     NYX_CHECK(segments >= 1 && segments <= n, "segment_mean: ", segments, " segments do not fit axis ", a, " of length ", n,
               " (shape ", to_string(x.shape()), "); need 1 <= segments <= length");
-    const Tensor xc = contiguous_data(x);
+    const Tensor xc = kernels::contiguous(x);
     const Lanes lanes(xc.shape(), a);
     Shape shape = x.shape();
     shape[a] = segments;
@@ -554,7 +552,7 @@ Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
     });
     // dx[..., i, ...] = dy[..., segment of i, ...] / (length of that segment)
     record("segment_mean", {x}, {y}, [a, n, segments, in_shape = x.shape()](const Gradients& g) {
-        const Tensor gc = contiguous_data(g[0]);
+        const Tensor gc = kernels::contiguous(g[0]);
         const Lanes lanes(in_shape, a);
         Tensor dx = empty(in_shape, gc.dtype());
         dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
