@@ -9,6 +9,7 @@
 #include <nyx/core/parallel.hpp>   // set_num_threads, NYX_NUM_THREADS
 #include <nyx/core/allocator.hpp>  // memory::stats of the caching allocator
 #include <nyx/core/safetensors.hpp>  // io::save_safetensors, load_safetensors (validated, atomic)
+#include <nyx/core/file.hpp>     // io::read_file, write_file_atomically
 #include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
@@ -21,3 +22,7 @@
 #include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
+#include <nyx/data/dataset.hpp>        // data::Dataset, Batch, Loader (padding, masks, shuffling, prefetch)
+#include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files
+#include <nyx/data/images.hpp>         // data::read_idx, load_fashion_mnist (pixels or patches)
+#include <nyx/data/text.hpp>           // data::read_text_tsv (byte-level text classification)

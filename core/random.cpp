@@ -97,4 +97,23 @@ Tensor randint(std::int64_t low, std::int64_t high, Shape shape, Generator& gene
     });
 }
 
+double random_uniform(Generator& generator) {
+    const auto w = philox(generator.advance(1), generator.seed());
+    return unit(w[0], w[1]);
+}
+
+std::int64_t random_below(std::int64_t n, Generator& generator) {
+    NYX_CHECK(n >= 1, "random_below: n must be at least 1, got ", n);
+    const auto w = philox(generator.advance(1), generator.seed());
+    return static_cast<std::int64_t>(((std::uint64_t{w[0]} << 32) | w[1]) % static_cast<std::uint64_t>(n));
+}
+
+std::vector<std::int64_t> randperm(std::int64_t n, Generator& generator) {
+    NYX_CHECK(n >= 0, "randperm: n must not be negative, got ", n);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(random_below(i + 1, generator))]);
+    return order;
+}
+
 }  // namespace nyx

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "tensor.hpp"
 
@@ -40,5 +41,11 @@ Tensor rand(Shape shape, DType dtype = f32, Generator& generator = default_gener
 Tensor randn(Shape shape, DType dtype = f32, Generator& generator = default_generator());  // standard normal
 // Uniform integers in [low, high), i64.
 Tensor randint(std::int64_t low, std::int64_t high, Shape shape, Generator& generator = default_generator());
+
+// Scalars for host-side sampling (data generation, shuffling); each call takes one counter.
+double random_uniform(Generator& generator);                     // [0, 1)
+std::int64_t random_below(std::int64_t n, Generator& generator);  // uniform in [0, n) (bias below n / 2^64); n ≥ 1
+// A uniformly random permutation of 0..n-1 (Fisher–Yates).
+std::vector<std::int64_t> randperm(std::int64_t n, Generator& generator);
 
 }  // namespace nyx

@@ -1,18 +1,13 @@
 #include "safetensors.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <tuple>
 #include <unordered_set>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "file.hpp"
 #include "kernels.hpp"
 
 namespace nyx::io {
@@ -61,48 +56,20 @@ std::string serialize_safetensors(const TensorMap& tensors, const Metadata& meta
 }
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
-    const std::string bytes = serialize_safetensors(tensors, metadata);
-    // A temporary name of this process and call, created exclusively: two saves never share one.
-    static std::atomic<std::uint64_t> saves{0};
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(saves++);
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    NYX_CHECK(fd >= 0, "save_safetensors: cannot create ", temporary, ": ", std::strerror(errno));
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int error = errno;
-            ::close(fd);
-            ::unlink(temporary.c_str());
-            throw Error(detail::cat("save_safetensors: writing ", temporary, " failed: ", std::strerror(error)));
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    const bool synced = ::fsync(fd) == 0;
-    const bool closed = ::close(fd) == 0;
-    if (!synced || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
-        const int error = errno;
-        ::unlink(temporary.c_str());
-        throw Error(detail::cat("save_safetensors: cannot complete ", path, ": ", std::strerror(error)));
-    }
-    // Make the rename itself durable (best effort: some file systems refuse fsync on a folder).
-    const std::string directory = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
-    if (const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
+    try {
+        write_file_atomically(path, serialize_safetensors(tensors, metadata));
+    } catch (const Error& e) {
+        throw Error(detail::cat("save_safetensors: ", e.what()));
     }
 }
 
 Safetensors load_safetensors(const std::string& path) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) fail(path, "cannot open: ", std::strerror(errno));
     std::vector<unsigned char> bytes;
-    unsigned char buffer[1 << 16];
-    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) bytes.insert(bytes.end(), buffer, buffer + n);
-    const bool failed = std::ferror(file);
-    std::fclose(file);
-    if (failed) fail(path, "read error");
+    try {
+        bytes = read_file(path);
+    } catch (const Error& e) {
+        throw Error(detail::cat("load_safetensors: ", e.what()));
+    }
     return parse_safetensors(bytes, path);
 }
 

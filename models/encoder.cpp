@@ -6,10 +6,16 @@ namespace nyx::models {
 
 EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classes, Generator& generator)
     : nn::Module("EncoderClassifier"), config_(c) {
-    NYX_CHECK(classes >= 1 && c.layers >= 0 && c.max_len >= 1, "EncoderClassifier: classes and max_len must be >= 1, layers >= 0");
-    token_embedding = register_module("token_embedding", std::make_shared<nn::Embedding>(c.vocab, c.dim, -1, c.dtype, generator));
+    NYX_CHECK(classes >= 1 && c.layers >= 0 && c.max_len >= 1 && c.input_features >= 0,
+              "EncoderClassifier: classes and max_len must be >= 1, layers and input_features >= 0");
+    if (c.input_features == 0) {
+        token_embedding = register_module("token_embedding", std::make_shared<nn::Embedding>(c.vocab, c.dim, -1, c.dtype, generator));
+        nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
+    } else {
+        input_projection = register_module(
+            "input_projection", std::make_shared<nn::Linear>(c.input_features, c.dim, nn::LinearOptions{.bias = true, .dtype = c.dtype}, generator));
+    }
     position_embedding = register_module("position_embedding", std::make_shared<nn::Embedding>(c.max_len, c.dim, -1, c.dtype, generator));
-    nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
     nn::init::normal_(position_embedding->weight, 0, 0.02, generator);
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, generator));
     blocks = register_module("blocks", std::make_shared<nn::ModuleList<nn::TransformerBlock>>());
@@ -25,13 +31,19 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
                                        std::make_shared<nn::Linear>(c.hidden, classes, linear, generator)}));
 }
 
-Tensor EncoderClassifier::forward(const Tensor& ids, const Tensor& mask) {
-    NYX_CHECK(ids.dim() == 2 && ids.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ", nyx::to_string(ids.shape()),
-              " ", ids.dtype());
-    const std::int64_t n = ids.size(1);
+Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
+    if (token_embedding)
+        NYX_CHECK(inputs.dim() == 2 && inputs.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ",
+                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
+    else
+        NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == config_.dtype,
+                  "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", config_.dtype, ", got ",
+                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
+    const std::int64_t n = inputs.size(1);
     NYX_CHECK(n <= config_.max_len, "EncoderClassifier: sequences of ", n, " tokens exceed max_len ", config_.max_len);
-    // x = Dropout(token(ids) + position[:n])
-    Tensor x = dropout->forward(token_embedding->forward(ids) + position_embedding->weight.narrow(0, 0, n));
+    // x = Dropout(embed(inputs) + position[:n])
+    const Tensor embedded = token_embedding ? token_embedding->forward(inputs) : input_projection->forward(inputs);
+    Tensor x = dropout->forward(embedded + position_embedding->weight.narrow(0, 0, n));
     for (const auto& block : *blocks) x = block->forward(x, mask);
     x = norm->forward(x) * mask.unsqueeze(-1);  // padded positions become 0
     return head->forward(x.mean({1}));          // mean over all n positions, as the reference does

@@ -13,6 +13,9 @@ namespace nyx::models {
 
 struct EncoderConfig {
     std::int64_t vocab = 17;
+    // 0: the inputs are token ids [B, n]. F > 0: they are feature vectors [B, n, F] (image patches,
+    // say), embedded by a Linear(F, dim) in place of the token embedding.
+    std::int64_t input_features = 0;
     std::int64_t max_len = 2048;
     std::int64_t dim = 64, heads = 2, head_dim = 32, hidden = 128, layers = 2;
     double dropout = 0.1;
@@ -25,10 +28,12 @@ struct EncoderConfig {
 class EncoderClassifier : public nn::Module {
   public:
     EncoderClassifier(const EncoderConfig& config, std::int64_t classes, Generator& generator = default_generator());
-    Tensor forward(const Tensor& ids, const Tensor& mask);
-    Tensor operator()(const Tensor& ids, const Tensor& mask) { return forward(ids, mask); }
+    // inputs: ids [B, n] of i64, or features [B, n, F] (config.input_features = F); mask [B, n].
+    Tensor forward(const Tensor& inputs, const Tensor& mask);
+    Tensor operator()(const Tensor& inputs, const Tensor& mask) { return forward(inputs, mask); }
 
-    std::shared_ptr<nn::Embedding> token_embedding, position_embedding;
+    std::shared_ptr<nn::Embedding> token_embedding, position_embedding;  // token_embedding: ids only
+    std::shared_ptr<nn::Linear> input_projection;                       // features only
     std::shared_ptr<nn::Dropout> dropout;
     std::shared_ptr<nn::ModuleList<nn::TransformerBlock>> blocks;
     std::shared_ptr<nn::LayerNorm> norm;

@@ -22,24 +22,39 @@ T metadata_number(const io::Metadata& metadata, const std::string& key, const st
 
 }  // namespace
 
-void save_weights(const std::string& path, const Module& model) { io::save_safetensors(path, model.state_dict()); }
+void save_weights(const std::string& path, const Module& model, const io::Metadata& metadata) {
+    io::save_safetensors(path, model.state_dict(), metadata);
+}
 
-void load_weights(const std::string& path, Module& model, bool strict) { model.load_state_dict(io::load_safetensors(path).tensors, strict); }
+void load_weights(const std::string& path, Module& model, bool strict) {
+    io::Safetensors file = io::load_safetensors(path);
+    const auto it = file.metadata.find("format");
+    if (it == file.metadata.end() || it->second != format) {
+        model.load_state_dict(file.tensors, strict);
+        return;
+    }
+    StateDict weights;
+    for (const auto& [name, t] : file.tensors)
+        if (name.starts_with("model/")) weights.emplace(name.substr(6), t);
+    model.load_state_dict(weights, strict);
+}
 
 void save_training_state(const std::string& path, std::int64_t step, const Module& model, const optim::Optimizer& optimizer,
-                         const optim::LRScheduler* schedule, const Generator& generator) {
+                         const optim::LRScheduler* schedule, const Generator& generator, const io::Metadata& extra) {
     io::TensorMap tensors;
     for (const auto& [name, t] : model.state_dict()) tensors.emplace("model/" + name, t);
     for (const auto& [name, t] : optimizer.state_dict()) tensors.emplace("optimizer/" + name, t);
     char lr[32];
     const auto written = std::to_chars(lr, lr + sizeof lr, optimizer.lr());  // shortest exact form, whatever the locale
     *written.ptr = '\0';
-    const io::Metadata metadata{{"format", format},
+    io::Metadata metadata{{"format", format},
                                 {"step", std::to_string(step)},
                                 {"schedule_position", std::to_string(schedule ? schedule->position() : 0)},
                                 {"lr", lr},
                                 {"rng_seed", std::to_string(generator.seed())},
                                 {"rng_offset", std::to_string(generator.offset())}};
+    for (const auto& [key, value] : extra)
+        NYX_CHECK(metadata.emplace(key, value).second, "save_training_state: the metadata key \"", key, "\" is nyx's own; use another");
     io::save_safetensors(path, tensors, metadata);
 }
 

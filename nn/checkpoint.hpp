@@ -12,12 +12,15 @@
 
 namespace nyx::nn {
 
-void save_weights(const std::string& path, const Module& model);
+// `metadata` is stored beside the tensors (a run's configuration, say; io::load_safetensors reads it).
+void save_weights(const std::string& path, const Module& model, const io::Metadata& metadata = {});
+// Reads a weights file, or the model's part of a training-state file.
 void load_weights(const std::string& path, Module& model, bool strict = true);
 
-// `schedule` may be null (a constant learning rate).
+// `schedule` may be null (a constant learning rate). `metadata` may not reuse the keys this
+// function writes (format, step, schedule_position, lr, rng_seed, rng_offset).
 void save_training_state(const std::string& path, std::int64_t step, const Module& model, const optim::Optimizer& optimizer,
-                         const optim::LRScheduler* schedule, const Generator& generator);
+                         const optim::LRScheduler* schedule, const Generator& generator, const io::Metadata& metadata = {});
 // Restores all of it and returns the step at which it was saved.
 std::int64_t load_training_state(const std::string& path, Module& model, optim::Optimizer& optimizer,
                                  optim::LRScheduler* schedule, Generator& generator);

@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and stops.
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev)
+packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+          zlib1g-dev dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,131 @@
+#include "dataset.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <nyx/core/random.hpp>
+
+namespace nyx::data {
+
+std::int64_t Dataset::max_length() const {
+    std::size_t longest = 0;
+    for (const Example& e : examples) longest = std::max(longest, e.tokens.size());
+    return static_cast<std::int64_t>(longest) / token_width;
+}
+
+std::vector<std::int64_t> Dataset::class_counts() const {
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(classes), 0);
+    for (const Example& e : examples) ++counts[static_cast<std::size_t>(e.label)];
+    return counts;
+}
+
+Dataset Dataset::split_off(std::int64_t count, std::string split_name) {
+    NYX_CHECK(count >= 0 && count < size(), name, ": cannot hold out ", count, " of ", size(), " examples; need fewer than all of them");
+    Dataset held{std::move(split_name), {}, vocab, classes, token_width, class_names};
+    held.examples.assign(std::make_move_iterator(examples.end() - count), std::make_move_iterator(examples.end()));
+    examples.resize(examples.size() - static_cast<std::size_t>(count));
+    return held;
+}
+
+Batch make_batch(const Dataset& dataset, std::span<const std::int64_t> indices, std::int64_t pad_to, DType dtype) {
+    NYX_CHECK(!indices.empty(), dataset.name, ": a batch needs at least one example");
+    const std::int64_t width = dataset.token_width;
+    std::int64_t n = 0, tokens = 0;
+    for (const std::int64_t i : indices) {
+        NYX_CHECK(i >= 0 && i < dataset.size(), dataset.name, ": example ", i, " is out of range [0, ", dataset.size(), ")");
+        const auto length = static_cast<std::int64_t>(dataset.examples[static_cast<std::size_t>(i)].tokens.size()) / width;
+        n = std::max(n, length);
+        tokens += length;
+    }
+    if (pad_to > 0) {
+        NYX_CHECK(n <= pad_to, dataset.name, ": a sequence of ", n, " positions does not fit the padded length ", pad_to);
+        n = pad_to;
+    }
+    NYX_CHECK(n > 0, dataset.name, ": every sequence in the batch is empty");
+    const auto b = static_cast<std::int64_t>(indices.size());
+    Batch batch{width == 1 ? zeros({b, n}, i64) : zeros({b, n, width}, dtype), zeros({b, n}, dtype), empty({b}, i64), tokens};
+    auto* labels = batch.labels.data<std::int64_t>();
+    dispatch_floating(dtype, "make_batch", [&]<class T>() {
+        T* mask = batch.mask.data<T>();
+        for (std::int64_t row = 0; row < b; ++row) {
+            const Example& e = dataset.examples[static_cast<std::size_t>(indices[static_cast<std::size_t>(row)])];
+            const auto length = static_cast<std::int64_t>(e.tokens.size()) / width;
+            std::fill(mask + row * n, mask + row * n + length, T(1));
+            labels[row] = e.label;
+            if (width == 1) std::copy(e.tokens.begin(), e.tokens.end(), batch.inputs.data<std::int64_t>() + row * n);
+            else
+                std::transform(e.tokens.begin(), e.tokens.end(), batch.inputs.data<T>() + row * n * width,
+                               [](std::uint16_t v) { return static_cast<T>(v) / T(255); });
+        }
+    });
+    return batch;
+}
+
+Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
+    NYX_CHECK(options_.batch >= 1, "Loader: the batch size must be at least 1, got ", options_.batch);
+    NYX_CHECK(dataset_.size() > 0, "Loader: ", dataset_.name, " has no examples");
+    per_epoch_ = options_.drop_last ? dataset_.size() / options_.batch : (dataset_.size() + options_.batch - 1) / options_.batch;
+    NYX_CHECK(per_epoch_ > 0, "Loader: ", dataset_.name, " has ", dataset_.size(), " examples, fewer than one batch of ",
+              options_.batch, "; use a smaller batch or more data");
+}
+
+Loader::~Loader() {
+    try {
+        tasks_.wait();
+    } catch (...) {  // a prefetch nobody asked for failed: nothing to report it to
+    }
+}
+
+std::vector<std::int64_t> Loader::indices_at(std::int64_t position) {
+    const std::int64_t epoch = position / per_epoch_, first = position % per_epoch_ * options_.batch;
+    if (epoch != order_epoch_) {
+        if (options_.shuffle) {
+            // Epoch e's permutation starts at counter e·size of the seed's stream: no two overlap.
+            Generator generator(options_.seed, static_cast<std::uint64_t>(epoch) * static_cast<std::uint64_t>(dataset_.size()));
+            order_ = randperm(dataset_.size(), generator);
+        } else if (order_.empty()) {
+            order_.resize(static_cast<std::size_t>(dataset_.size()));
+            std::iota(order_.begin(), order_.end(), std::int64_t{0});
+        }
+        order_epoch_ = epoch;
+    }
+    const std::int64_t last = std::min(first + options_.batch, dataset_.size());
+    return {order_.begin() + first, order_.begin() + last};
+}
+
+void Loader::start(std::int64_t position) {
+    pending_position_ = position;
+    pending_ = true;
+    std::vector<std::int64_t> indices = indices_at(position);
+    if (!options_.prefetch) {
+        pending_batch_ = make_batch(dataset_, indices, options_.pad_to, options_.dtype);
+        return;
+    }
+    tasks_.run([this, indices = std::move(indices)] { pending_batch_ = make_batch(dataset_, indices, options_.pad_to, options_.dtype); });
+}
+
+void Loader::wait() {
+    if (!pending_) return;
+    pending_ = false;
+    tasks_.wait();  // rethrows a failure of the task
+}
+
+void Loader::seek(std::int64_t position) {
+    NYX_CHECK(position >= 0, "Loader::seek: the position must not be negative, got ", position);
+    wait();
+    position_ = position;
+}
+
+Batch Loader::next() {
+    if (!pending_ || pending_position_ != position_) {
+        wait();
+        start(position_);
+    }
+    wait();
+    Batch batch = std::move(pending_batch_);
+    ++position_;
+    start(position_);
+    return batch;
+}
+
+}  // namespace nyx::data

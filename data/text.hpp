@@ -1,0 +1,23 @@
+#pragma once
+// Byte-level text classification (the LRA Text task's form) from a user's TSV file: one example
+// per line, `label<TAB>text`. Each byte b of the text is token b + 1 (0 pads): vocabulary 257.
+//
+//     data::Dataset train = data::read_text_tsv("reviews-train.tsv", {.max_length = 1000});
+//     data::Dataset test  = data::read_text_tsv("reviews-test.tsv", {.max_length = 1000, .classes = train.class_names});
+#include "dataset.hpp"
+
+namespace nyx::data {
+
+inline constexpr std::int64_t text_vocab = 257;
+
+struct TextOptions {
+    std::int64_t max_length = 1000;  // longer texts are cut to their first max_length bytes
+    // The class names, in id order. Empty: the file's distinct labels, in numeric order when all
+    // are integers and in byte order otherwise. A label outside a given list is an error.
+    std::vector<std::string> classes;
+};
+
+// Errors name the file and the line: a line without a tab, an empty label or text, an unknown label.
+Dataset read_text_tsv(const std::string& path, const TextOptions& options = {});
+
+}  // namespace nyx::data

@@ -1,0 +1,167 @@
+#include "config.hpp"
+
+#include <cmath>
+
+namespace nyx::train {
+namespace {
+
+// Visits every (key, field) pair: one list for writing, reading and the CLI's names.
+template <class C, class F>
+void for_each_field(C& c, F&& f) {
+    f("task", c.task), f("preset", c.preset), f("attn", c.attn), f("landmarks", c.landmarks), f("pinv_iters", c.pinv_iters),
+        f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
+        f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
+        f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
+        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every),
+        f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
+        f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
+        f("train_file", c.train_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
+}
+
+// Holds the examples in a seeded random order (before a validation split is taken off the end).
+void shuffle(data::Dataset& d, std::uint64_t seed) {
+    Generator generator(seed);
+    const std::vector<std::int64_t> order = randperm(d.size(), generator);
+    std::vector<data::Example> shuffled;
+    shuffled.reserve(d.examples.size());
+    for (const std::int64_t i : order) shuffled.push_back(std::move(d.examples[static_cast<std::size_t>(i)]));
+    d.examples = std::move(shuffled);
+}
+
+template <class T>
+void check(bool ok, const char* flag, const T& value, const char* rule) {
+    NYX_CHECK(ok, "--", flag, " must ", rule, ", got ", value);
+}
+
+}  // namespace
+
+Config defaults(const std::string& task, const std::string& preset) {
+    Config c;
+    c.task = task;
+    c.preset = preset;
+    if (task == "listops" && preset == "demo") {
+        // Short sequences and a short run: about five minutes on two cores.
+        c.min_len = 50, c.max_len = 200, c.train_size = 20000, c.val_size = 1000, c.test_size = 1000;
+        c.steps = 3000, c.warmup = 200, c.lr = 1e-3, c.batch = 32, c.eval_every = 250, c.landmarks = 16, c.conv = 15;
+        c.dropout = 0;
+    } else if (task == "fashion-mnist") {
+        c.min_len = 0, c.max_len = 784, c.train_size = 0, c.val_size = 5000, c.test_size = 0;
+        c.steps = 6000, c.warmup = 300, c.lr = 1e-3, c.batch = 32, c.eval_every = 500, c.landmarks = 64, c.conv = 35;
+        c.dropout = 0.1, c.schedule = "cosine";
+    } else if (task == "text") {
+        c.min_len = 0, c.max_len = 1000, c.train_size = 0, c.val_size = 1000, c.test_size = 0;
+        c.steps = 5000, c.warmup = 500, c.lr = 5e-4, c.eval_every = 500;
+    }
+    return c;
+}
+
+nlohmann::json to_json(const Config& config) {
+    nlohmann::json j = nlohmann::json::object();
+    for_each_field(config, [&](const char* key, const auto& value) { j[key] = value; });
+    return j;
+}
+
+Config from_json(const nlohmann::json& j, const std::string& source) {
+    NYX_CHECK(j.is_object(), source, ": the configuration must be a JSON object");
+    Config c;
+    std::size_t known = 0;
+    for_each_field(c, [&](const char* key, auto& value) {
+        using T = std::decay_t<decltype(value)>;
+        const auto it = j.find(key);
+        NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
+        const bool fits = std::is_same_v<T, std::string> ? it->is_string()
+                          : std::is_same_v<T, double>    ? it->is_number()
+                          : std::is_unsigned_v<T>        ? it->is_number_unsigned()
+                                                         : it->is_number_integer();
+        NYX_CHECK(fits, source, ": \"", key, "\" has the wrong type (", it->type_name(), ")");
+        value = it->template get<T>();
+        ++known;
+    });
+    if (known != j.size())
+        for (const auto& [key, _] : j.items()) {
+            bool listed = false;
+            for_each_field(c, [&](const char* k, const auto&) { listed = listed || key == k; });
+            NYX_CHECK(listed, source, ": unknown key \"", key.substr(0, 40), "\"");
+        }
+    return c;
+}
+
+Config read_config(const std::string& path) {
+    const std::vector<unsigned char> bytes = io::read_file(path);
+    const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    NYX_CHECK(!j.is_discarded(), path, ": not valid JSON");
+    Config c = from_json(j, path);
+    validate(c);
+    return c;
+}
+
+void validate(const Config& c) {
+    check(c.task == "listops" || c.task == "fashion-mnist" || c.task == "text", "task", c.task, "be listops, fashion-mnist or text");
+    check(c.preset == "demo" || c.preset == "lra", "preset", c.preset, "be demo or lra");
+    check(c.attn == "nystrom" || c.attn == "softmax", "attn", c.attn, "be nystrom or softmax");
+    check(c.pinv_start == "original" || c.pinv_start == "per-matrix", "pinv-start", c.pinv_start, "be original or per-matrix");
+    check(c.schedule == "linear" || c.schedule == "cosine" || c.schedule == "constant", "schedule", c.schedule,
+          "be linear, cosine or constant");
+    check(c.landmarks >= 1, "landmarks", c.landmarks, "be at least 1");
+    check(c.pinv_iters >= 0 && c.pinv_iters <= 100, "pinv-iters", c.pinv_iters, "lie in 0..100");
+    check(c.conv >= 0 && (c.conv == 0 || c.conv % 2 == 1), "conv", c.conv, "be 0 (off) or odd");
+    for (const auto& [flag, value] : {std::pair{"dim", c.dim}, {"heads", c.heads}, {"head-dim", c.head_dim}, {"hidden", c.hidden}})
+        check(value >= 1 && value <= 65536, flag, value, "lie in 1..65536");
+    check(c.layers >= 0 && c.layers <= 256, "layers", c.layers, "lie in 0..256");
+    check(c.dropout >= 0 && c.dropout < 1, "dropout", c.dropout, "lie in [0, 1)");
+    check(c.batch >= 1 && c.batch <= 1 << 20, "batch", c.batch, "lie in 1..1048576");
+    check(c.steps >= 1, "steps", c.steps, "be at least 1");
+    check(c.warmup >= 0, "warmup", c.warmup, "not be negative");
+    check(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "be a positive number");
+    check(std::isfinite(c.weight_decay) && c.weight_decay >= 0, "weight-decay", c.weight_decay, "be a number >= 0");
+    check(std::isfinite(c.clip) && c.clip >= 0, "clip", c.clip, "be a number >= 0 (0: no clipping)");
+    check(c.threads >= 0 && c.threads <= 4096, "threads", c.threads, "lie in 0..4096 (0: every core)");
+    check(c.eval_every >= 1, "eval-every", c.eval_every, "be at least 1");
+    check(c.log_every >= 1, "log-every", c.log_every, "be at least 1");
+    check(c.patch >= 0 && c.patch <= 28, "patch", c.patch, "lie in 0..28 (0: one token per pixel)");
+    check(c.val_size >= 0 && c.train_size >= 0 && c.test_size >= 0, "val-size", c.val_size, "and the other split sizes must not be negative");
+    if (c.task == "listops") {
+        check(c.max_len > c.min_len + 1 && c.min_len >= 0 && c.max_len <= 65536, "max-len", c.max_len,
+              "exceed --min-len + 1 (lengths lie strictly between them) and be at most 65536");
+        check(c.train_size >= 1 && c.test_size >= 1 && c.val_size >= 1, "train-size", c.train_size, "and --val-size, --test-size be at least 1");
+    }
+    if (c.task == "text") {
+        check(!c.train_file.empty() && !c.test_file.empty(), "train-file", c.train_file, "and --test-file name TSV files (label<TAB>text)");
+        check(c.max_len >= 1 && c.max_len <= 65536, "max-len", c.max_len, "lie in 1..65536");
+    }
+    check(c.max_positions >= 0 && c.classes >= 0, "max-positions", c.max_positions, "and classes must not be negative");
+}
+
+Splits load_data(const Config& c) {
+    if (c.task == "listops") {
+        data::ListOpsSplits s = data::generate_listops({.min_length = c.min_len, .max_length = c.max_len, .train_size = c.train_size,
+                                                         .val_size = c.val_size, .test_size = c.test_size, .seed = c.seed});
+        return {std::move(s.train), std::move(s.val), std::move(s.test)};
+    }
+    data::Dataset train, test;
+    if (c.task == "fashion-mnist") {
+        data::ImageSplits s = data::load_fashion_mnist({.folder = c.data_dir, .patch = c.patch});
+        train = std::move(s.train), test = std::move(s.test);
+    } else {
+        train = data::read_text_tsv(c.train_file, {.max_length = c.max_len, .classes = {}});
+        test = data::read_text_tsv(c.test_file, {.max_length = c.max_len, .classes = train.class_names});
+    }
+    NYX_CHECK(c.val_size >= 1 && c.val_size < train.size(), "--val-size must lie in 1..", train.size() - 1, " (held out of the ",
+              train.size(), " training examples), got ", c.val_size);
+    shuffle(train, c.seed);
+    data::Dataset val = train.split_off(c.val_size, train.name + " (validation)");
+    return {std::move(train), std::move(val), std::move(test)};
+}
+
+models::EncoderConfig model_config(const Config& c, std::int64_t token_width, std::int64_t vocab) {
+    nn::AttentionOptions attention = nn::SoftmaxOptions{};
+    if (c.attn == "nystrom")
+        attention = nn::NystromOptions{.landmarks = c.landmarks, .pinv_iterations = c.pinv_iters,
+                                       .pinv_start = c.pinv_start == "original" ? nn::PinvStart::original : nn::PinvStart::per_matrix,
+                                       .conv_kernel = c.conv};
+    return {.vocab = vocab, .input_features = token_width > 1 ? token_width : 0, .max_len = c.max_positions, .dim = c.dim,
+            .heads = c.heads, .head_dim = c.head_dim, .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout,
+            .attention = attention};
+}
+
+}  // namespace nyx::train

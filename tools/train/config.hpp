@@ -1,0 +1,59 @@
+#pragma once
+// A nyx-train run's configuration: every option, resolved, as RUN_DIR/config.json holds it and as
+// each checkpoint's metadata repeats it (so a checkpoint alone can be evaluated).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <nyx/nyx.hpp>
+
+namespace nyx::train {
+
+struct Config {
+    std::string task = "listops";  // listops | fashion-mnist | text
+    std::string preset = "demo";   // listops: demo (short sequences) | lra (the LRA specification)
+    // The model (NYSTROM.md's LRA encoder).
+    std::string attn = "nystrom";  // nystrom | softmax
+    std::int64_t landmarks = 64, pinv_iters = 6, conv = 35;
+    std::string pinv_start = "original";  // original | per-matrix
+    std::int64_t dim = 64, heads = 2, head_dim = 32, hidden = 128, layers = 2;
+    double dropout = 0.1;
+    // Optimisation: AdamW (eps 1e-6), warm-up then a schedule, optional clipping.
+    std::int64_t batch = 32, warmup = 1000, steps = 5000;
+    double lr = 1e-4, weight_decay = 0, clip = 0;
+    std::string schedule = "linear";  // linear | cosine | constant
+    std::uint64_t seed = 0;
+    std::int64_t threads = 0;  // 0: NYX_NUM_THREADS or every core
+    std::int64_t eval_every = 500, log_every = 10;
+    std::string run_dir;
+    // Data. ListOps: lengths strictly between min_len and max_len, split sizes. Text: max_len cuts
+    // each text. Images: patch (0 = pixels). val_size: held out of the training data (images, text).
+    std::int64_t min_len = 500, max_len = 2000, train_size = 96000, val_size = 2000, test_size = 2000;
+    std::int64_t patch = 0;
+    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string train_file, test_file;
+    // Set from the data when the run starts.
+    std::int64_t max_positions = 0, classes = 0;
+};
+
+// The defaults of a task and preset (nyx-train's flags override them).
+Config defaults(const std::string& task, const std::string& preset);
+
+// Every option's key in config.json; flags are the same with '-' for '_' (--head-dim).
+nlohmann::json to_json(const Config& config);
+// Strict: each key present and of its type, no unknown key; errors name `source` and the key.
+Config from_json(const nlohmann::json& json, const std::string& source);
+Config read_config(const std::string& path);
+
+// Checks ranges and choices; the message names the flag (--landmarks must be ...).
+void validate(const Config& config);
+
+struct Splits {
+    data::Dataset train, val, test;
+};
+// Generates or reads the task's data; deterministic for the config.
+Splits load_data(const Config& config);
+
+models::EncoderConfig model_config(const Config& config, std::int64_t token_width, std::int64_t vocab);
+
+}  // namespace nyx::train

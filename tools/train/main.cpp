@@ -1,0 +1,144 @@
+// nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
+// text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
+#include <cstdio>
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "run.hpp"
+
+using namespace nyx;
+using train::Config;
+
+namespace {
+
+// A task's flags. Each is written to `given`; only the flags on the command line override the
+// preset's defaults (so `--preset lra --steps 100` keeps the rest of the LRA preset).
+struct TaskFlags {
+    CLI::App* app = nullptr;
+    Config given;
+    std::string resume;
+    std::vector<std::pair<CLI::Option*, std::function<void(Config&, const Config&)>>> fields;
+
+    template <class T>
+    void add(const char* flag, T Config::*field, const char* help, const Config& shown) {
+        CLI::Option* option = app->add_option(flag, given.*field, help);
+        option->default_str(CLI::detail::to_string(shown.*field));
+        fields.emplace_back(option, [field](Config& to, const Config& from) { to.*field = from.*field; });
+    }
+
+    // The preset's defaults with the given flags on top; for --resume, the run's configuration
+    // with only the flags that may change on resume.
+    Config resolve(const std::string& task) const {
+        if (resume.empty()) {
+            Config c = train::defaults(task, given.preset);
+            for (const auto& [option, copy] : fields)
+                if (option->count() > 0) copy(c, given);
+            return c;
+        }
+        Config c = train::read_config(resume + "/config.json");
+        NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
+        for (const auto& [option, copy] : fields) {
+            if (option->count() == 0) continue;
+            const std::string name = option->get_name();
+            NYX_CHECK(name == "--steps" || name == "--threads" || name == "--eval-every" || name == "--log-every", name,
+                      " cannot change when resuming (it is in ", resume, "/config.json); only --steps, --threads, --eval-every and "
+                      "--log-every can");
+            copy(c, given);
+        }
+        c.run_dir = resume;
+        return c;
+    }
+};
+
+void add_task_flags(TaskFlags& t, const std::string& task) {
+    const Config shown = train::defaults(task, "demo");
+    t.given = shown;
+    CLI::App* app = t.app;
+    if (task == "listops")
+        t.add("--preset", &Config::preset, "defaults: demo (lengths 50-200, ~5 min) or lra (the LRA specification)", shown);
+    t.add("--attn", &Config::attn, "attention: nystrom or softmax", shown);
+    t.add("--landmarks", &Config::landmarks, "Nyström landmarks m", shown);
+    t.add("--pinv-iters", &Config::pinv_iters, "iterations of the pseudo-inverse", shown);
+    t.add("--pinv-start", &Config::pinv_start, "pseudo-inverse start: original or per-matrix", shown);
+    t.add("--conv", &Config::conv, "depthwise skip-connection kernel on V (odd; 0 = off)", shown);
+    t.add("--dim", &Config::dim, "model width", shown);
+    t.add("--heads", &Config::heads, "attention heads", shown);
+    t.add("--head-dim", &Config::head_dim, "width of a head", shown);
+    t.add("--hidden", &Config::hidden, "MLP and classifier width", shown);
+    t.add("--layers", &Config::layers, "transformer blocks", shown);
+    t.add("--dropout", &Config::dropout, "dropout probability", shown);
+    t.add("--batch", &Config::batch, "sequences per step", shown);
+    t.add("--lr", &Config::lr, "peak learning rate (AdamW, eps 1e-6)", shown);
+    t.add("--warmup", &Config::warmup, "linear warm-up steps", shown);
+    t.add("--steps", &Config::steps, "training steps in all", shown);
+    t.add("--schedule", &Config::schedule, "after the warm-up: linear, cosine or constant", shown);
+    t.add("--weight-decay", &Config::weight_decay, "AdamW's decoupled weight decay", shown);
+    t.add("--clip", &Config::clip, "clip the gradient norm to this (0 = off)", shown);
+    t.add("--seed", &Config::seed, "seed of the data, the weights and dropout", shown);
+    t.add("--threads", &Config::threads, "threads (0 = NYX_NUM_THREADS or every core)", shown);
+    t.add("--eval-every", &Config::eval_every, "validate and checkpoint every N steps", shown);
+    t.add("--log-every", &Config::log_every, "write a metrics line every N steps", shown);
+    t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
+    app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint")->check(CLI::ExistingDirectory);
+    if (task == "listops") {
+        t.add("--min-len", &Config::min_len, "expressions are longer than this", shown);
+        t.add("--max-len", &Config::max_len, "expressions are shorter than this", shown);
+        t.add("--train-size", &Config::train_size, "training expressions", shown);
+        t.add("--val-size", &Config::val_size, "validation expressions", shown);
+        t.add("--test-size", &Config::test_size, "test expressions", shown);
+    } else if (task == "fashion-mnist") {
+        t.add("--patch", &Config::patch, "0: 784 pixel tokens; p: (28/p)^2 patches of p*p pixels, embedded linearly", shown);
+        t.add("--data-dir", &Config::data_dir, "folder of the gzip'd IDX files", shown);
+        t.add("--val-size", &Config::val_size, "training images held out for validation", shown);
+    } else {
+        t.add("--train-file", &Config::train_file, "training TSV: label<TAB>text per line", shown);
+        t.add("--test-file", &Config::test_file, "test TSV, same form", shown);
+        t.add("--max-len", &Config::max_len, "texts are cut to this many bytes", shown);
+        t.add("--val-size", &Config::val_size, "training lines held out for validation", shown);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU"};
+    app.require_subcommand(1);
+    std::vector<std::pair<std::string, TaskFlags>> tasks;
+    tasks.reserve(3);
+    for (const auto& [task, about] : {std::pair{"listops", "the LRA ListOps task (generated)"},
+                                      {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences"},
+                                      {"text", "byte-level text classification from TSV files"}}) {
+        tasks.emplace_back(task, TaskFlags{});
+        TaskFlags& flags = tasks.back().second;
+        flags.app = app.add_subcommand(task, std::string("train on ") + about);
+        add_task_flags(flags, task);
+    }
+    std::string target, split = "test", output;
+    std::int64_t threads = 0;
+    std::vector<std::string> run_dirs;
+    CLI::App* eval = app.add_subcommand("eval", "evaluate a run's best checkpoint, or a checkpoint file");
+    eval->add_option("target", target, "RUN_DIR or CHECKPOINT")->required();
+    eval->add_option("--split", split, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
+    eval->add_option("--threads", threads, "threads (0 = every core)")->check(CLI::Range(0, 4096))->capture_default_str();
+    CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
+    plot->add_option("runs", run_dirs, "RUN_DIR...")->required()->check(CLI::ExistingDirectory);
+    plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        CLI::App* chosen = app.get_subcommands().front();
+        if (chosen == eval) return train::evaluate_checkpoint(target, split, threads);
+        if (chosen == plot) return train::plot_runs(run_dirs, output);
+        for (auto& [task, flags] : tasks) {
+            if (flags.app != chosen) continue;
+            Config config = flags.resolve(task);
+            train::validate(config);
+            return train::train(config, !flags.resume.empty());
+        }
+        return 2;
+    } catch (const std::exception& e) {  // nyx::Error, and the file system's errors
+        std::fprintf(stderr, "\nnyx-train: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,38 @@
+#include "metrics.hpp"
+
+#include <nyx/core/error.hpp>
+#include <nyx/core/file.hpp>
+
+namespace nyx::train {
+
+std::vector<MetricsRecord> read_metrics(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<MetricsRecord> records;
+    for (std::string line; std::getline(in, line);) {
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer() || !j.contains("split") ||
+            !j["split"].is_string() || !j.contains("loss") || !j["loss"].is_number())
+            continue;
+        MetricsRecord r{j["step"].get<std::int64_t>(), j["split"].get<std::string>(), j["loss"].get<double>(), 0, line};
+        if (j.contains("accuracy") && j["accuracy"].is_number()) r.accuracy = j["accuracy"].get<double>();
+        records.push_back(std::move(r));
+    }
+    return records;
+}
+
+MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) {
+    std::string kept;
+    for (const MetricsRecord& r : read_metrics(path))
+        if (r.step <= last_step) kept += r.line + "\n";
+    io::write_file_atomically(path, kept);
+    out_.open(path, std::ios::app);
+    NYX_CHECK(out_.good(), path, ": cannot open for writing");
+}
+
+void MetricsWriter::write(const nlohmann::ordered_json& record) {
+    out_ << record.dump() << '\n';
+    out_.flush();
+    NYX_CHECK(out_.good(), "writing metrics failed (is the disk full?)");
+}
+
+}  // namespace nyx::train

@@ -1,0 +1,34 @@
+#pragma once
+// RUN_DIR/metrics.jsonl: one JSON object per line, per logged training step
+//   {"step": 40, "split": "train", "loss": 2.1, "accuracy": 0.19, "lr": 1e-4, "tokens_per_s": 41000}
+// and per evaluation ({"step": 250, "split": "val", "loss": 1.9, "accuracy": 0.31}).
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nyx::train {
+
+struct MetricsRecord {
+    std::int64_t step = 0;
+    std::string split;
+    double loss = 0, accuracy = 0;
+    std::string line;  // as written
+};
+
+// The well-formed records of a metrics file, in order; a torn last line (a killed writer) is
+// dropped. A missing file reads as no records.
+std::vector<MetricsRecord> read_metrics(const std::string& path);
+
+class MetricsWriter {
+  public:
+    // Keeps the records up to `last_step` (a resumed run rewrites what came after), then appends.
+    MetricsWriter(const std::string& path, std::int64_t last_step);
+    void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed
+
+  private:
+    std::ofstream out_;
+};
+
+}  // namespace nyx::train

@@ -1,0 +1,332 @@
+#include "run.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "metrics.hpp"
+#include "plot.hpp"
+
+namespace nyx::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t interrupted = 0;
+
+// Ctrl-C (or SIGTERM) asks the loop to save and stop after the current step; a second one kills.
+extern "C" void on_interrupt(int signal) {
+    interrupted = 1;
+    std::signal(signal, SIG_DFL);
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double peak_rss_mb() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024;
+}
+
+std::string clock_text(double seconds) {
+    const auto s = static_cast<long>(seconds);
+    char out[32];
+    if (s >= 3600) std::snprintf(out, sizeof out, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else std::snprintf(out, sizeof out, "%02ld:%02ld", s / 60, s % 60);
+    return out;
+}
+
+std::string rate_text(double per_second) {
+    char out[32];
+    if (per_second >= 1e6) std::snprintf(out, sizeof out, "%.2fM", per_second / 1e6);
+    else if (per_second >= 1e3) std::snprintf(out, sizeof out, "%.1fk", per_second / 1e3);
+    else std::snprintf(out, sizeof out, "%.0f", per_second);
+    return out;
+}
+
+// A bar redrawn in place on a terminal; plain lines, one per logged step, otherwise.
+class Progress {
+  public:
+    Progress(std::int64_t first, std::int64_t total) : first_(first), total_(total), terminal_(::isatty(STDOUT_FILENO)) {}
+
+    void update(std::int64_t step, double loss, double accuracy, double lr, double tokens_per_s, bool logged) {
+        // Smoothed for the eye; the metrics file has the exact values.
+        smooth_loss_ = shown_ ? 0.95 * smooth_loss_ + 0.05 * loss : loss;
+        smooth_acc_ = shown_ ? 0.95 * smooth_acc_ + 0.05 * accuracy : accuracy;
+        shown_ = true;
+        const double elapsed = seconds_since(start_);
+        const double eta = elapsed / static_cast<double>(step - first_) * static_cast<double>(total_ - step);
+        char stats[200];
+        std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%  lr %.2e  %s tok/s  %s < %s", smooth_loss_, 100 * smooth_acc_, lr,
+                      rate_text(tokens_per_s).c_str(), clock_text(elapsed).c_str(), clock_text(eta).c_str());
+        if (!terminal_) {
+            if (logged) std::printf("step %ld/%ld  %s\n", static_cast<long>(step), static_cast<long>(total_), stats);
+            std::fflush(stdout);
+            return;
+        }
+        if (step != total_ && seconds_since(last_draw_) < 0.1) return;
+        last_draw_ = Clock::now();
+        constexpr int width = 24;
+        const auto filled = static_cast<int>(width * step / total_);
+        std::printf("\r\033[K%*ld/%ld [%s%s] %s", static_cast<int>(std::to_string(total_).size()), static_cast<long>(step),
+                    static_cast<long>(total_), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                    std::string(static_cast<std::size_t>(width - filled), '.').c_str(), stats);
+        std::fflush(stdout);
+    }
+
+    // A message on its own line (above the bar on a terminal).
+    template <class... Args>
+    void say(const char* format, Args... args) {
+        if (terminal_) std::printf("\r\033[K");
+        std::printf(format, args...);
+        std::printf("\n");
+        std::fflush(stdout);
+    }
+    void finish() {
+        if (terminal_ && shown_) std::printf("\n");
+    }
+
+  private:
+    std::int64_t first_, total_;
+    bool terminal_, shown_ = false;
+    double smooth_loss_ = 0, smooth_acc_ = 0;
+    Clock::time_point start_ = Clock::now(), last_draw_{};
+};
+
+std::int64_t correct(const Tensor& logits, const Tensor& labels) {
+    const Tensor predicted = ops::argmax(logits, 1);
+    std::int64_t hits = 0;
+    for (std::int64_t i = 0; i < labels.numel(); ++i) hits += predicted.data<std::int64_t>()[i] == labels.data<std::int64_t>()[i];
+    return hits;
+}
+
+// The accuracy of always answering the most frequent training class.
+double majority_baseline(const data::Dataset& train, const data::Dataset& test) {
+    const std::vector<std::int64_t> counts = train.class_counts();
+    const auto majority = std::max_element(counts.begin(), counts.end()) - counts.begin();
+    return static_cast<double>(test.class_counts()[static_cast<std::size_t>(majority)]) / static_cast<double>(test.size());
+}
+
+std::string default_run_dir(const Config& c) {
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    return "runs/" + c.task + "-" + c.attn + "-" + stamp;
+}
+
+const data::Dataset& split_of(const Splits& s, const std::string& split) {
+    if (split == "train") return s.train;
+    if (split == "val") return s.val;
+    NYX_CHECK(split == "test", "--split must be train, val or test, got ", split);
+    return s.test;
+}
+
+std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Splits& s, Generator& generator) {
+    return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
+}
+
+void write_plot(const std::string& run_dir) {
+    const std::string svg = plot_svg({{fs::path(run_dir).filename().string(), read_metrics(run_dir + "/metrics.jsonl")}});
+    io::write_file_atomically(run_dir + "/curves.svg", svg);
+}
+
+}  // namespace
+
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch) {
+    const bool was_training = model.is_training();
+    model.eval();
+    NoGradGuard no_grad;
+    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false});
+    double loss = 0;
+    std::int64_t hits = 0;
+    for (std::int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+        const data::Batch b = loader.next();
+        const Tensor logits = model(b.inputs, b.mask);
+        loss += ops::cross_entropy(logits, b.labels, {.reduction = ops::Reduction::sum}).item<float>();
+        hits += correct(logits, b.labels);
+    }
+    model.train(was_training);
+    const auto n = static_cast<double>(dataset.size());
+    return {loss / n, static_cast<double>(hits) / n, dataset.size()};
+}
+
+int train(Config c, bool resume) {
+    const auto started = Clock::now();
+    if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
+    c.threads = num_threads();
+    if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
+    const std::string dir = c.run_dir, latest = dir + "/latest.safetensors", best_path = dir + "/best.safetensors";
+    if (resume) NYX_CHECK(fs::exists(latest), dir, " has no latest.safetensors to resume from");
+    else
+        NYX_CHECK(!fs::exists(dir + "/config.json"), dir, " already holds a run; continue it with --resume ", dir,
+                  ", or choose another --run-dir");
+    fs::create_directories(dir);
+
+    std::printf("nyx-train %s: loading the data...\n", c.task.c_str());
+    std::fflush(stdout);
+    const Splits data = load_data(c);
+    const std::int64_t positions = std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
+    NYX_CHECK(!resume || (c.max_positions == positions && c.classes == data.train.classes), dir,
+              ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
+              c.max_positions, " and ", c.classes, ")");
+    c.max_positions = positions, c.classes = data.train.classes;
+    io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
+    const io::Metadata run_metadata{{"config", to_json(c).dump()}};
+
+    Generator generator(c.seed);  // initialises the weights, then drives dropout
+    const auto model = make_model(c, data, generator);
+    optim::AdamW optimizer(model->named_parameters(), {.lr = c.lr, .eps = 1e-6, .weight_decay = c.weight_decay});
+    const optim::Schedule kind = c.schedule == "linear" ? optim::Schedule::linear
+                                 : c.schedule == "cosine" ? optim::Schedule::cosine
+                                                          : optim::Schedule::constant;
+    optim::LRScheduler schedule(optimizer, {.kind = kind, .warmup_steps = c.warmup, .total_steps = c.steps});
+    std::int64_t step = 0;
+    double best = -1;
+    if (resume) {
+        step = nn::load_training_state(latest, *model, optimizer, &schedule, generator);
+        NYX_CHECK(step < c.steps, dir, " already ran ", step, " steps; give a larger --steps to continue it");
+        for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
+            if (r.split == "val" && r.step <= step) best = std::max(best, r.accuracy);
+    }
+    MetricsWriter metrics(dir + "/metrics.jsonl", step);
+    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = c.seed + 1});
+    loader.seek(step);
+
+    std::int64_t parameters = 0;
+    for (const Tensor& p : model->parameters()) parameters += p.numel();
+    std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
+                "%d threads\n%s %s from step %ld to %ld\n",
+                c.task.c_str(), static_cast<long>(data.train.size()), static_cast<long>(data.val.size()), static_cast<long>(data.test.size()),
+                static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters),
+                num_threads(), resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
+
+    interrupted = 0;
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    Progress progress(step, c.steps);
+    const std::vector<Tensor> parameter_list = model->parameters();
+    double train_seconds = 0, interval_seconds = 0;
+    std::int64_t trained_positions = 0, interval_positions = 0;
+    const auto save_latest = [&] { nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata); };
+    while (step < c.steps) {
+        const auto step_start = Clock::now();
+        const data::Batch batch = loader.next();
+        const Tensor logits = (*model)(batch.inputs, batch.mask);
+        const Tensor loss = ops::cross_entropy(logits, batch.labels);
+        optimizer.zero_grad();
+        loss.backward();
+        if (c.clip > 0) optim::clip_grad_norm(parameter_list, c.clip);
+        const double lr = optimizer.lr();
+        optimizer.step();
+        schedule.step();
+        ++step;
+        const double loss_value = loss.item<float>();
+        const double accuracy = static_cast<double>(correct(logits, batch.labels)) / static_cast<double>(batch.labels.numel());
+        const double seconds = seconds_since(step_start);
+        train_seconds += seconds, interval_seconds += seconds;
+        trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel();
+        NYX_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ", step, "; stopping. The last good checkpoint is ",
+                  fs::exists(latest) ? latest : std::string("(none yet)"), "; try a lower --lr or --clip 1");
+
+        const bool logged = step % c.log_every == 0 || step == c.steps;
+        const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
+        if (logged) {
+            metrics.write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr},
+                           {"tokens_per_s", std::round(tokens_per_s)}});
+            interval_seconds = 0, interval_positions = 0;
+        }
+        progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
+
+        if (step % c.eval_every == 0 || step == c.steps) {
+            const Evaluation val = evaluate(*model, data.val, c.batch);
+            metrics.write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
+            const bool improved = val.accuracy > best;
+            if (improved) {
+                best = val.accuracy;
+                io::Metadata m = run_metadata;
+                m.emplace("step", std::to_string(step));
+                m.emplace("val_accuracy", std::to_string(val.accuracy));
+                nn::save_weights(best_path, *model, m);
+            }
+            save_latest();
+            progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
+                         improved ? " (best so far)" : "");
+        }
+        if (interrupted && step < c.steps) {
+            save_latest();
+            write_plot(dir);
+            progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
+                         latest.c_str(), c.task.c_str(), dir.c_str());
+            std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+            return 130;
+        }
+    }
+    std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+    progress.finish();
+
+    nn::load_weights(best_path, *model);
+    const Evaluation test = evaluate(*model, data.test, c.batch);
+    metrics.write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
+    write_plot(dir);
+    const double baseline = majority_baseline(data.train, data.test);
+    std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
+                "%ld steps in %s (%s tokens/s while training), peak memory %.0f MB\nrun directory %s, plot %s/curves.svg\n",
+                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best, 100 * baseline, static_cast<long>(c.steps),
+                clock_text(seconds_since(started)).c_str(),
+                rate_text(train_seconds > 0 ? static_cast<double>(trained_positions) / train_seconds : 0).c_str(), peak_rss_mb(),
+                dir.c_str(), dir.c_str());
+    return 0;
+}
+
+int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads) {
+    if (threads > 0) set_num_threads(static_cast<int>(threads));
+    std::string path = target;
+    if (fs::is_directory(target)) {
+        path = target + "/best.safetensors";
+        if (!fs::exists(path)) path = target + "/latest.safetensors";
+    }
+    const io::Safetensors file = io::load_safetensors(path);
+    const auto it = file.metadata.find("config");
+    NYX_CHECK(it != file.metadata.end(), path, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
+    const nlohmann::json json = nlohmann::json::parse(it->second, nullptr, false);
+    NYX_CHECK(!json.is_discarded(), path, ": the configuration in its metadata is not valid JSON");
+    const Config c = from_json(json, path);
+    validate(c);
+    const Splits data = load_data(c);
+    Generator generator(c.seed);
+    const auto model = make_model(c, data, generator);
+    nn::load_weights(path, *model);
+    const data::Dataset& dataset = split_of(data, split);
+    const Evaluation e = evaluate(*model, dataset, c.batch);
+    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
+                100 * e.accuracy, e.loss, static_cast<long>(e.examples), 100 * majority_baseline(data.train, dataset));
+    return 0;
+}
+
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output) {
+    std::vector<PlotSeries> runs;
+    for (const std::string& dir : run_dirs) {
+        const std::string file = dir + "/metrics.jsonl";
+        NYX_CHECK(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
+        std::string label = fs::path(dir).lexically_normal().filename().string();
+        if (label.empty()) label = fs::path(dir).lexically_normal().parent_path().filename().string();
+        if (fs::exists(dir + "/config.json")) {
+            const Config c = read_config(dir + "/config.json");
+            label += " (" + c.attn + ")";
+        }
+        runs.push_back({label, read_metrics(file)});
+    }
+    if (output.empty()) output = run_dirs.size() == 1 ? run_dirs.front() + "/curves.svg" : "comparison.svg";
+    io::write_file_atomically(output, plot_svg(runs));
+    std::printf("wrote %s\n", output.c_str());
+    return 0;
+}
+
+}  // namespace nyx::train

@@ -1,0 +1,26 @@
+#pragma once
+// The three things nyx-train does: train (or resume) a run, evaluate a checkpoint, plot runs.
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace nyx::train {
+
+// Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
+// `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved).
+int train(Config config, bool resume);
+
+struct Evaluation {
+    double loss = 0, accuracy = 0;
+    std::int64_t examples = 0;
+};
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch);
+
+// `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy.
+int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads);
+
+// One SVG of the runs' curves; `output` empty: RUN_DIR/curves.svg for one run, else comparison.svg.
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output);
+
+}  // namespace nyx::train
