@@ -8,14 +8,13 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
     : nn::Module("EncoderClassifier"), config_(c) {
     NYX_CHECK(classes >= 1 && c.layers >= 0 && c.max_len >= 1 && c.input_features >= 0,
               "EncoderClassifier: classes and max_len must be >= 1, layers and input_features >= 0");
-    if (c.input_features == 0) {
+    if (c.input_features == 0)
         token_embedding = register_module("token_embedding", std::make_shared<nn::Embedding>(c.vocab, c.dim, -1, c.dtype, generator));
-        nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
-    } else {
+    else
         input_projection = register_module(
             "input_projection", std::make_shared<nn::Linear>(c.input_features, c.dim, nn::LinearOptions{.bias = true, .dtype = c.dtype}, generator));
-    }
     position_embedding = register_module("position_embedding", std::make_shared<nn::Embedding>(c.max_len, c.dim, -1, c.dtype, generator));
+    if (token_embedding) nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
     nn::init::normal_(position_embedding->weight, 0, 0.02, generator);
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, generator));
     blocks = register_module("blocks", std::make_shared<nn::ModuleList<nn::TransformerBlock>>());

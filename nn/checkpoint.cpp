@@ -77,8 +77,15 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
     const auto seed = metadata_number<std::uint64_t>(file.metadata, "rng_seed", path);
     const auto offset = metadata_number<std::uint64_t>(file.metadata, "rng_offset", path);
     const auto lr = metadata_number<double>(file.metadata, "lr", path);
-    model.load_state_dict(weights);
+    // The optimizer first: should the weights then be refused, its previous state goes back.
+    const StateDict previous = optimizer.state_dict();
     optimizer.load_state_dict(optimizer_state);
+    try {
+        model.load_state_dict(weights);
+    } catch (...) {
+        optimizer.load_state_dict(previous);
+        throw;
+    }
     optimizer.set_lr(lr);
     if (schedule) schedule->set_position(static_cast<std::int64_t>(position));
     generator = Generator(seed, offset);

@@ -1,7 +1,5 @@
 // nn (continued): safetensors files and checkpoints.
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -11,23 +9,6 @@ using namespace nyx;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh, empty folder for one test's files.
-fs::path scratch_folder(const std::string& name) {
-    const fs::path folder = fs::temp_directory_path() / ("nyx-test-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(folder);
-    fs::create_directories(folder);
-    return folder;
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // A file made by hand: an 8-byte little-endian length (the header's, unless given), the header text, the data.
 std::string craft(const std::string& header, const std::string& data, std::uint64_t length = UINT64_MAX) {
@@ -228,6 +209,29 @@ TEST_CASE("weights round-trip into a fresh model; a training state resumes with 
     // A checkpoint of another model is refused with the list of differences.
     models::EncoderClassifier bigger({.vocab = 8, .max_len = 12, .dim = 24, .heads = 2, .head_dim = 8, .hidden = 32, .layers = 1}, 3);
     CHECK_ERROR_CONTAINS(nn::load_weights(folder / "model.safetensors", bigger), "Unexpected: blocks.1.", "Mis-shaped: ");
+
+    // load_weights reads the model's part of a training state; extra metadata travels with it.
+    nn::save_training_state(folder / "meta.safetensors", 30, model, opt, &schedule, gen, {{"config", "{\"a\": 1}"}});
+    CHECK(io::load_safetensors(folder / "meta.safetensors").metadata.at("config") == "{\"a\": 1}");
+    models::EncoderClassifier from_state(config, 3, third);
+    nn::load_weights(folder / "meta.safetensors", from_state);
+    from_state.eval();
+    CHECK(values(from_state(ids, mask)) == values(model(ids, mask)));
+    CHECK_ERROR_CONTAINS(nn::save_training_state(folder / "x.safetensors", 1, model, opt, &schedule, gen, {{"step", "2"}}), "\"step\"",
+                         "nyx's own");
+    // A state whose weights are refused changes neither the model nor the optimizer.
+    io::Safetensors broken = io::load_safetensors(folder / "state.safetensors");
+    broken.tensors.at("model/norm.weight") = zeros({3});
+    io::save_safetensors(folder / "broken.safetensors", broken.tensors, broken.metadata);
+    const auto snapshot = [](const nn::StateDict& state) {
+        std::map<std::string, std::vector<double>> out;
+        for (const auto& [key, t] : state) out[key] = values(t);
+        return out;
+    };
+    const auto optimizer_before = snapshot(resumed_opt.state_dict()), model_before = snapshot(resumed_model.state_dict());
+    CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "broken.safetensors", resumed_model, resumed_opt, nullptr, other), "Mis-shaped");
+    CHECK(snapshot(resumed_opt.state_dict()) == optimizer_before);
+    CHECK(snapshot(resumed_model.state_dict()) == model_before);
     fs::remove_all(folder);
 }
 

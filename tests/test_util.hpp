@@ -1,6 +1,9 @@
 #pragma once
 // Helpers shared by the test files.
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -22,3 +25,20 @@
     } while (0)
 
 inline std::vector<double> values(const nyx::Tensor& t) { return t.to_vector(); }
+
+// A fresh, empty folder for one test's files (named with the process id: tests may run at once).
+inline std::filesystem::path scratch_folder(const std::string& name) {
+    const auto folder = std::filesystem::temp_directory_path() / ("nyx-test-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(folder);
+    std::filesystem::create_directories(folder);
+    return folder;
+}
+
+inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::string read_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}

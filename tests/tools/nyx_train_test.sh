@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# nyx-train end to end, at a tiny size: usage nyx_train_test.sh NYX_TRAIN CASE
+#   run       a short run: its directory holds config, metrics, checkpoints and the plot; eval and plot work
+#   resume    Ctrl-C mid-run, then --resume: the losses equal those of an uninterrupted run
+#   text      the text task on a small TSV file; fashion: Fashion-MNIST as patches, a few steps
+#   bad-flags bad flags and bad resumes get a clear message and a non-zero status
+set -euo pipefail
+nyx_train=$1
+case_name=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/nyx-train-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# Tiny model and data: a run of a few hundred steps takes seconds.
+tiny=(--dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 8
+      --min-len 10 --max-len 40 --train-size 200 --val-size 40 --test-size 40 --threads 2)
+# The (step, loss) pairs of a run's training lines.
+losses() { grep '"split":"train"' "$1/metrics.jsonl" | sed -E 's/.*"step":([0-9]+),"split":"train","loss":([^,]+),.*/\1 \2/'; }
+
+expect_error() {  # expect_error "message part" nyx-train args...
+  local want=$1; shift
+  local out status=0
+  out=$("$nyx_train" "$@" 2>&1) || status=$?
+  [ "$status" -ne 0 ] || fail "nyx-train $* succeeded; expected an error containing: $want"
+  grep -qF -- "$want" <<<"$out" || fail "nyx-train $*: the message lacks \"$want\": $out"
+}
+
+case $case_name in
+run)
+  "$nyx_train" listops "${tiny[@]}" --steps 30 --eval-every 10 --log-every 5 --run-dir a > out.txt
+  for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "a/$f" ] || fail "a/$f is missing"; done
+  ls a | grep -q tmp && fail "a temporary file was left behind"
+  [ "$(grep -c '"split":"train"' a/metrics.jsonl)" -eq 6 ] || fail "expected 6 training lines (every 5 of 30 steps)"
+  [ "$(grep -c '"split":"val"' a/metrics.jsonl)" -eq 3 ] || fail "expected 3 validation lines"
+  grep -q '^{"step":30,"split":"test","loss":' a/metrics.jsonl || fail "no test line"
+  grep -q '"tokens_per_s":' a/metrics.jsonl || fail "no tokens_per_s"
+  grep -q '"attn": "nystrom"' a/config.json && grep -q '"steps": 30' a/config.json || fail "config.json lacks the resolved options"
+  grep -q '<svg' a/curves.svg && grep -q '<polyline' a/curves.svg || fail "curves.svg has no curves"
+  grep -q 'test accuracy .*majority-class baseline' out.txt || fail "no final summary: $(cat out.txt)"
+  grep -q 'tokens/s' out.txt && grep -q 'peak memory' out.txt || fail "the summary lacks speed or memory"
+  # Not a terminal: plain log lines, no carriage returns.
+  grep -q $'\r' out.txt && fail "progress bar codes in a non-terminal log"
+  "$nyx_train" eval a | grep -q 'test accuracy' || fail "eval of a run directory"
+  "$nyx_train" eval a/latest.safetensors --split val | grep -q 'val accuracy' || fail "eval of a checkpoint file"
+  "$nyx_train" listops "${tiny[@]}" --attn softmax --steps 10 --eval-every 5 --run-dir b > /dev/null
+  "$nyx_train" plot a b --output both.svg > /dev/null
+  [ "$(grep -c '<polyline' both.svg)" -ge 4 ] && grep -q 'a (nystrom)' both.svg && grep -q 'b (softmax)' both.svg || fail "plot of two runs"
+  ;;
+resume)
+  # One run straight through...
+  "$nyx_train" listops "${tiny[@]}" --dropout 0.1 --steps 400 --eval-every 20 --log-every 1 --run-dir straight > /dev/null
+  # ...and one interrupted by Ctrl-C once it has a checkpoint, then resumed.
+  "$nyx_train" listops "${tiny[@]}" --dropout 0.1 --steps 400 --eval-every 20 --log-every 1 --run-dir cut > cut.txt &
+  pid=$!
+  for _ in $(seq 1 3000); do [ -e cut/latest.safetensors ] && break; sleep 0.01; done
+  kill -INT "$pid"
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 130 ] || fail "an interrupted run should exit with 130, got $status"
+  grep -q 'interrupted at step' cut.txt && grep -q -- '--resume cut' cut.txt || fail "no message on interruption: $(cat cut.txt)"
+  stopped=$(losses cut | tail -1 | cut -d' ' -f1)
+  [ "$stopped" -lt 400 ] || fail "the run finished before the interruption; the test needs a slower run"
+  "$nyx_train" listops --resume cut > resumed.txt
+  grep -q "resuming" resumed.txt || fail "no resume message"
+  diff <(losses straight) <(losses cut) > /dev/null || fail "the resumed run's losses differ: $(diff <(losses straight) <(losses cut) | head -5)"
+  [ "$(losses cut | wc -l)" -eq 400 ] || fail "expected 400 training lines after the resume"
+  echo "interrupted after step $stopped; the resumed losses match the uninterrupted run's at all 400 steps"
+  ;;
+text)
+  for i in $(seq 1 120); do
+    if [ $((i % 2)) -eq 0 ]; then printf 'yes\tthe answer is yes indeed %d\n' "$i"; else printf 'no\tnope, it is not so %d\n' "$i"; fi
+  done > train.tsv
+  printf 'yes\tyes yes\nno\tnope\n' > test.tsv
+  "$nyx_train" text --train-file train.tsv --test-file test.tsv --val-size 20 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 \
+    --landmarks 4 --conv 3 --batch 8 --steps 20 --eval-every 10 --run-dir t > out.txt
+  grep -q 'test accuracy' out.txt || fail "text run: $(cat out.txt)"
+  grep -q '"classes": 2' t/config.json || fail "two classes expected"
+  printf 'yes\tfine\nmaybe\tunsure\n' > odd.tsv
+  expect_error "odd.tsv:2: the label \"maybe\"" text --train-file train.tsv --test-file odd.tsv --steps 1 --run-dir t2
+  ;;
+fashion)
+  "$nyx_train" fashion-mnist --patch 7 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 16 \
+    --steps 10 --eval-every 10 --val-size 100 --run-dir f > out.txt
+  grep -q '16 positions' out.txt || fail "7x7 patches of a 28x28 image: 16 positions: $(head -3 out.txt)"
+  grep -q 'test accuracy' out.txt || fail "fashion-mnist run"
+  expect_error "fashion-mnist/nothing-here" fashion-mnist --data-dir "$work/fashion-mnist/nothing-here" --run-dir f2
+  ;;
+bad-flags)
+  expect_error "--attn" listops --attn linear
+  expect_error "--landmarks must be at least 1" listops --landmarks 0
+  expect_error "--conv must be 0 (off) or odd" listops --conv 4
+  expect_error "--lr must be a positive number" listops --lr -1
+  expect_error "--max-len must exceed --min-len" listops --min-len 100 --max-len 50
+  expect_error "--train-file" text
+  expect_error "--preset must be demo or lra" listops --preset huge
+  expect_error "not expected: 1 --bogus" listops --bogus 1
+  expect_error "steps" listops --steps abc
+  "$nyx_train" listops "${tiny[@]}" --steps 4 --eval-every 2 --run-dir r > /dev/null
+  expect_error "r already holds a run" listops "${tiny[@]}" --steps 4 --run-dir r
+  expect_error "--dim cannot change when resuming" listops --resume r --dim 32
+  expect_error "already ran 4 steps" listops --resume r
+  expect_error "is a listops run" text --resume r
+  expect_error "--resume: Directory does not exist" listops --resume nowhere
+  echo '{"task": "listops"' > r/config.json
+  expect_error "r/config.json: not valid JSON" listops --resume r --steps 8
+  echo '{"task": "listops"}' > r/config.json
+  expect_error "has no \"preset\"" listops --resume r --steps 8
+  expect_error "fewer than the 8-byte header" eval /dev/null
+  printf '\x02\x00\x00\x00\x00\x00\x00\x00{}' > plain.safetensors  # a valid file with no tensors and no metadata
+  expect_error "has no nyx-train configuration" eval plain.safetensors
+  ;;
+*)
+  fail "unknown case $case_name"
+  ;;
+esac
+echo "ok: $case_name"
