@@ -79,18 +79,40 @@ Loader::~Loader() {
 std::vector<std::int64_t> Loader::indices_at(std::int64_t position) {
     const std::int64_t epoch = position / per_epoch_, first = position % per_epoch_ * options_.batch;
     if (epoch != order_epoch_) {
+        order_.resize(static_cast<std::size_t>(dataset_.size()));
+        std::iota(order_.begin(), order_.end(), std::int64_t{0});
         if (options_.shuffle) {
-            // Epoch e's permutation starts at counter e·size of the seed's stream: no two overlap.
-            Generator generator(options_.seed, static_cast<std::uint64_t>(epoch) * static_cast<std::uint64_t>(dataset_.size()));
+            // Epoch e draws from counter 2e·size of the seed's stream on: no two epochs overlap.
+            Generator generator(options_.seed, 2 * static_cast<std::uint64_t>(epoch) * static_cast<std::uint64_t>(dataset_.size()));
             order_ = randperm(dataset_.size(), generator);
-        } else if (order_.empty()) {
-            order_.resize(static_cast<std::size_t>(dataset_.size()));
-            std::iota(order_.begin(), order_.end(), std::int64_t{0});
+            if (options_.bucket > 0) bucket_by_length(generator);
+        } else if (options_.bucket > 0) {  // in order of length (evaluation)
+            std::stable_sort(order_.begin(), order_.end(), [&](std::int64_t x, std::int64_t y) {
+                return dataset_.examples[static_cast<std::size_t>(x)].tokens.size() < dataset_.examples[static_cast<std::size_t>(y)].tokens.size();
+            });
         }
         order_epoch_ = epoch;
     }
     const std::int64_t last = std::min(first + options_.batch, dataset_.size());
     return {order_.begin() + first, order_.begin() + last};
+}
+
+void Loader::bucket_by_length(Generator& generator) {
+    const auto length = [&](std::int64_t i) { return dataset_.examples[static_cast<std::size_t>(i)].tokens.size(); };
+    const std::int64_t b = options_.batch, used = std::min(per_epoch_ * b, dataset_.size()), window = options_.bucket * b;
+    for (std::int64_t start = 0; start < used; start += window)
+        std::stable_sort(order_.begin() + start, order_.begin() + std::min(start + window, used),
+                         [&](std::int64_t x, std::int64_t y) { return length(x) < length(y); });
+    // Shuffle whole batches, so that the lengths of consecutive steps do not trend.
+    const std::vector<std::int64_t> batches = randperm(per_epoch_, generator);
+    std::vector<std::int64_t> shuffled;
+    shuffled.reserve(order_.size());
+    for (const std::int64_t k : batches) {
+        const auto from = order_.begin() + k * b;
+        shuffled.insert(shuffled.end(), from, from + std::min(b, dataset_.size() - k * b));
+    }
+    shuffled.insert(shuffled.end(), order_.begin() + std::min(used, dataset_.size()), order_.end());  // dropped at the end
+    order_ = std::move(shuffled);
 }
 
 void Loader::start(std::int64_t position) {

@@ -15,7 +15,7 @@
 
 #include <oneapi/tbb/task_group.h>
 
-#include <nyx/core/tensor.hpp>
+#include <nyx/core/random.hpp>
 
 namespace nyx::data {
 
@@ -58,6 +58,10 @@ struct LoaderOptions {
     bool drop_last = true;  // an epoch's incomplete last batch is skipped (training); kept otherwise
     std::uint64_t seed = 0;
     std::int64_t pad_to = 0;
+    // k > 0: batches of similar lengths (less padding). Shuffled: each window of k·batch shuffled
+    // examples is sorted by length and cut into batches, and the batches are shuffled. In order: the
+    // whole dataset sorted by length. 0: off.
+    std::int64_t bucket = 0;
     bool prefetch = true;   // build the next batch on a TBB task while the caller works
     DType dtype = f32;
 };
@@ -77,6 +81,7 @@ class Loader {
 
   private:
     std::vector<std::int64_t> indices_at(std::int64_t position);
+    void bucket_by_length(Generator& generator);
     void start(std::int64_t position);
     void wait();
 
@@ -84,7 +89,7 @@ class Loader {
     LoaderOptions options_;
     std::int64_t per_epoch_ = 0, position_ = 0;
     std::int64_t order_epoch_ = -1;
-    std::vector<std::int64_t> order_;
+    std::vector<std::int64_t> order_;  // the epoch's examples, batch after batch
     tbb::task_group tasks_;
     bool pending_ = false;
     std::int64_t pending_position_ = -1;

@@ -1,6 +1,7 @@
 // data: the ListOps generator and its TSV files, the IDX reader (on the real Fashion-MNIST files and
 // on corrupt copies), the text reader, the loader's padding, masks and shuffling.
 #include <map>
+#include <tuple>
 #include <set>
 #include <string_view>
 
@@ -347,6 +348,37 @@ TEST_CASE("the loader: a new permutation every epoch, reproducible from the seed
     CHECK(labels_of(ordered.next()) == std::vector<double>{2, 0});
     CHECK_ERROR_CONTAINS(data::Loader(d, {.batch = 11}), "fewer than one batch of 11");
     CHECK_ERROR_CONTAINS(data::Loader(d, {.batch = 0}), "at least 1");
+}
+
+TEST_CASE("the loader's length buckets: each example once per epoch, far less padding, reproducible") {
+    const auto s = data::generate_listops({.min_length = 10, .max_length = 200, .train_size = 640, .val_size = 1, .test_size = 1, .seed = 2});
+    const auto padded = [&](std::int64_t bucket, std::uint64_t seed) {
+        data::Loader loader(s.train, {.batch = 16, .seed = seed, .bucket = bucket});
+        std::int64_t positions = 0, tokens = 0;
+        std::vector<double> labels;
+        for (std::int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+            const data::Batch b = loader.next();
+            positions += b.mask.numel(), tokens += b.tokens;
+            for (const double l : values(b.labels)) labels.push_back(l);
+        }
+        std::sort(labels.begin(), labels.end());
+        return std::tuple{positions, tokens, labels};
+    };
+    const auto [plain_positions, plain_tokens, plain_labels] = padded(0, 1);
+    const auto [bucket_positions, bucket_tokens, bucket_labels] = padded(10, 1);
+    CHECK(plain_tokens == bucket_tokens);  // the same examples (640 = 40 whole batches)...
+    CHECK(plain_labels == bucket_labels);
+    CHECK(bucket_positions < plain_positions * 3 / 4);  // ...with less padding
+    CHECK(bucket_positions >= bucket_tokens);
+    CHECK(padded(10, 1) == padded(10, 1));
+    // In order (evaluation): sorted by length.
+    data::Loader ordered(s.train, {.batch = 64, .shuffle = false, .drop_last = false, .bucket = 1});
+    std::int64_t previous = 0;
+    for (std::int64_t i = 0; i < ordered.batches_per_epoch(); ++i) {
+        const data::Batch b = ordered.next();
+        CHECK(b.mask.size(1) >= previous);
+        previous = b.mask.size(1);
+    }
 }
 
 TEST_CASE("host-side random draws: randperm is a permutation, random_below stays in range") {

@@ -12,7 +12,7 @@ void for_each_field(C& c, F&& f) {
         f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
         f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
         f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
-        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every),
+        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
         f("train_file", c.train_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
@@ -118,6 +118,7 @@ void validate(const Config& c) {
     check(c.threads >= 0 && c.threads <= 4096, "threads", c.threads, "lie in 0..4096 (0: every core)");
     check(c.eval_every >= 1, "eval-every", c.eval_every, "be at least 1");
     check(c.log_every >= 1, "log-every", c.log_every, "be at least 1");
+    check(c.bucket >= 0, "bucket", c.bucket, "not be negative (0: off)");
     check(c.patch >= 0 && c.patch <= 28, "patch", c.patch, "lie in 0..28 (0: one token per pixel)");
     check(c.val_size >= 0 && c.train_size >= 0 && c.test_size >= 0, "val-size", c.val_size, "and the other split sizes must not be negative");
     if (c.task == "listops") {

@@ -25,6 +25,7 @@ struct Config {
     std::uint64_t seed = 0;
     std::int64_t threads = 0;  // 0: NYX_NUM_THREADS or every core
     std::int64_t eval_every = 500, log_every = 10;
+    std::int64_t bucket = 50;  // batches of similar lengths from windows of this many batches (0: off)
     std::string run_dir;
     // Data. ListOps: lengths strictly between min_len and max_len, split sizes. Text: max_len cuts
     // each text. Images: patch (0 = pixels). val_size: held out of the training data (images, text).

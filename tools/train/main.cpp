@@ -79,6 +79,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--threads", &Config::threads, "threads (0 = NYX_NUM_THREADS or every core)", shown);
     t.add("--eval-every", &Config::eval_every, "validate and checkpoint every N steps", shown);
     t.add("--log-every", &Config::log_every, "write a metrics line every N steps", shown);
+    t.add("--bucket", &Config::bucket, "batch sequences of similar length, sorting windows of N batches (0 = off)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
     app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint")->check(CLI::ExistingDirectory);
     if (task == "listops") {

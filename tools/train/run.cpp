@@ -139,11 +139,11 @@ void write_plot(const std::string& run_dir) {
 
 }  // namespace
 
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch) {
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket) {
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
-    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false});
+    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false, .bucket = bucket});
     double loss = 0;
     std::int64_t hits = 0;
     for (std::int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
@@ -196,7 +196,7 @@ int train(Config c, bool resume) {
             if (r.split == "val" && r.step <= step) best = std::max(best, r.accuracy);
     }
     MetricsWriter metrics(dir + "/metrics.jsonl", step);
-    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = c.seed + 1});
+    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = c.seed + 1, .bucket = c.bucket});
     loader.seek(step);
 
     std::int64_t parameters = 0;
@@ -245,7 +245,7 @@ int train(Config c, bool resume) {
         progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
 
         if (step % c.eval_every == 0 || step == c.steps) {
-            const Evaluation val = evaluate(*model, data.val, c.batch);
+            const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
             metrics.write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
             const bool improved = val.accuracy > best;
             if (improved) {
@@ -272,7 +272,7 @@ int train(Config c, bool resume) {
     progress.finish();
 
     nn::load_weights(best_path, *model);
-    const Evaluation test = evaluate(*model, data.test, c.batch);
+    const Evaluation test = evaluate(*model, data.test, c.batch, c.bucket);
     metrics.write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
     write_plot(dir);
     const double baseline = majority_baseline(data.train, data.test);
@@ -304,7 +304,7 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     const auto model = make_model(c, data, generator);
     nn::load_weights(path, *model);
     const data::Dataset& dataset = split_of(data, split);
-    const Evaluation e = evaluate(*model, dataset, c.batch);
+    const Evaluation e = evaluate(*model, dataset, c.batch, c.bucket);
     std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
                 100 * e.accuracy, e.loss, static_cast<long>(e.examples), 100 * majority_baseline(data.train, dataset));
     return 0;

@@ -15,7 +15,8 @@ struct Evaluation {
     double loss = 0, accuracy = 0;
     std::int64_t examples = 0;
 };
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch);
+// In order of length when bucket > 0 (less padding), else in the dataset's order.
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket);
 
 // `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy.
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads);
