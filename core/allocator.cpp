@@ -27,11 +27,21 @@ struct Pool {
     std::unordered_map<std::size_t, std::vector<void*>> free_blocks;  // by size class
     Stats stats;
 
-    void free_all_cached() {
-        for (auto& [size, blocks] : free_blocks)
-            for (void* block : blocks) std::free(block);
-        free_blocks.clear();
-        stats.cached_bytes = 0;
+    void free_all_cached() { evict_until(0); }
+
+    // Returns cached blocks to the system until at most `limit` bytes stay cached.
+    void evict_until(std::size_t limit) {
+        while (stats.cached_bytes > limit) {
+            auto it = free_blocks.begin();
+            if (it->second.empty()) {  // a size class whose blocks are all in use
+                free_blocks.erase(it);
+                continue;
+            }
+            std::free(it->second.back());
+            it->second.pop_back();
+            stats.cached_bytes -= it->first;
+            if (it->second.empty()) free_blocks.erase(it);
+        }
     }
 };
 
@@ -52,6 +62,11 @@ void* allocate(std::size_t nbytes) {
         it->second.pop_back();
         p.stats.cached_bytes -= size;
     } else {
+        // Live and cached bytes together never pass the most ever live at once: a miss first returns
+        // cached blocks of other sizes to the system, so shapes that vary from step to step
+        // (sequences of varying length) cannot grow the cache without bound.
+        p.stats.high_water_bytes = std::max(p.stats.high_water_bytes, p.stats.live_bytes + size);
+        p.evict_until(p.stats.high_water_bytes - p.stats.live_bytes - size);
         block = std::aligned_alloc(alignment, size);
         if (!block && p.stats.cached_bytes > 0) {
             p.free_all_cached();
