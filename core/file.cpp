@@ -23,6 +23,18 @@ std::vector<unsigned char> read_file(const std::string& path) {
     return bytes;
 }
 
+void for_each_line(std::string_view text, const std::function<void(std::int64_t, std::string_view)>& visit) {
+    std::size_t start = 0;
+    for (std::int64_t line_number = 1; start < text.size(); ++line_number) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        visit(line_number, line);
+    }
+}
+
 void write_file_atomically(const std::string& path, std::string_view bytes) {
     // A temporary name of this process and call, created exclusively: two writes never share one.
     static std::atomic<std::uint64_t> writes{0};

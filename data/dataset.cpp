@@ -15,7 +15,10 @@ std::int64_t Dataset::max_length() const {
 
 std::vector<std::int64_t> Dataset::class_counts() const {
     std::vector<std::int64_t> counts(static_cast<std::size_t>(classes), 0);
-    for (const Example& e : examples) ++counts[static_cast<std::size_t>(e.label)];
+    for (const Example& e : examples) {
+        NYX_CHECK(e.label >= 0 && e.label < classes, name, ": label ", e.label, " is outside [0, ", classes, ")");
+        ++counts[static_cast<std::size_t>(e.label)];
+    }
     return counts;
 }
 
@@ -33,7 +36,9 @@ Batch make_batch(const Dataset& dataset, std::span<const std::int64_t> indices, 
     std::int64_t n = 0, tokens = 0;
     for (const std::int64_t i : indices) {
         NYX_CHECK(i >= 0 && i < dataset.size(), dataset.name, ": example ", i, " is out of range [0, ", dataset.size(), ")");
-        const auto length = static_cast<std::int64_t>(dataset.examples[static_cast<std::size_t>(i)].tokens.size()) / width;
+        const auto values = static_cast<std::int64_t>(dataset.examples[static_cast<std::size_t>(i)].tokens.size());
+        NYX_CHECK(values % width == 0, dataset.name, ": example ", i, " has ", values, " values, not a multiple of the token width ", width);
+        const std::int64_t length = values / width;
         n = std::max(n, length);
         tokens += length;
     }
@@ -63,6 +68,8 @@ Batch make_batch(const Dataset& dataset, std::span<const std::int64_t> indices, 
 
 Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
     NYX_CHECK(options_.batch >= 1, "Loader: the batch size must be at least 1, got ", options_.batch);
+    NYX_CHECK(options_.bucket >= 0, "Loader: the bucket window must not be negative, got ", options_.bucket);
+    NYX_CHECK(dataset_.token_width >= 1, "Loader: ", dataset_.name, " has token width ", dataset_.token_width);
     NYX_CHECK(dataset_.size() > 0, "Loader: ", dataset_.name, " has no examples");
     per_epoch_ = options_.drop_last ? dataset_.size() / options_.batch : (dataset_.size() + options_.batch - 1) / options_.batch;
     NYX_CHECK(per_epoch_ > 0, "Loader: ", dataset_.name, " has ", dataset_.size(), " examples, fewer than one batch of ",
@@ -99,7 +106,8 @@ std::vector<std::int64_t> Loader::indices_at(std::int64_t position) {
 
 void Loader::bucket_by_length(Generator& generator) {
     const auto length = [&](std::int64_t i) { return dataset_.examples[static_cast<std::size_t>(i)].tokens.size(); };
-    const std::int64_t b = options_.batch, used = std::min(per_epoch_ * b, dataset_.size()), window = options_.bucket * b;
+    const std::int64_t b = options_.batch, used = std::min(per_epoch_ * b, dataset_.size());
+    const std::int64_t window = std::min(options_.bucket, per_epoch_) * b;  // no overflow: at most a few times the size
     for (std::int64_t start = 0; start < used; start += window)
         std::stable_sort(order_.begin() + start, order_.begin() + std::min(start + window, used),
                          [&](std::int64_t x, std::int64_t y) { return length(x) < length(y); });
@@ -116,37 +124,39 @@ void Loader::bucket_by_length(Generator& generator) {
 }
 
 void Loader::start(std::int64_t position) {
-    pending_position_ = position;
-    pending_ = true;
     std::vector<std::int64_t> indices = indices_at(position);
-    if (!options_.prefetch) {
-        pending_batch_ = make_batch(dataset_, indices, options_.pad_to, options_.dtype);
-        return;
-    }
     tasks_.run([this, indices = std::move(indices)] { pending_batch_ = make_batch(dataset_, indices, options_.pad_to, options_.dtype); });
+    pending_ = true;
+    pending_position_ = position;
 }
 
-void Loader::wait() {
+void Loader::discard() {
     if (!pending_) return;
     pending_ = false;
-    tasks_.wait();  // rethrows a failure of the task
+    try {
+        tasks_.wait();
+    } catch (...) {  // a batch nobody will ask for: its failure does not matter
+    }
 }
 
 void Loader::seek(std::int64_t position) {
     NYX_CHECK(position >= 0, "Loader::seek: the position must not be negative, got ", position);
-    wait();
+    if (position != position_) discard();
     position_ = position;
 }
 
 Batch Loader::next() {
-    if (!pending_ || pending_position_ != position_) {
-        wait();
-        start(position_);
+    Batch batch;
+    if (pending_ && pending_position_ == position_) {
+        pending_ = false;
+        tasks_.wait();  // rethrows the task's failure; the position stays, so a retry fails alike
+        batch = std::move(pending_batch_);
+    } else {
+        discard();
+        batch = make_batch(dataset_, indices_at(position_), options_.pad_to, options_.dtype);
     }
-    wait();
-    Batch batch = std::move(pending_batch_);
     ++position_;
-    start(position_);
+    if (options_.prefetch) start(position_);
     return batch;
 }
 

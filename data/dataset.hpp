@@ -29,7 +29,7 @@ struct Example {
 struct Dataset {
     std::string name;
     std::vector<Example> examples;
-    std::int64_t vocab = 0;        // token ids lie in [0, vocab); id 0 pads
+    std::int64_t vocab = 0;        // token ids lie in [0, vocab); padding is id 0 (the mask tells it from a real 0)
     std::int64_t classes = 0;
     std::int64_t token_width = 1;  // 1: ids; > 1: feature vectors of this width
     std::vector<std::string> class_names;  // optional, one per class
@@ -82,8 +82,8 @@ class Loader {
   private:
     std::vector<std::int64_t> indices_at(std::int64_t position);
     void bucket_by_length(Generator& generator);
-    void start(std::int64_t position);
-    void wait();
+    void start(std::int64_t position);  // builds the batch at `position` on a task
+    void discard();                     // waits for a pending batch and drops it
 
     const Dataset& dataset_;
     LoaderOptions options_;

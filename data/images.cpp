@@ -76,7 +76,9 @@ Dataset images_to_dataset(std::string name, const IdxArray& images, const IdxArr
     NYX_CHECK(labels.dims.size() == 1, name, ": labels must be a rank-1 IDX array, got rank ", labels.dims.size());
     const std::int64_t count = images.dims[0], rows = images.dims[1], cols = images.dims[2];
     NYX_CHECK(labels.dims[0] == count, name, ": ", count, " images but ", labels.dims[0], " labels");
-    NYX_CHECK(rows * cols >= 1 && rows * cols <= 65536, name, ": images of ", rows, "x", cols, " pixels; nyx takes 1 to 65536 per image");
+    NYX_CHECK(count >= 1, name, ": the file holds no images");
+    NYX_CHECK(rows >= 1 && cols >= 1 && rows <= 65536 && cols <= 65536 && rows * cols <= 65536, name, ": images of ", rows, "x", cols,
+              " pixels; nyx takes 1 to 65536 per image");
     NYX_CHECK(patch >= 0 && (patch == 0 || (rows % patch == 0 && cols % patch == 0)), name, ": the patch size ", patch,
               " does not divide the ", rows, "x", cols, " image");
     Dataset d{std::move(name), {}, 256, classes, patch ? patch * patch : 1, {}};

@@ -77,42 +77,46 @@ Dataset empty_split(std::string name) {
 
 }  // namespace
 
-ListOpsSplits generate_listops(const ListOpsOptions& o) {
-    NYX_CHECK(o.min_length >= 0 && o.max_length > o.min_length + 1, "ListOps: the length window (", o.min_length, ", ",
-              o.max_length, ") holds no length; lengths lie strictly between --min-len and --max-len");
-    NYX_CHECK(o.max_length <= 65536, "ListOps: the longest length is 65536 tokens, got ", o.max_length);
-    NYX_CHECK(o.train_size >= 0 && o.val_size >= 0 && o.test_size >= 0, "ListOps: split sizes must not be negative");
-    NYX_CHECK(o.max_depth >= 1 && o.max_args >= 2, "ListOps: need max_depth >= 1 and max_args >= 2");
-    NYX_CHECK(o.leaf_probability >= 0 && o.leaf_probability < 1, "ListOps: the leaf probability must lie in [0, 1)");
+ListOpsSplits generate_listops(const ListOpsOptions& options) {
+    NYX_CHECK(options.min_length >= 0 && options.max_length > options.min_length + 1, "ListOps: the length window (", options.min_length, ", ",
+              options.max_length, ") holds no length; lengths lie strictly between --min-len and --max-len");
+    NYX_CHECK(options.max_length <= 65536, "ListOps: the longest length is 65536 tokens, got ", options.max_length);
+    constexpr std::int64_t most = 10'000'000;
+    NYX_CHECK(options.train_size >= 0 && options.val_size >= 0 && options.test_size >= 0 && options.train_size <= most && options.val_size <= most && options.test_size <= most,
+              "ListOps: each split holds 0 to ", most, " expressions");
+    NYX_CHECK(options.max_depth >= 1 && options.max_args >= 2, "ListOps: need max_depth >= 1 and max_args >= 2");
+    NYX_CHECK(options.leaf_probability >= 0 && options.leaf_probability < 1, "ListOps: the leaf probability must lie in [0, 1)");
     // The shortest expression with an operator has 4 tokens and depth 2; longer ones need deeper trees
     // or more arguments, which a window may rule out: give up rather than draw forever.
     const std::int64_t longest_possible = [&] {
         std::int64_t len = 1;  // a digit
-        for (std::int64_t d = 1; d < o.max_depth && len < o.max_length; ++d) len = 2 + o.max_args * len;
+        for (std::int64_t d = 1; d < options.max_depth && len < options.max_length; ++d) len = 2 + options.max_args * len;
         return len;
     }();
-    NYX_CHECK(longest_possible > o.min_length, "ListOps: with depth ", o.max_depth, " and ", o.max_args,
+    NYX_CHECK(longest_possible > options.min_length, "ListOps: with depth ", options.max_depth, " and ", options.max_args,
               " arguments no expression is longer than ", longest_possible, " tokens, so none fits the window");
 
     ListOpsSplits splits{empty_split("listops-train"), empty_split("listops-val"), empty_split("listops-test")};
-    const std::int64_t total = o.train_size + o.val_size + o.test_size;
-    Generator generator(o.seed);
-    ExpressionDrawer drawer(o, generator);
+    const std::int64_t total = options.train_size + options.val_size + options.test_size;
+    Generator generator(options.seed);
+    ExpressionDrawer drawer(options, generator);
     std::unordered_multimap<std::uint64_t, std::pair<Dataset*, std::size_t>> seen;
     std::vector<std::uint16_t> tokens;
     std::int64_t drawn = 0, attempts = 0;
     while (drawn < total) {
-        NYX_CHECK(++attempts <= 1000 * (total + 1000), "ListOps: after ", attempts - 1, " attempts only ", drawn, " of ", total,
-                  " expressions fit the window (", o.min_length, ", ", o.max_length, "); widen it");
+        ++attempts;
+        NYX_CHECK(attempts <= 1000 * (total + 1000) && (drawn > 0 || attempts <= 100'000), "ListOps: after ", attempts - 1,
+                  " attempts only ", drawn, " of ", total, " expressions fit the window (", options.min_length, ", ", options.max_length,
+                  ") uniquely; widen it or ask for fewer");
         tokens.clear();
-        const std::int64_t value = drawer.draw(tokens, 1, static_cast<std::size_t>(o.max_length));
+        const std::int64_t value = drawer.draw(tokens, 1, static_cast<std::size_t>(options.max_length));
         const auto length = static_cast<std::int64_t>(tokens.size());
-        if (value < 0 || length <= o.min_length || length >= o.max_length) continue;
+        if (value < 0 || length <= options.min_length || length >= options.max_length) continue;
         const std::uint64_t h = hash_tokens(tokens);
         const auto [first, last] = seen.equal_range(h);
         if (std::any_of(first, last, [&](const auto& entry) { return entry.second.first->examples[entry.second.second].tokens == tokens; }))
             continue;
-        Dataset& split = drawn < o.train_size ? splits.train : drawn < o.train_size + o.val_size ? splits.val : splits.test;
+        Dataset& split = drawn < options.train_size ? splits.train : drawn < options.train_size + options.val_size ? splits.val : splits.test;
         seen.emplace(h, std::pair{&split, split.examples.size()});
         split.examples.push_back({tokens, value});
         ++drawn;
@@ -186,18 +190,13 @@ Dataset read_listops_tsv(const std::string& path) {
     const std::vector<unsigned char> bytes = io::read_file(path);
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     Dataset d = empty_split(path);
-    std::size_t start = 0;
-    for (std::int64_t line_number = 1; start < text.size(); ++line_number) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        start = end + 1;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    NYX_CHECK(!bytes.empty(), path, ": the file is empty; expected the header \"Source<TAB>Target\"");
+    io::for_each_line(text, [&](std::int64_t line_number, std::string_view line) {
         if (line_number == 1) {
             NYX_CHECK(line == "Source\tTarget", path, ":1: expected the header \"Source<TAB>Target\", got \"", line.substr(0, 80), "\"");
-            continue;
+            return;
         }
-        if (line.empty()) continue;
+        if (line.empty()) return;
         const std::size_t tab = line.rfind('\t');
         NYX_CHECK(tab != std::string_view::npos, path, ":", line_number, ": expected \"expression<TAB>value\"; the line has no tab");
         const std::string_view target = line.substr(tab + 1);
@@ -207,8 +206,8 @@ Dataset read_listops_tsv(const std::string& path) {
         NYX_CHECK(!e.tokens.empty(), path, ":", line_number, ": the expression is empty");
         NYX_CHECK(e.tokens.size() <= 65536, path, ":", line_number, ": the expression has ", e.tokens.size(), " tokens, more than 65536");
         d.examples.push_back(std::move(e));
-    }
-    NYX_CHECK(!bytes.empty(), path, ": the file is empty; expected the header \"Source<TAB>Target\"");
+    });
+    NYX_CHECK(d.size() > 0, path, ": no examples after the header");
     return d;
 }
 

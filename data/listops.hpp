@@ -21,7 +21,7 @@ struct ListOpsOptions {
     std::int64_t train_size = 96000, val_size = 2000, test_size = 2000;
     std::int64_t max_depth = 10;       // nodes at this depth are digits
     std::int64_t max_args = 10;        // an operator takes 2 to max_args arguments
-    double leaf_probability = 0.75;    // a node above max_depth is a digit with this probability
+    double leaf_probability = 0.75;    // a node shallower than max_depth is a digit with this probability
     std::uint64_t seed = 0;
 };
 

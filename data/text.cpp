@@ -28,14 +28,8 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
         Example example;
     };
     std::vector<Row> rows;
-    std::size_t start = 0;
-    for (std::int64_t line_number = 1; start < text.size(); ++line_number) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        start = end + 1;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) continue;
+    io::for_each_line(text, [&](std::int64_t line_number, std::string_view line) {
+        if (line.empty()) return;
         const std::size_t tab = line.find('\t');
         NYX_CHECK(tab != std::string_view::npos, path, ":", line_number, ": expected \"label<TAB>text\"; the line has no tab");
         NYX_CHECK(tab > 0, path, ":", line_number, ": the label is empty");
@@ -45,7 +39,7 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
         e.tokens.reserve(body.size());
         for (const char c : body) e.tokens.push_back(static_cast<std::uint16_t>(static_cast<unsigned char>(c) + 1));
         rows.push_back({std::string(line.substr(0, tab)), line_number, std::move(e)});
-    }
+    });
     NYX_CHECK(!rows.empty(), path, ": no examples; expected lines of \"label<TAB>text\"");
 
     std::vector<std::string> classes = options.classes;
@@ -56,6 +50,8 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
         if (std::all_of(classes.begin(), classes.end(), is_integer))
             std::stable_sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
     }
+    NYX_CHECK(classes.size() >= 2, path, ": every line has the label \"", classes.front().substr(0, 40),
+              "\"; classification needs at least 2 classes");
     std::map<std::string, std::int64_t, std::less<>> ids;
     for (std::size_t i = 0; i < classes.size(); ++i) ids.emplace(classes[i], static_cast<std::int64_t>(i));
     Dataset d{path, {}, text_vocab, static_cast<std::int64_t>(classes.size()), 1, classes};

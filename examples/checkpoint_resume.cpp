@@ -16,6 +16,8 @@
 
 #include <nyx/nyx.hpp>
 
+#include "steps_flag.hpp"
+
 using namespace nyx;
 namespace fs = std::filesystem;
 
@@ -69,13 +71,8 @@ struct TemporaryFolder {
 int run(std::int64_t n);
 
 int main(int argc, char** argv) {
-    int steps = 10;
-    if (argc == 3 && std::string(argv[1]) == "--steps") steps = std::stoi(argv[2]);
-    else if (argc != 1) steps = 0;  // a command line we do not know
-    if (steps < 1) {
-        std::fprintf(stderr, "usage: %s [--steps N]   (N >= 1: save after N steps, train to 2N)\n", argv[0]);
-        return 2;
-    }
+    const int steps = steps_flag(argc, argv, 10);
+    if (steps == 0) return 2;
     try {
         return run(steps);
     } catch (const std::exception& e) {  // nyx::Error, or a filesystem error from the temporary folder

@@ -6,17 +6,15 @@
 
 #include <nyx/nyx.hpp>
 
+#include "steps_flag.hpp"
+
 using namespace nyx;
 
 int run(int steps);
 
 int main(int argc, char** argv) {
-    int steps = 2000;
-    if (argc == 3 && std::string(argv[1]) == "--steps") steps = std::stoi(argv[2]);
-    else if (argc != 1) {
-        std::fprintf(stderr, "usage: %s [--steps N]\n", argv[0]);
-        return 2;
-    }
+    const int steps = steps_flag(argc, argv, 2000);
+    if (steps == 0) return 2;
     try {
         return run(steps);
     } catch (const nyx::Error& e) {

@@ -12,6 +12,8 @@
 
 #include <nyx/nyx.hpp>
 
+#include "steps_flag.hpp"
+
 using namespace nyx;
 
 constexpr std::int64_t max_length = 32, min_length = 16;
@@ -60,12 +62,8 @@ double accuracy(const Tensor& logits, const Tensor& labels) {
 int run(int steps);
 
 int main(int argc, char** argv) {
-    int steps = 500;
-    if (argc == 3 && std::string(argv[1]) == "--steps") steps = std::stoi(argv[2]);
-    else if (argc != 1) {
-        std::fprintf(stderr, "usage: %s [--steps N]\n", argv[0]);
-        return 2;
-    }
+    const int steps = steps_flag(argc, argv, 500);
+    if (steps == 0) return 2;
     try {
         return run(steps);
     } catch (const nyx::Error& e) {

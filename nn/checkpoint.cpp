@@ -1,6 +1,7 @@
 #include "checkpoint.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace nyx::nn {
@@ -71,25 +72,32 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
         else if (name.starts_with("optimizer/")) optimizer_state.emplace(name.substr(10), t);
         else throw Error(detail::cat("load_training_state: ", path, ": unexpected tensor \"", name, "\""));
     }
-    // Everything is read and checked before anything is changed.
-    const auto step = metadata_number<std::uint64_t>(file.metadata, "step", path);
-    const auto position = metadata_number<std::uint64_t>(file.metadata, "schedule_position", path);
+    // Everything is read and checked before anything is changed; what is changed is put back if a
+    // later part is refused.
+    const auto step = metadata_number<std::int64_t>(file.metadata, "step", path);
+    const auto position = metadata_number<std::int64_t>(file.metadata, "schedule_position", path);
     const auto seed = metadata_number<std::uint64_t>(file.metadata, "rng_seed", path);
     const auto offset = metadata_number<std::uint64_t>(file.metadata, "rng_offset", path);
     const auto lr = metadata_number<double>(file.metadata, "lr", path);
-    // The optimizer first: should the weights then be refused, its previous state goes back.
+    NYX_CHECK(step >= 0 && position >= 0, "load_training_state: ", path, ": the step (", step, ") and the schedule position (", position,
+              ") must not be negative");
+    NYX_CHECK(std::isfinite(lr) && lr >= 0, "load_training_state: ", path, ": the learning rate ", lr, " is not a number >= 0");
     const StateDict previous = optimizer.state_dict();
-    optimizer.load_state_dict(optimizer_state);
+    const double previous_lr = optimizer.lr();
+    const std::int64_t previous_position = schedule ? schedule->position() : 0;
     try {
+        if (schedule) schedule->set_position(position);
+        optimizer.load_state_dict(optimizer_state);
         model.load_state_dict(weights);
     } catch (...) {
         optimizer.load_state_dict(previous);
+        if (schedule) schedule->set_position(previous_position);
+        optimizer.set_lr(previous_lr);
         throw;
     }
     optimizer.set_lr(lr);
-    if (schedule) schedule->set_position(static_cast<std::int64_t>(position));
     generator = Generator(seed, offset);
-    return static_cast<std::int64_t>(step);
+    return step;
 }
 
 }  // namespace nyx::nn

@@ -232,6 +232,18 @@ TEST_CASE("weights round-trip into a fresh model; a training state resumes with 
     CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "broken.safetensors", resumed_model, resumed_opt, nullptr, other), "Mis-shaped");
     CHECK(snapshot(resumed_opt.state_dict()) == optimizer_before);
     CHECK(snapshot(resumed_model.state_dict()) == model_before);
+    // So does one whose step or schedule position is out of range.
+    for (const auto& [key, value] : {std::pair{"step", "-1"}, {"step", "18446744073709551615"}, {"schedule_position", "-5"}}) {
+        io::Safetensors odd = io::load_safetensors(folder / "state.safetensors");
+        odd.metadata[key] = value;
+        io::save_safetensors(folder / "odd.safetensors", odd.tensors, odd.metadata);
+        const double lr_before = resumed_opt.lr();
+        CHECK_ERROR_CONTAINS(nn::load_training_state(folder / "odd.safetensors", resumed_model, resumed_opt, &resumed_schedule, other),
+                             "odd.safetensors");
+        CHECK(resumed_opt.lr() == lr_before);
+        CHECK(snapshot(resumed_opt.state_dict()) == optimizer_before);
+        CHECK(snapshot(resumed_model.state_dict()) == model_before);
+    }
     fs::remove_all(folder);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nyx-train end to end, at a tiny size: usage nyx_train_test.sh NYX_TRAIN CASE
 #   run       a short run: its directory holds config, metrics, checkpoints and the plot; eval and plot work
-#   resume    Ctrl-C mid-run, then --resume: the losses equal those of an uninterrupted run
+#   resume    Ctrl-C mid-run, then --resume: the losses equal those of an uninterrupted run; the
+#             same after kill -9 (the metrics past the last checkpoint are dropped and redone)
 #   text      the text task on a small TSV file; fashion: Fashion-MNIST as patches, a few steps
 #   bad-flags bad flags and bad resumes get a clear message and a non-zero status
 set -euo pipefail
@@ -57,7 +58,7 @@ resume)
   kill -INT "$pid"
   status=0; wait "$pid" || status=$?
   [ "$status" -eq 130 ] || fail "an interrupted run should exit with 130, got $status"
-  grep -q 'interrupted at step' cut.txt && grep -q -- '--resume cut' cut.txt || fail "no message on interruption: $(cat cut.txt)"
+  grep -q 'interrupted at step' cut.txt && grep -q -- "--resume $work/cut" cut.txt || fail "no message on interruption: $(cat cut.txt)"
   stopped=$(losses cut | tail -1 | cut -d' ' -f1)
   [ "$stopped" -lt 400 ] || fail "the run finished before the interruption; the test needs a slower run"
   "$nyx_train" listops --resume cut > resumed.txt
@@ -65,6 +66,20 @@ resume)
   diff <(losses straight) <(losses cut) > /dev/null || fail "the resumed run's losses differ: $(diff <(losses straight) <(losses cut) | head -5)"
   [ "$(losses cut | wc -l)" -eq 400 ] || fail "expected 400 training lines after the resume"
   echo "interrupted after step $stopped; the resumed losses match the uninterrupted run's at all 400 steps"
+  # kill -9 between checkpoints: metrics.jsonl then runs past latest.safetensors.
+  "$nyx_train" listops "${tiny[@]}" --dropout 0.1 --steps 400 --eval-every 20 --log-every 1 --run-dir killed > /dev/null &
+  pid=$!
+  for _ in $(seq 1 3000); do
+    [ -e killed/latest.safetensors ] && [ "$(grep -c '"split":"train"' killed/metrics.jsonl)" -ge 30 ] && break; sleep 0.01
+  done
+  kill -9 "$pid"; wait "$pid" || true
+  logged=$(grep -c '"split":"train"' killed/metrics.jsonl)
+  [ "$logged" -lt 400 ] || fail "the run finished before kill -9"
+  "$nyx_train" listops --resume killed > /dev/null
+  diff <(losses straight) <(losses killed) > /dev/null || fail "after kill -9 the resumed losses differ"
+  [ "$(grep -c '"split":"val"' killed/metrics.jsonl)" -eq 20 ] || fail "validation lines duplicated or lost after kill -9"
+  ls killed | grep -q tmp && fail "a temporary file was left behind"
+  echo "killed with $logged steps logged; the resumed run's 400 losses and 20 validations match"
   ;;
 text)
   for i in $(seq 1 120); do
@@ -77,6 +92,17 @@ text)
   grep -q '"classes": 2' t/config.json || fail "two classes expected"
   printf 'yes\tfine\nmaybe\tunsure\n' > odd.tsv
   expect_error "odd.tsv:2: the label \"maybe\"" text --train-file train.tsv --test-file odd.tsv --steps 1 --run-dir t2
+  # ListOps from TSV files in the LRA release's form (parentheses included).
+  for split in train val test; do
+    echo -e 'Source\tTarget' > "basic_$split.tsv"
+    for i in $(seq 1 40); do
+      a=$((RANDOM % 10)); b=$((RANDOM % 10)); printf '( ( [MAX %d ) %d ) ]\t%d\n' "$a" "$b" "$((a > b ? a : b))"
+    done >> "basic_$split.tsv"
+  done
+  "$nyx_train" listops --train-file basic_train.tsv --val-file basic_val.tsv --test-file basic_test.tsv --dim 16 --heads 2 --head-dim 8 \
+    --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 8 --steps 10 --eval-every 5 --run-dir l > out.txt
+  grep -q '40 train / 40 val / 40 test examples, up to 4 positions' out.txt || fail "listops from TSV files: $(head -3 out.txt)"
+  expect_error "go together" listops --train-file basic_train.tsv --steps 1 --run-dir l2
   ;;
 fashion)
   "$nyx_train" fashion-mnist --patch 7 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 16 \
@@ -94,13 +120,32 @@ bad-flags)
   expect_error "--train-file" text
   expect_error "--preset must be demo or lra" listops --preset huge
   expect_error "not expected: 1 --bogus" listops --bogus 1
-  expect_error "steps" listops --steps abc
+  expect_error "--steps" listops --steps abc
+  expect_error "--val-size must lie in 0..10000000" listops --val-size -3
+  expect_error "--bucket must lie in" listops --bucket 4611686018427387904
+  for sub in listops fashion-mnist text eval plot; do
+    "$nyx_train" "$sub" --help | grep -q -- "--help" || fail "$sub --help"
+  done
+  "$nyx_train" listops --help | grep -q -- "--preset lra takes the LRA specification" || fail "listops --help does not explain the presets"
   "$nyx_train" listops "${tiny[@]}" --steps 4 --eval-every 2 --run-dir r > /dev/null
   expect_error "r already holds a run" listops "${tiny[@]}" --steps 4 --run-dir r
   expect_error "--dim cannot change when resuming" listops --resume r --dim 32
-  expect_error "already ran 4 steps" listops --resume r
+  cp r/config.json config.before
+  expect_error "already ran 4 steps" listops --resume r --steps 2
+  cmp -s r/config.json config.before || fail "a refused resume changed config.json"
+  cp r/latest.safetensors latest.good
+  head -c 300 latest.good > r/latest.safetensors
+  cp r/metrics.jsonl metrics.before
+  expect_error "latest.safetensors" listops --resume r --steps 8
+  cmp -s r/config.json config.before && cmp -s r/metrics.jsonl metrics.before || fail "a corrupt checkpoint's resume changed the run"
+  cp latest.good r/latest.safetensors
   expect_error "is a listops run" text --resume r
   expect_error "--resume: Directory does not exist" listops --resume nowhere
+  # A run that stopped before its first checkpoint can be started afresh.
+  "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir fresh > /dev/null
+  rm fresh/latest.safetensors
+  expect_error "has no latest.safetensors to resume from" listops --resume fresh --steps 4
+  "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir fresh > /dev/null || fail "restarting a run without a checkpoint"
   echo '{"task": "listops"' > r/config.json
   expect_error "r/config.json: not valid JSON" listops --resume r --steps 8
   echo '{"task": "listops"}' > r/config.json

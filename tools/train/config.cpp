@@ -12,10 +12,10 @@ void for_each_field(C& c, F&& f) {
         f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
         f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
         f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
-        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket),
+        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket), f("pad_to", c.pad_to),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
-        f("train_file", c.train_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
+        f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
 }
 
 // Holds the examples in a seeded random order (before a validation split is taken off the end).
@@ -28,10 +28,13 @@ void shuffle(data::Dataset& d, std::uint64_t seed) {
     d.examples = std::move(shuffled);
 }
 
+// "--flag must RULE, got VALUE".
 template <class T>
 void check(bool ok, const char* flag, const T& value, const char* rule) {
     NYX_CHECK(ok, "--", flag, " must ", rule, ", got ", value);
 }
+
+std::string absolute(const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string(); }
 
 }  // namespace
 
@@ -118,25 +121,60 @@ void validate(const Config& c) {
     check(c.threads >= 0 && c.threads <= 4096, "threads", c.threads, "lie in 0..4096 (0: every core)");
     check(c.eval_every >= 1, "eval-every", c.eval_every, "be at least 1");
     check(c.log_every >= 1, "log-every", c.log_every, "be at least 1");
-    check(c.bucket >= 0, "bucket", c.bucket, "not be negative (0: off)");
+    check(c.bucket >= 0 && c.bucket <= 1 << 20, "bucket", c.bucket, "lie in 0..1048576 (0: off)");
+    check(c.pad_to >= 0 && c.pad_to <= 65536, "pad-to", c.pad_to, "lie in 0..65536 (0: each batch's longest)");
     check(c.patch >= 0 && c.patch <= 28, "patch", c.patch, "lie in 0..28 (0: one token per pixel)");
-    check(c.val_size >= 0 && c.train_size >= 0 && c.test_size >= 0, "val-size", c.val_size, "and the other split sizes must not be negative");
-    if (c.task == "listops") {
-        check(c.max_len > c.min_len + 1 && c.min_len >= 0 && c.max_len <= 65536, "max-len", c.max_len,
+    constexpr std::int64_t most = 10'000'000;
+    check(c.train_size >= 0 && c.train_size <= most, "train-size", c.train_size, "lie in 0..10000000");
+    check(c.val_size >= 0 && c.val_size <= most, "val-size", c.val_size, "lie in 0..10000000");
+    check(c.test_size >= 0 && c.test_size <= most, "test-size", c.test_size, "lie in 0..10000000");
+    check(c.min_len >= 0, "min-len", c.min_len, "not be negative");
+    const bool listops_files = !c.train_file.empty() || !c.val_file.empty() || !c.test_file.empty();
+    if (c.task == "listops" && !listops_files) {
+        check(c.max_len > c.min_len + 1 && c.max_len <= 65536, "max-len", c.max_len,
               "exceed --min-len + 1 (lengths lie strictly between them) and be at most 65536");
-        check(c.train_size >= 1 && c.test_size >= 1 && c.val_size >= 1, "train-size", c.train_size, "and --val-size, --test-size be at least 1");
+        check(c.train_size >= 1, "train-size", c.train_size, "be at least 1");
+        check(c.val_size >= 1, "val-size", c.val_size, "be at least 1");
+        check(c.test_size >= 1, "test-size", c.test_size, "be at least 1");
     }
+    if (c.task == "listops" && listops_files)
+        NYX_CHECK(!c.train_file.empty() && !c.val_file.empty() && !c.test_file.empty(),
+                  "--train-file, --val-file and --test-file go together (the LRA release's basic_train.tsv, basic_val.tsv, basic_test.tsv)");
     if (c.task == "text") {
-        check(!c.train_file.empty() && !c.test_file.empty(), "train-file", c.train_file, "and --test-file name TSV files (label<TAB>text)");
+        check(!c.train_file.empty(), "train-file", "nothing", "name a TSV file (label<TAB>text per line)");
+        check(!c.test_file.empty(), "test-file", "nothing", "name a TSV file (label<TAB>text per line)");
         check(c.max_len >= 1 && c.max_len <= 65536, "max-len", c.max_len, "lie in 1..65536");
     }
-    check(c.max_positions >= 0 && c.classes >= 0, "max-positions", c.max_positions, "and classes must not be negative");
+    NYX_CHECK(c.max_positions >= 0 && c.max_positions <= 65536 && c.classes >= 0 && c.classes <= 65536,
+              "the configuration's max_positions (", c.max_positions, ") and classes (", c.classes, ") must lie in 0..65536");
+}
+
+std::uint64_t derived_seed(std::uint64_t seed, Stream stream) {
+    if (stream == Stream::data) return seed;  // the data of seed s is the generator's own stream s
+    // splitmix64's finaliser over the seed and the stream's number.
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15 * (static_cast<std::uint64_t>(stream) + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+    return z ^ (z >> 31);
+}
+
+Config resolve_paths(Config c) {
+    c.train_file = absolute(c.train_file), c.val_file = absolute(c.val_file), c.test_file = absolute(c.test_file);
+    c.data_dir = absolute(c.data_dir);
+    if (!c.run_dir.empty()) c.run_dir = absolute(c.run_dir);
+    return c;
 }
 
 Splits load_data(const Config& c) {
+    if (c.task == "listops" && !c.train_file.empty()) {
+        data::Dataset train = data::read_listops_tsv(c.train_file), val = data::read_listops_tsv(c.val_file),
+                      test = data::read_listops_tsv(c.test_file);
+        return {std::move(train), std::move(val), std::move(test)};
+    }
     if (c.task == "listops") {
         data::ListOpsSplits s = data::generate_listops({.min_length = c.min_len, .max_length = c.max_len, .train_size = c.train_size,
-                                                         .val_size = c.val_size, .test_size = c.test_size, .seed = c.seed});
+                                                         .val_size = c.val_size, .test_size = c.test_size,
+                                                         .seed = derived_seed(c.seed, Stream::data)});
         return {std::move(s.train), std::move(s.val), std::move(s.test)};
     }
     data::Dataset train, test;
@@ -149,7 +187,7 @@ Splits load_data(const Config& c) {
     }
     NYX_CHECK(c.val_size >= 1 && c.val_size < train.size(), "--val-size must lie in 1..", train.size() - 1, " (held out of the ",
               train.size(), " training examples), got ", c.val_size);
-    shuffle(train, c.seed);
+    shuffle(train, derived_seed(c.seed, Stream::data));
     data::Dataset val = train.split_off(c.val_size, train.name + " (validation)");
     return {std::move(train), std::move(val), std::move(test)};
 }

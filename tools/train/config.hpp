@@ -26,13 +26,15 @@ struct Config {
     std::int64_t threads = 0;  // 0: NYX_NUM_THREADS or every core
     std::int64_t eval_every = 500, log_every = 10;
     std::int64_t bucket = 50;  // batches of similar lengths from windows of this many batches (0: off)
+    std::int64_t pad_to = 0;   // pad every batch to this length (0: to its longest sequence)
     std::string run_dir;
-    // Data. ListOps: lengths strictly between min_len and max_len, split sizes. Text: max_len cuts
-    // each text. Images: patch (0 = pixels). val_size: held out of the training data (images, text).
+    // Data. ListOps: lengths strictly between min_len and max_len, split sizes; or the release's TSV
+    // files (train_file, val_file, test_file). Text: max_len cuts each text. Images: patch (0 =
+    // pixels). val_size: held out of the training data (images, text). Paths are stored absolute.
     std::int64_t min_len = 500, max_len = 2000, train_size = 96000, val_size = 2000, test_size = 2000;
     std::int64_t patch = 0;
     std::string data_dir = "/usr/share/datasets/fashion-mnist";
-    std::string train_file, test_file;
+    std::string train_file, val_file, test_file;
     // Set from the data when the run starts.
     std::int64_t max_positions = 0, classes = 0;
 };
@@ -48,6 +50,14 @@ Config read_config(const std::string& path);
 
 // Checks ranges and choices; the message names the flag (--landmarks must be ...).
 void validate(const Config& config);
+
+// Independent random streams from one --seed: the data (generation, shuffling before a split), the
+// model (initial weights, then dropout) and the loader's order.
+enum class Stream : std::uint64_t { data = 0, model = 1, loader = 2 };
+std::uint64_t derived_seed(std::uint64_t seed, Stream stream);
+
+// The config with its file paths made absolute (so that eval and resume work from any folder).
+Config resolve_paths(Config config);
 
 struct Splits {
     data::Dataset train, val, test;

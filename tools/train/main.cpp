@@ -1,7 +1,9 @@
 // nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
 #include <cstdio>
+#include <deque>
 #include <functional>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -38,6 +40,7 @@ struct TaskFlags {
         }
         Config c = train::read_config(resume + "/config.json");
         NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
+        const std::int64_t threads = c.threads;
         for (const auto& [option, copy] : fields) {
             if (option->count() == 0) continue;
             const std::string name = option->get_name();
@@ -46,6 +49,9 @@ struct TaskFlags {
                       "--log-every can");
             copy(c, given);
         }
+        if (c.threads != threads)
+            std::printf("note: the run used %ld threads; with another count the losses may differ in the last bits from an "
+                        "uninterrupted run (matrix products split their work by the thread count)\n", static_cast<long>(threads));
         c.run_dir = resume;
         return c;
     }
@@ -80,9 +86,13 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--eval-every", &Config::eval_every, "validate and checkpoint every N steps", shown);
     t.add("--log-every", &Config::log_every, "write a metrics line every N steps", shown);
     t.add("--bucket", &Config::bucket, "batch sequences of similar length, sorting windows of N batches (0 = off)", shown);
+    t.add("--pad-to", &Config::pad_to, "pad every batch to this length (0 = to its longest; the LRA padded to 2048)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
     app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint")->check(CLI::ExistingDirectory);
     if (task == "listops") {
+        t.add("--train-file", &Config::train_file, "train on the LRA release's TSV files instead (with --val-file, --test-file)", shown);
+        t.add("--val-file", &Config::val_file, "the release's basic_val.tsv", shown);
+        t.add("--test-file", &Config::test_file, "the release's basic_test.tsv", shown);
         t.add("--min-len", &Config::min_len, "expressions are longer than this", shown);
         t.add("--max-len", &Config::max_len, "expressions are shorter than this", shown);
         t.add("--train-size", &Config::train_size, "training expressions", shown);
@@ -105,14 +115,17 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
 int main(int argc, char** argv) {
     CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU"};
     app.require_subcommand(1);
-    std::vector<std::pair<std::string, TaskFlags>> tasks;
-    tasks.reserve(3);
+    std::deque<std::pair<std::string, TaskFlags>> tasks;  // a deque: CLI11 keeps pointers into each TaskFlags
     for (const auto& [task, about] : {std::pair{"listops", "the LRA ListOps task (generated)"},
                                       {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences"},
                                       {"text", "byte-level text classification from TSV files"}}) {
         tasks.emplace_back(task, TaskFlags{});
         TaskFlags& flags = tasks.back().second;
         flags.app = app.add_subcommand(task, std::string("train on ") + about);
+        if (std::string_view(task) == "listops")
+            flags.app->footer("The defaults shown are the demo preset's. --preset lra takes the LRA specification instead: lengths "
+                              "500-2000, 96000/2000/2000 expressions, 64 landmarks, conv 35, dropout 0.1, lr 1e-4, 1000 warm-up "
+                              "steps, 5000 steps, eval every 500. Flags given on the command line override either preset.");
         add_task_flags(flags, task);
     }
     std::string target, split = "test", output;
@@ -133,7 +146,7 @@ int main(int argc, char** argv) {
         if (chosen == plot) return train::plot_runs(run_dirs, output);
         for (auto& [task, flags] : tasks) {
             if (flags.app != chosen) continue;
-            Config config = flags.resolve(task);
+            const Config config = train::resolve_paths(flags.resolve(task));
             train::validate(config);
             return train::train(config, !flags.resume.empty());
         }

@@ -23,7 +23,7 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
 MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) {
     std::string kept;
     for (const MetricsRecord& r : read_metrics(path))
-        if (r.step <= last_step) kept += r.line + "\n";
+        if (r.step <= last_step && r.split != "test") kept += r.line + "\n";  // a finished run's test result is redone
     io::write_file_atomically(path, kept);
     out_.open(path, std::ios::app);
     NYX_CHECK(out_.good(), path, ": cannot open for writing");

@@ -17,13 +17,14 @@ struct MetricsRecord {
     std::string line;  // as written
 };
 
-// The well-formed records of a metrics file, in order; a torn last line (a killed writer) is
-// dropped. A missing file reads as no records.
+// The well-formed records of a metrics file, in order. Lines that are not a record (the torn last
+// line of a killed writer, say) are skipped. A missing file reads as no records.
 std::vector<MetricsRecord> read_metrics(const std::string& path);
 
 class MetricsWriter {
   public:
-    // Keeps the records up to `last_step` (a resumed run rewrites what came after), then appends.
+    // Keeps the training and validation records up to `last_step` (a resumed run writes what came
+    // after again, and its own test result), then appends.
     MetricsWriter(const std::string& path, std::int64_t last_step);
     void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed
 

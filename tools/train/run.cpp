@@ -19,12 +19,16 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-volatile std::sig_atomic_t interrupted = 0;
+// Set by the handler (on whichever thread the signal lands), read by the training loop.
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 // Ctrl-C (or SIGTERM) asks the loop to save and stop after the current step; a second one kills.
 extern "C" void on_interrupt(int signal) {
-    interrupted = 1;
+    interrupted.store(true);
     std::signal(signal, SIG_DFL);
+    constexpr char note[] = "\nnyx-train: stopping after this step (press Ctrl-C again to kill at once)\n";
+    [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, sizeof note - 1);
 }
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -114,11 +118,31 @@ double majority_baseline(const data::Dataset& train, const data::Dataset& test) 
     return static_cast<double>(test.class_counts()[static_cast<std::size_t>(majority)]) / static_cast<double>(test.size());
 }
 
-std::string default_run_dir(const Config& c) {
+// runs/TASK-ATTN-TIME, created here; a suffix keeps two runs started in the same second apart.
+std::string new_run_dir(const Config& c) {
     char stamp[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-    return "runs/" + c.task + "-" + c.attn + "-" + stamp;
+    const std::string base = "runs/" + c.task + "-" + c.attn + "-" + stamp;
+    fs::create_directories("runs");
+    for (int i = 1;; ++i) {
+        const std::string dir = i == 1 ? base : base + "-" + std::to_string(i);
+        if (fs::create_directory(dir)) return dir;
+    }
+}
+
+// The name a run has in a plot's legend: its directory's name, and its attention.
+std::string run_label(const std::string& run_dir) {
+    const fs::path path = fs::path(run_dir).lexically_normal();
+    std::string label = (path.has_filename() ? path.filename() : path.parent_path().filename()).string();
+    if (fs::exists(run_dir + "/config.json")) label += " (" + read_config(run_dir + "/config.json").attn + ")";
+    return label;
+}
+
+// Temporary files of writes that a kill interrupted.
+void remove_stale_temporaries(const std::string& dir) {
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(entry.path());
 }
 
 const data::Dataset& split_of(const Splits& s, const std::string& split) {
@@ -133,7 +157,7 @@ std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Spl
 }
 
 void write_plot(const std::string& run_dir) {
-    const std::string svg = plot_svg({{fs::path(run_dir).filename().string(), read_metrics(run_dir + "/metrics.jsonl")}});
+    const std::string svg = plot_svg({{run_label(run_dir), read_metrics(run_dir + "/metrics.jsonl")}});
     io::write_file_atomically(run_dir + "/curves.svg", svg);
 }
 
@@ -161,26 +185,25 @@ int train(Config c, bool resume) {
     const auto started = Clock::now();
     if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
     c.threads = num_threads();
-    if (c.run_dir.empty()) c.run_dir = default_run_dir(c);
+    if (c.run_dir.empty()) c.run_dir = new_run_dir(c);
     const std::string dir = c.run_dir, latest = dir + "/latest.safetensors", best_path = dir + "/best.safetensors";
-    if (resume) NYX_CHECK(fs::exists(latest), dir, " has no latest.safetensors to resume from");
-    else
-        NYX_CHECK(!fs::exists(dir + "/config.json"), dir, " already holds a run; continue it with --resume ", dir,
-                  ", or choose another --run-dir");
+    if (resume) NYX_CHECK(fs::exists(latest), dir, " has no latest.safetensors to resume from; start it afresh without --resume");
+    else  // a directory whose run stopped before its first checkpoint may be started afresh
+        NYX_CHECK(!fs::exists(latest), dir, " already holds a run; continue it with --resume ", dir, ", or choose another --run-dir");
     fs::create_directories(dir);
+    remove_stale_temporaries(dir);
 
     std::printf("nyx-train %s: loading the data...\n", c.task.c_str());
     std::fflush(stdout);
     const Splits data = load_data(c);
-    const std::int64_t positions = std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
+    const std::int64_t positions = c.pad_to > 0 ? c.pad_to : std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
     NYX_CHECK(!resume || (c.max_positions == positions && c.classes == data.train.classes), dir,
               ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
               c.max_positions, " and ", c.classes, ")");
     c.max_positions = positions, c.classes = data.train.classes;
-    io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
     const io::Metadata run_metadata{{"config", to_json(c).dump()}};
 
-    Generator generator(c.seed);  // initialises the weights, then drives dropout
+    Generator generator(derived_seed(c.seed, Stream::model));  // initialises the weights, then drives dropout
     const auto model = make_model(c, data, generator);
     optim::AdamW optimizer(model->named_parameters(), {.lr = c.lr, .eps = 1e-6, .weight_decay = c.weight_decay});
     const optim::Schedule kind = c.schedule == "linear" ? optim::Schedule::linear
@@ -195,8 +218,11 @@ int train(Config c, bool resume) {
         for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
             if (r.split == "val" && r.step <= step) best = std::max(best, r.accuracy);
     }
+    // Only now, with the resume accepted, does the run directory change.
+    io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
     MetricsWriter metrics(dir + "/metrics.jsonl", step);
-    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = c.seed + 1, .bucket = c.bucket});
+    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
+                                     .pad_to = c.pad_to, .bucket = c.bucket});
     loader.seek(step);
 
     std::int64_t parameters = 0;
@@ -207,13 +233,13 @@ int train(Config c, bool resume) {
                 static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters),
                 num_threads(), resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
 
-    interrupted = 0;
+    interrupted.store(false);
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
     Progress progress(step, c.steps);
     const std::vector<Tensor> parameter_list = model->parameters();
     double train_seconds = 0, interval_seconds = 0;
-    std::int64_t trained_positions = 0, interval_positions = 0;
+    std::int64_t trained_positions = 0, trained_tokens = 0, interval_positions = 0;
     const auto save_latest = [&] { nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata); };
     while (step < c.steps) {
         const auto step_start = Clock::now();
@@ -231,7 +257,7 @@ int train(Config c, bool resume) {
         const double accuracy = static_cast<double>(correct(logits, batch.labels)) / static_cast<double>(batch.labels.numel());
         const double seconds = seconds_since(step_start);
         train_seconds += seconds, interval_seconds += seconds;
-        trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel();
+        trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel(), trained_tokens += batch.tokens;
         NYX_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ", step, "; stopping. The last good checkpoint is ",
                   fs::exists(latest) ? latest : std::string("(none yet)"), "; try a lower --lr or --clip 1");
 
@@ -259,7 +285,7 @@ int train(Config c, bool resume) {
             progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
                          improved ? " (best so far)" : "");
         }
-        if (interrupted && step < c.steps) {
+        if (interrupted.load() && step < c.steps) {
             save_latest();
             write_plot(dir);
             progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
@@ -276,12 +302,13 @@ int train(Config c, bool resume) {
     metrics.write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
     write_plot(dir);
     const double baseline = majority_baseline(data.train, data.test);
+    const double per_second = train_seconds > 0 ? 1 / train_seconds : 0;
     std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
-                "%ld steps in %s (%s tokens/s while training), peak memory %.0f MB\nrun directory %s, plot %s/curves.svg\n",
+                "%ld steps in %s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n"
+                "run directory %s, plot %s/curves.svg\n",
                 100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best, 100 * baseline, static_cast<long>(c.steps),
-                clock_text(seconds_since(started)).c_str(),
-                rate_text(train_seconds > 0 ? static_cast<double>(trained_positions) / train_seconds : 0).c_str(), peak_rss_mb(),
-                dir.c_str(), dir.c_str());
+                clock_text(seconds_since(started)).c_str(), rate_text(static_cast<double>(trained_positions) * per_second).c_str(),
+                rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb(), dir.c_str(), dir.c_str());
     return 0;
 }
 
@@ -315,13 +342,7 @@ int plot_runs(const std::vector<std::string>& run_dirs, std::string output) {
     for (const std::string& dir : run_dirs) {
         const std::string file = dir + "/metrics.jsonl";
         NYX_CHECK(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
-        std::string label = fs::path(dir).lexically_normal().filename().string();
-        if (label.empty()) label = fs::path(dir).lexically_normal().parent_path().filename().string();
-        if (fs::exists(dir + "/config.json")) {
-            const Config c = read_config(dir + "/config.json");
-            label += " (" + c.attn + ")";
-        }
-        runs.push_back({label, read_metrics(file)});
+        runs.push_back({run_label(dir), read_metrics(file)});
     }
     if (output.empty()) output = run_dirs.size() == 1 ? run_dirs.front() + "/curves.svg" : "comparison.svg";
     io::write_file_atomically(output, plot_svg(runs));
