@@ -49,7 +49,7 @@ Config defaults(const std::string& task, const std::string& preset) {
         c.dropout = 0;
     } else if (task == "fashion-mnist") {
         c.min_len = 0, c.max_len = 784, c.train_size = 0, c.val_size = 5000, c.test_size = 0;
-        c.steps = 6000, c.warmup = 300, c.lr = 1e-3, c.batch = 32, c.eval_every = 500, c.landmarks = 64, c.conv = 35;
+        c.steps = 6000, c.warmup = 300, c.lr = 1e-3, c.batch = 32, c.eval_every = 1000, c.landmarks = 64, c.conv = 35;
         c.dropout = 0.1, c.schedule = "cosine";
     } else if (task == "text") {
         c.min_len = 0, c.max_len = 1000, c.train_size = 0, c.val_size = 1000, c.test_size = 0;
