@@ -58,8 +58,8 @@ Config defaults(const std::string& task, const std::string& preset) {
     return c;
 }
 
-nlohmann::json to_json(const Config& config) {
-    nlohmann::json j = nlohmann::json::object();
+nlohmann::ordered_json to_json(const Config& config) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
     for_each_field(config, [&](const char* key, const auto& value) { j[key] = value; });
     return j;
 }

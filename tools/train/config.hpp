@@ -42,8 +42,9 @@ struct Config {
 // The defaults of a task and preset (nyx-train's flags override them).
 Config defaults(const std::string& task, const std::string& preset);
 
-// Every option's key in config.json; flags are the same with '-' for '_' (--head-dim).
-nlohmann::json to_json(const Config& config);
+// Every option's key in config.json, in the order of the struct; flags are the same with '-' for
+// '_' (--head-dim).
+nlohmann::ordered_json to_json(const Config& config);
 // Strict: each key present and of its type, no unknown key; errors name `source` and the key.
 Config from_json(const nlohmann::json& json, const std::string& source);
 Config read_config(const std::string& path);
