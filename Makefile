@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 .PHONY: demo test build setup clean
 
-# The main job: a small Nyström encoder learns ListOps (short sequences) in about five minutes,
+# The main job: a small Nyström encoder learns ListOps (short sequences) in about two minutes,
 # printing its progress and, at the end, the test accuracy beside the majority-class baseline.
 demo: build
 	$(BUILD)/tools/nyx-train listops

@@ -43,7 +43,7 @@ Config defaults(const std::string& task, const std::string& preset) {
     c.task = task;
     c.preset = preset;
     if (task == "listops" && preset == "demo") {
-        // Short sequences and a short run: about five minutes on two cores.
+        // Short sequences and a short run: about two minutes on two cores.
         c.min_len = 50, c.max_len = 200, c.train_size = 20000, c.val_size = 1000, c.test_size = 1000;
         c.steps = 3000, c.warmup = 200, c.lr = 1e-3, c.batch = 32, c.eval_every = 250, c.landmarks = 16, c.conv = 15;
         c.dropout = 0;

@@ -62,7 +62,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.given = shown;
     CLI::App* app = t.app;
     if (task == "listops")
-        t.add("--preset", &Config::preset, "defaults: demo (lengths 50-200, ~5 min) or lra (the LRA specification)", shown);
+        t.add("--preset", &Config::preset, "defaults: demo (lengths 50-200, ~2 min) or lra (the LRA specification)", shown);
     t.add("--attn", &Config::attn, "attention: nystrom or softmax", shown);
     t.add("--landmarks", &Config::landmarks, "Nyström landmarks m", shown);
     t.add("--pinv-iters", &Config::pinv_iters, "iterations of the pseudo-inverse", shown);
