@@ -16,7 +16,7 @@
 
 #include <nyx/nyx.hpp>
 
-#include "steps_flag.hpp"
+#include "example_main.hpp"
 
 using namespace nyx;
 namespace fs = std::filesystem;
@@ -68,20 +68,11 @@ struct TemporaryFolder {
     }
 };
 
-int run(std::int64_t n);
+int run(int n);
 
-int main(int argc, char** argv) {
-    const int steps = steps_flag(argc, argv, 10);
-    if (steps == 0) return 2;
-    try {
-        return run(steps);
-    } catch (const std::exception& e) {  // nyx::Error, or a filesystem error from the temporary folder
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return example_main(argc, argv, 10, run); }
 
-int run(std::int64_t n) {
+int run(int n) {
     const TemporaryFolder folder;
     const std::string checkpoint = folder.path / "state.safetensors";
 

@@ -6,22 +6,13 @@
 
 #include <nyx/nyx.hpp>
 
-#include "steps_flag.hpp"
+#include "example_main.hpp"
 
 using namespace nyx;
 
 int run(int steps);
 
-int main(int argc, char** argv) {
-    const int steps = steps_flag(argc, argv, 2000);
-    if (steps == 0) return 2;
-    try {
-        return run(steps);
-    } catch (const nyx::Error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return example_main(argc, argv, 2000, run); }
 
 int run(int steps) {
 

@@ -12,7 +12,7 @@
 
 #include <nyx/nyx.hpp>
 
-#include "steps_flag.hpp"
+#include "example_main.hpp"
 
 using namespace nyx;
 
@@ -61,16 +61,7 @@ double accuracy(const Tensor& logits, const Tensor& labels) {
 
 int run(int steps);
 
-int main(int argc, char** argv) {
-    const int steps = steps_flag(argc, argv, 500);
-    if (steps == 0) return 2;
-    try {
-        return run(steps);
-    } catch (const nyx::Error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return example_main(argc, argv, 500, run); }
 
 int run(int steps) {
     // The model: 2 pre-LN blocks of width 32, 2 heads of 16; Nyström attention with 8 landmarks
