@@ -1,6 +1,8 @@
 #include "allocator.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -22,25 +24,30 @@ std::size_t size_class(std::size_t nbytes) {
 // The cache keeps at most this much; beyond it released blocks go back to the system.
 constexpr std::size_t cache_limit = std::size_t{4} << 30;
 
+struct SizeClass {
+    std::vector<void*> blocks;  // cached, free
+    std::uint64_t last_used = 0;  // the pool's clock when a block of this size last came or went
+};
+
 struct Pool {
     std::mutex mutex;
-    std::unordered_map<std::size_t, std::vector<void*>> free_blocks;  // by size class
+    std::unordered_map<std::size_t, SizeClass> classes;  // by size
+    std::uint64_t clock = 0;
     Stats stats;
 
     void free_all_cached() { evict_until(0); }
 
-    // Returns cached blocks to the system until at most `limit` bytes stay cached.
+    // Returns cached blocks to the system, least recently used size first, until at most `limit`
+    // bytes stay cached. The sizes a training step still uses are the last to go.
     void evict_until(std::size_t limit) {
         while (stats.cached_bytes > limit) {
-            auto it = free_blocks.begin();
-            if (it->second.empty()) {  // a size class whose blocks are all in use
-                free_blocks.erase(it);
-                continue;
-            }
-            std::free(it->second.back());
-            it->second.pop_back();
-            stats.cached_bytes -= it->first;
-            if (it->second.empty()) free_blocks.erase(it);
+            auto oldest = classes.end();
+            for (auto it = classes.begin(); it != classes.end(); ++it)
+                if (!it->second.blocks.empty() && (oldest == classes.end() || it->second.last_used < oldest->second.last_used))
+                    oldest = it;
+            std::free(oldest->second.blocks.back());
+            oldest->second.blocks.pop_back();
+            stats.cached_bytes -= oldest->first;
         }
     }
 };
@@ -56,17 +63,23 @@ void* allocate(std::size_t nbytes) {
     const std::size_t size = size_class(nbytes);
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
+    SizeClass& cls = p.classes[size];
+    cls.last_used = ++p.clock;
     void* block = nullptr;
-    if (auto it = p.free_blocks.find(size); it != p.free_blocks.end() && !it->second.empty()) {
-        block = it->second.back();
-        it->second.pop_back();
+    if (!cls.blocks.empty()) {
+        block = cls.blocks.back();
+        cls.blocks.pop_back();
         p.stats.cached_bytes -= size;
     } else {
-        // Live and cached bytes together never pass the most ever live at once: a miss first returns
-        // cached blocks of other sizes to the system, so shapes that vary from step to step
-        // (sequences of varying length) cannot grow the cache without bound.
+        // Live and cached bytes together stay within twice the most ever live at once: a miss first
+        // returns the least recently used cached blocks to the system, so sizes that vary from step
+        // to step (sequences of varying length) cannot grow the cache without bound, while a step
+        // whose sizes repeat (its blocks of every size, at their most, need more than its peak of
+        // live bytes) is served from the cache alone.
+        ++p.stats.misses;
         p.stats.high_water_bytes = std::max(p.stats.high_water_bytes, p.stats.live_bytes + size);
-        p.evict_until(p.stats.high_water_bytes - p.stats.live_bytes - size);
+        const std::size_t bound = 2 * p.stats.high_water_bytes;
+        p.evict_until(bound - std::min(bound, p.stats.live_bytes + size));
         block = std::aligned_alloc(alignment, size);
         if (!block && p.stats.cached_bytes > 0) {
             p.free_all_cached();
@@ -90,7 +103,9 @@ void release(void* block, std::size_t nbytes) {
         std::free(block);
         return;
     }
-    p.free_blocks[size].push_back(block);
+    SizeClass& cls = p.classes[size];
+    cls.blocks.push_back(block);
+    cls.last_used = ++p.clock;
     p.stats.cached_bytes += size;
 }
 

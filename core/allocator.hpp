@@ -1,8 +1,9 @@
 #pragma once
 // The caching allocator that serves all tensor storage: 64-byte-aligned blocks, rounded up to size
 // classes and kept on free lists when released, so a training step reuses the previous step's
-// blocks instead of going back to the system. The cache never makes the process hold more than
-// the most it has needed at once. Thread-safe.
+// blocks instead of going back to the system. Live and cached blocks together never exceed twice
+// the most the process has had live at once; the least recently used sizes are returned to the
+// system first. Thread-safe.
 #include <cstddef>
 
 namespace nyx::memory {
@@ -16,7 +17,8 @@ struct Stats {
     std::size_t live_bytes = 0;       // in blocks handed out and not yet released (size classes)
     std::size_t peak_live_bytes = 0;  // the most live_bytes has been since the last reset_peak()
     std::size_t cached_bytes = 0;     // in released blocks kept for reuse
-    std::size_t high_water_bytes = 0; // the most ever live at once; live + cached never exceeds it
+    std::size_t high_water_bytes = 0; // the most ever live at once; live + cached stays within twice it
+    std::size_t misses = 0;            // allocations the cache could not serve (system allocations)
 };
 Stats stats();
 void reset_peak();

@@ -37,6 +37,12 @@ void manual_seed(std::uint64_t seed);  // seeds the default generator
 // Four independent 32-bit words for one counter under one key.
 std::array<std::uint32_t, 4> philox(std::uint64_t counter, std::uint64_t key);
 
+// philox for the 16 counters first … first + 15 at once (SIMD where the CPU has SSE2):
+// words[j][l] is word j of counter first + l. Bulk draws use it.
+inline constexpr int philox_block_size = 16;
+using PhiloxBlock = std::array<std::array<std::uint32_t, philox_block_size>, 4>;
+PhiloxBlock philox_block(std::uint64_t first, std::uint64_t key);
+
 Tensor rand(Shape shape, DType dtype = f32, Generator& generator = default_generator());   // uniform [0, 1)
 Tensor randn(Shape shape, DType dtype = f32, Generator& generator = default_generator());  // standard normal
 // Uniform integers in [low, high), i64.

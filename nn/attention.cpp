@@ -32,7 +32,8 @@ SoftmaxAttention::SoftmaxAttention(SoftmaxOptions options, Generator& generator)
 // softmax(Q Kᵀ / √d − 1e9·(1 − mask)) · V
 Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
     const auto [batch, heads, n, d] = check_inputs("SoftmaxAttention", q, k, v, mask);
-    const Tensor scores = q.matmul(k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d)) + key_penalty(mask);  // [B,h,n,n]
+    // Scaling Q (n×d) rather than the scores (n×n) saves a pass over the largest tensor.
+    const Tensor scores = (q / std::sqrt(static_cast<double>(d))).matmul(k.transpose(-1, -2)) + key_penalty(mask);  // [B,h,n,n]
     const Tensor weights = ops::dropout(ops::softmax(scores, -1), options_.dropout, is_training(), *generator_);
     return weights.matmul(v);
 }

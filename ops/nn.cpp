@@ -393,14 +393,34 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
 // --- dropout ---------------------------------------------------------------------------------------
 
 namespace {
-// y = x · [u >= p] / (1 - p) for the uniforms u that `generator` draws for x's shape (a multiply,
-// so that a dropped NaN or infinity gives NaN, as in PyTorch).
-Tensor apply_dropout_mask(const Tensor& x, double p, Generator& generator) {
-    const Tensor u = rand(x.shape(), x.dtype(), generator);
-    return dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-        const T keep = T(1 / (1 - p)), threshold = T(p);
-        return loops::map<T, T>(x, u, x.shape(), [=](T v, T r) { return v * (r >= threshold ? keep : T(0)); });
+// x · mask / (1 − p), for the mask drawn at (seed, offset). Elements go in blocks of 64, one
+// philox_block each: element i takes word (i / 16) % 4 of counter offset + 16 · (i / 64) + i % 16,
+// and is kept when that word's top 24 bits, as a fraction of 2²⁴, are at least p. Each counter
+// serves four elements, and the mask is never stored: the backward draws it again. A multiply, so
+// that a dropped NaN or infinity gives NaN, as in PyTorch.
+Tensor apply_dropout_mask(const Tensor& x, double p, std::uint64_t seed, std::uint64_t offset) {
+    const Tensor xc = kernels::contiguous(x);
+    Tensor y = empty(x.shape(), x.dtype());
+    const std::int64_t n = x.numel();
+    // keep when bits ≥ threshold; signed, as both are below 2²⁴, so that the compare vectorises
+    const auto threshold = static_cast<std::int32_t>(std::ceil(p * 0x1.0p24));
+    constexpr std::int64_t L = philox_block_size, per_block = 4 * L;  // 16 counters serve 64 elements
+    dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
+        const T keep = T(1 / (1 - p));
+        const T* in = xc.data<T>();
+        T* out = y.data<T>();
+        parallel_for(0, (n + per_block - 1) / per_block, loops::grain / per_block, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t block = b; block < e; ++block) {
+                const PhiloxBlock w = philox_block(offset + static_cast<std::uint64_t>(block * L), seed);
+                T factor[per_block];  // element i0 + 16·word + lane's: keep or 0
+                for (int word = 0; word < 4; ++word)
+                    for (int lane = 0; lane < L; ++lane) factor[word * L + lane] = static_cast<std::int32_t>(w[word][lane] >> 8) >= threshold ? keep : T(0);
+                const std::int64_t i0 = block * per_block, count = std::min(per_block, n - i0);
+                for (std::int64_t j = 0; j < count; ++j) out[i0 + j] = in[i0 + j] * factor[j];
+            }
+        });
     });
+    return y;
 }
 }  // namespace
 
@@ -412,13 +432,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     if (p == 1) return mul(x, scalar(0, x.dtype()));
     // The mask is not stored: backward replays the same uniforms. The counters are reserved in one
     // step, so another thread drawing from the same generator cannot shift them.
-    const std::uint64_t seed = generator.seed(), offset = generator.advance(static_cast<std::uint64_t>(x.numel()));
-    Generator draw(seed, offset);
-    Tensor y = apply_dropout_mask(x, p, draw);
+    const std::uint64_t seed = generator.seed(), offset = generator.advance(static_cast<std::uint64_t>((x.numel() + 3) / 4));
+    Tensor y = apply_dropout_mask(x, p, seed, offset);
     // dx = dy · mask / (1 - p)
     record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
-        Generator replay(seed, offset);
-        return Gradients{apply_dropout_mask(kernels::contiguous(g[0]), p, replay)};
+        return Gradients{apply_dropout_mask(g[0], p, seed, offset)};
     });
     return y;
 }
