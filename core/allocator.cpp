@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -21,9 +23,6 @@ std::size_t size_class(std::size_t nbytes) {
     return (nbytes + step - 1) / step * step;
 }
 
-// The cache keeps at most this much; beyond it released blocks go back to the system.
-constexpr std::size_t cache_limit = std::size_t{4} << 30;
-
 struct SizeClass {
     std::vector<void*> blocks;  // cached, free
     std::uint64_t last_used = 0;  // the pool's clock when a block of this size last came or went
@@ -31,7 +30,8 @@ struct SizeClass {
 
 struct Pool {
     std::mutex mutex;
-    std::unordered_map<std::size_t, SizeClass> classes;  // by size
+    std::map<std::size_t, SizeClass> classes;        // by size
+    std::unordered_map<void*, std::size_t> live;      // the size of each block handed out
     std::uint64_t clock = 0;
     Stats stats;
 
@@ -63,19 +63,24 @@ void* allocate(std::size_t nbytes) {
     const std::size_t size = size_class(nbytes);
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
-    SizeClass& cls = p.classes[size];
-    cls.last_used = ++p.clock;
+    // The smallest cached block of at least `size` and at most twice it: sequences whose length
+    // varies from step to step reuse the longer steps' blocks instead of going to the system.
+    auto fit = p.classes.lower_bound(size);
+    while (fit != p.classes.end() && fit->first <= 2 * size && fit->second.blocks.empty()) ++fit;
     void* block = nullptr;
-    if (!cls.blocks.empty()) {
-        block = cls.blocks.back();
-        cls.blocks.pop_back();
-        p.stats.cached_bytes -= size;
+    std::size_t block_size = size;
+    if (fit != p.classes.end() && fit->first <= 2 * size) {
+        block_size = fit->first;
+        block = fit->second.blocks.back();
+        fit->second.blocks.pop_back();
+        fit->second.last_used = ++p.clock;
+        p.stats.cached_bytes -= block_size;
     } else {
         // Live and cached bytes together stay within twice the most ever live at once: a miss first
         // returns the least recently used cached blocks to the system, so sizes that vary from step
-        // to step (sequences of varying length) cannot grow the cache without bound, while a step
-        // whose sizes repeat (its blocks of every size, at their most, need more than its peak of
-        // live bytes) is served from the cache alone.
+        // to step cannot grow the cache without bound, while a step whose sizes repeat (its blocks
+        // of every size, at their most, need more than its peak of live bytes) is served from the
+        // cache alone.
         ++p.stats.misses;
         p.stats.high_water_bytes = std::max(p.stats.high_water_bytes, p.stats.live_bytes + size);
         const std::size_t bound = 2 * p.stats.high_water_bytes;
@@ -87,22 +92,26 @@ void* allocate(std::size_t nbytes) {
         }
         NYX_CHECK(block, "out of memory: cannot allocate ", nbytes, " bytes for a tensor (", p.stats.live_bytes,
                   " bytes already live)");
+        p.classes[size].last_used = ++p.clock;
     }
-    p.stats.live_bytes += size;
+    p.live.emplace(block, block_size);
+    p.stats.live_bytes += block_size;
     p.stats.peak_live_bytes = std::max(p.stats.peak_live_bytes, p.stats.live_bytes);
     return block;
 }
 
-void release(void* block, std::size_t nbytes) {
+void release(void* block, std::size_t /*nbytes*/) {
     if (!block) return;
-    const std::size_t size = size_class(nbytes);
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
-    p.stats.live_bytes -= size;
-    if (p.stats.cached_bytes + size > cache_limit) {
-        std::free(block);
-        return;
+    const auto it = p.live.find(block);
+    if (it == p.live.end()) {  // a broken invariant, like a double free: stop before memory is corrupted
+        std::fprintf(stderr, "nyx::memory::release: %p was not handed out by this allocator, or was released twice\n", block);
+        std::abort();
     }
+    const std::size_t size = it->second;
+    p.live.erase(it);
+    p.stats.live_bytes -= size;
     SizeClass& cls = p.classes[size];
     cls.blocks.push_back(block);
     cls.last_used = ++p.clock;

@@ -1,7 +1,8 @@
 #pragma once
 // The caching allocator that serves all tensor storage: 64-byte-aligned blocks, rounded up to size
 // classes and kept on free lists when released, so a training step reuses the previous step's
-// blocks instead of going back to the system. Live and cached blocks together never exceed twice
+// blocks instead of going back to the system. A request takes the smallest cached block that fits
+// within twice its size, so steps of varying sequence length share blocks. Live and cached blocks together never exceed twice
 // the most the process has had live at once; the least recently used sizes are returned to the
 // system first. Thread-safe.
 #include <cstddef>

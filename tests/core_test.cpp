@@ -278,6 +278,21 @@ TEST_CASE("a repeating step is served from the cache, though its sizes together 
     memory::empty_cache();
 }
 
+TEST_CASE("a request takes the smallest cached block that fits within twice its size") {
+    memory::empty_cache();
+    { const Tensor big = empty({3 << 20}, f32), bigger = empty({5 << 20}, f32); }  // 12 MB and 20 MB cached
+    const auto before = memory::stats();
+    {
+        const Tensor t = empty({2 << 20}, f32);  // 8 MB: served by the 12 MB block, not the 20 MB one
+        CHECK(memory::stats().misses == before.misses);
+        CHECK(memory::stats().live_bytes == before.live_bytes + (12u << 20));
+        const Tensor u = empty({1 << 20}, f32);  // 4 MB: the 20 MB block is more than twice as large
+        CHECK(memory::stats().misses == before.misses + 1);
+    }
+    CHECK(memory::stats().live_bytes == before.live_bytes);
+    memory::empty_cache();
+}
+
 TEST_CASE("NYX_NUM_THREADS sets the default thread count") {
     // ctest runs this case once with NYX_NUM_THREADS=1 (threads_from_environment); tests that
     // change the count put it back.
