@@ -3,10 +3,12 @@
 //
 //   nyx-bench train     [--attn nystrom|softmax] [--n 2048] [--batch 8] ...   one AdamW step of the encoder
 //   nyx-bench attention [--attn ...] [--forward-only] ...                     the attention module alone
+//   nyx-bench gemm      [--size 2048]                                         one f32 matrix product
 //
 // It prints one JSON line. Times are medians over --steps after --warmup. peak_rss_mb is the
 // process's peak; base_rss_mb what it held before any model or data existed; module_mb (attention)
-// the most the caching allocator held above its inputs during a step.
+// the most the caching allocator held above its inputs during a step; gflop_per_step (train) the
+// step's matrix-product work, and gflops (gemm) the rate of nyx's matmul, OpenBLAS sgemm inside.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +31,7 @@ struct Flags {
     std::int64_t n = 2048, batch = 8, dim = 64, hidden = 128, heads = 2, head_dim = 32, layers = 2, vocab = 32, landmarks = 64, conv = 35;
     double dropout = 0.1;
     bool forward_only = false;
+    std::int64_t size = 2048;  // gemm
     int threads = 2, steps = 5, warmup = 2;
     std::uint64_t seed = 0;
 };
@@ -64,6 +67,33 @@ nn::AttentionOptions attention_options(const Flags& f) {
     return nn::NystromOptions{.landmarks = f.landmarks, .conv_kernel = f.conv};
 }
 
+// The FLOPs of one training step, in units of 10⁹: 2·m·n·k for each matrix product of the forward
+// pass and 2 per multiply-add of the Nyström convolution, times 3 for forward and backward (a
+// product's backward is two products of its size). Elementwise work (softmax, layer norm, AdamW)
+// is not counted.
+double train_gflop(const Flags& f) {
+    const auto B = static_cast<double>(f.batch), n = static_cast<double>(f.n), D = static_cast<double>(f.dim),
+               h = static_cast<double>(f.heads), d = static_cast<double>(f.head_dim), H = static_cast<double>(f.hidden),
+               m = static_cast<double>(f.landmarks);
+    double layer = 2 * B * n * D * (h * d) * 4  // the Q, K, V and output projections
+                   + 2 * B * n * D * H * 2;     // the MLP's two layers
+    const nn::AttentionOptions options = attention_options(f);
+    const auto* nystrom = std::get_if<nn::NystromOptions>(&options);
+    if (!nystrom || nystrom->landmarks >= f.n) {
+        layer += B * h * 2 * (2 * n * n * d);  // Q Kᵀ, and the weights times V
+    } else {
+        const auto iterations = static_cast<double>(nystrom->pinv_iterations);
+        layer += B * h * (2 * n * m * d                    // Q K̃ᵀ
+                          + 2 * m * m * d                  // Q̃ K̃ᵀ
+                          + 2 * m * n * d * 2              // Q̃ Kᵀ, and B V
+                          + iterations * 4 * 2 * m * m * m  // four m×m products per pseudo-inverse iteration
+                          + 2 * n * m * m + 2 * n * m * d);  // F Z, and (F Z)(B V)
+    }
+    if (nystrom) layer += 2 * B * h * n * d * static_cast<double>(nystrom->conv_kernel);  // the depthwise convolution
+    const double head = 2 * B * D * H + 2 * B * H * 10;  // the classifier on the pooled output
+    return 3 * (static_cast<double>(f.layers) * layer + head) / 1e9;
+}
+
 std::string train(const Flags& f, Generator& gen) {
     models::EncoderConfig config{.vocab = f.vocab, .max_len = f.n, .dim = f.dim, .heads = f.heads, .head_dim = f.head_dim,
                                  .hidden = f.hidden, .layers = f.layers, .dropout = f.dropout, .attention = attention_options(f)};
@@ -76,9 +106,19 @@ std::string train(const Flags& f, Generator& gen) {
         loss.backward();
         opt.step();
     });
+    char out[200];
+    std::snprintf(out, sizeof out, "\"step_ms\": %.2f, \"tokens_per_s\": %.0f, \"gflop_per_step\": %.3f", seconds * 1e3,
+                  static_cast<double>(f.batch * f.n) / seconds, train_gflop(f));
+    return out;
+}
+
+std::string gemm(const Flags& f, Generator& gen) {
+    const Tensor a = randn({f.size, f.size}, f32, gen), b = randn({f.size, f.size}, f32, gen);
+    const double seconds = median_seconds(f, [&] { a.matmul(b); });
+    const double size = static_cast<double>(f.size);
     char out[160];
-    std::snprintf(out, sizeof out, "\"step_ms\": %.2f, \"tokens_per_s\": %.0f", seconds * 1e3,
-                  static_cast<double>(f.batch * f.n) / seconds);
+    std::snprintf(out, sizeof out, "\"size\": %ld, \"ms\": %.2f, \"gflops\": %.1f", static_cast<long>(f.size), seconds * 1e3,
+                  2 * size * size * size / seconds / 1e9);
     return out;
 }
 
@@ -133,17 +173,24 @@ int main(int argc, char** argv) {
         mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
         if (mode->get_name() == "attention") mode->add_flag("--forward-only", f.forward_only, "time the forward pass only");
     }
+    CLI::App* gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with");
+    gemm_mode->add_option("--size", f.size, "rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15))->capture_default_str();
+    gemm_mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
+    gemm_mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
+    gemm_mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     const std::string mode = app.get_subcommands().front()->get_name();
     try {
         set_num_threads(f.threads);
         Generator gen(f.seed);
         const double base = current_rss_mb();  // before any model or data
-        const std::string out = mode == "train" ? train(f, gen) : attention(f, gen);
-        std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", \"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, \"threads\": %d, %s, "
-                    "\"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",
-                    NYX_VERSION, mode.c_str(), f.attn.c_str(), static_cast<long>(f.n), static_cast<long>(f.batch), f.threads,
-                    out.c_str(), peak_rss_mb(), base);
+        const std::string out = mode == "train" ? train(f, gen) : mode == "attention" ? attention(f, gen) : gemm(f, gen);
+        char shape[160] = "";  // the model's configuration, which gemm does not have
+        if (mode != "gemm")
+            std::snprintf(shape, sizeof shape, "\"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, ", f.attn.c_str(),
+                          static_cast<long>(f.n), static_cast<long>(f.batch));
+        std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", %s\"threads\": %d, %s, \"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",
+                    NYX_VERSION, mode.c_str(), shape, f.threads, out.c_str(), peak_rss_mb(), base);
         return 0;
     } catch (const nyx::Error& e) {
         std::fprintf(stderr, "nyx-bench: %s\n", e.what());

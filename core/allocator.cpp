@@ -24,14 +24,20 @@ std::size_t size_class(std::size_t nbytes) {
 }
 
 struct SizeClass {
-    std::vector<void*> blocks;  // cached, free
+    std::vector<void*> blocks;    // cached, free
     std::uint64_t last_used = 0;  // the pool's clock when a block of this size last came or went
+};
+
+struct Block {
+    std::size_t size;       // the block's own size class
+    std::size_t requested;  // the size class of the request it serves (at most `size`)
 };
 
 struct Pool {
     std::mutex mutex;
-    std::map<std::size_t, SizeClass> classes;        // by size
-    std::unordered_map<void*, std::size_t> live;      // the size of each block handed out
+    std::map<std::size_t, SizeClass> classes;  // cached blocks by size
+    std::unordered_map<void*, Block> live;     // the blocks handed out
+    std::size_t held_live_bytes = 0;           // the sizes of the live blocks (≥ stats.live_bytes)
     std::uint64_t clock = 0;
     Stats stats;
 
@@ -45,9 +51,35 @@ struct Pool {
             for (auto it = classes.begin(); it != classes.end(); ++it)
                 if (!it->second.blocks.empty() && (oldest == classes.end() || it->second.last_used < oldest->second.last_used))
                     oldest = it;
-            std::free(oldest->second.blocks.back());
+            std::free(oldest->second.blocks.back());  // cached_bytes > 0, so some class has a block
             oldest->second.blocks.pop_back();
             stats.cached_bytes -= oldest->first;
+        }
+    }
+
+    // A block of at least `size` bytes from the system, after returning cached blocks so that the
+    // bytes held (live and cached) stay within twice `high_water`.
+    void* system_block(std::size_t size, std::size_t high_water) {
+        const std::size_t bound = high_water > SIZE_MAX / 2 ? SIZE_MAX : 2 * high_water;
+        const std::size_t needed = held_live_bytes + size;
+        evict_until(bound - std::min(bound, needed));
+        void* block = std::aligned_alloc(alignment, size);
+        if (!block && stats.cached_bytes > 0) {
+            free_all_cached();
+            block = std::aligned_alloc(alignment, size);
+        }
+        return block;
+    }
+
+    // Puts a block on its size's free list; returns it to the system if even that fails.
+    void cache(void* block, std::size_t size) noexcept {
+        try {
+            SizeClass& cls = classes[size];
+            cls.blocks.push_back(block);
+            cls.last_used = ++clock;
+            stats.cached_bytes += size;
+        } catch (...) {  // no memory for the list itself
+            std::free(block);
         }
     }
 };
@@ -60,43 +92,43 @@ Pool& pool() {
 }  // namespace
 
 void* allocate(std::size_t nbytes) {
-    const std::size_t size = size_class(nbytes);
+    const std::size_t requested = size_class(nbytes);
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
-    // The smallest cached block of at least `size` and at most twice it: sequences whose length
-    // varies from step to step reuse the longer steps' blocks instead of going to the system.
-    auto fit = p.classes.lower_bound(size);
-    while (fit != p.classes.end() && fit->first <= 2 * size && fit->second.blocks.empty()) ++fit;
+    // The smallest cached block of at least `requested` and at most twice it: sequences whose
+    // length varies from step to step reuse the longer steps' blocks instead of going to the system.
+    auto fit = p.classes.lower_bound(requested);
+    while (fit != p.classes.end() && fit->first / 2 <= requested && fit->second.blocks.empty()) ++fit;
     void* block = nullptr;
-    std::size_t block_size = size;
-    if (fit != p.classes.end() && fit->first <= 2 * size) {
-        block_size = fit->first;
+    std::size_t size = requested;
+    const std::size_t live_after = p.stats.live_bytes + requested;
+    if (fit != p.classes.end() && fit->first / 2 <= requested) {
+        size = fit->first;
         block = fit->second.blocks.back();
         fit->second.blocks.pop_back();
-        fit->second.last_used = ++p.clock;
-        p.stats.cached_bytes -= block_size;
+        p.stats.cached_bytes -= size;
     } else {
-        // Live and cached bytes together stay within twice the most ever live at once: a miss first
-        // returns the least recently used cached blocks to the system, so sizes that vary from step
-        // to step cannot grow the cache without bound, while a step whose sizes repeat (its blocks
-        // of every size, at their most, need more than its peak of live bytes) is served from the
-        // cache alone.
+        // Held bytes (live and cached blocks) stay within twice the most the tensors ever needed at
+        // once: a miss first returns the least recently used cached blocks to the system, so sizes
+        // that vary from step to step cannot grow the cache without bound, while a step whose sizes
+        // repeat (its blocks of every size, at their most, need more than its peak) is served from
+        // the cache alone.
         ++p.stats.misses;
-        p.stats.high_water_bytes = std::max(p.stats.high_water_bytes, p.stats.live_bytes + size);
-        const std::size_t bound = 2 * p.stats.high_water_bytes;
-        p.evict_until(bound - std::min(bound, p.stats.live_bytes + size));
-        block = std::aligned_alloc(alignment, size);
-        if (!block && p.stats.cached_bytes > 0) {
-            p.free_all_cached();
-            block = std::aligned_alloc(alignment, size);
-        }
+        block = p.system_block(requested, std::max(p.stats.high_water_bytes, live_after));
         NYX_CHECK(block, "out of memory: cannot allocate ", nbytes, " bytes for a tensor (", p.stats.live_bytes,
                   " bytes already live)");
-        p.classes[size].last_used = ++p.clock;
     }
-    p.live.emplace(block, block_size);
-    p.stats.live_bytes += block_size;
-    p.stats.peak_live_bytes = std::max(p.stats.peak_live_bytes, p.stats.live_bytes);
+    try {
+        p.classes[size].last_used = ++p.clock;
+        p.live.emplace(block, Block{size, requested});
+    } catch (...) {
+        p.cache(block, size);
+        throw;
+    }
+    p.held_live_bytes += size;
+    p.stats.live_bytes = live_after;
+    p.stats.peak_live_bytes = std::max(p.stats.peak_live_bytes, live_after);
+    p.stats.high_water_bytes = std::max(p.stats.high_water_bytes, live_after);
     return block;
 }
 
@@ -109,13 +141,11 @@ void release(void* block, std::size_t /*nbytes*/) {
         std::fprintf(stderr, "nyx::memory::release: %p was not handed out by this allocator, or was released twice\n", block);
         std::abort();
     }
-    const std::size_t size = it->second;
+    const Block b = it->second;
     p.live.erase(it);
-    p.stats.live_bytes -= size;
-    SizeClass& cls = p.classes[size];
-    cls.blocks.push_back(block);
-    cls.last_used = ++p.clock;
-    p.stats.cached_bytes += size;
+    p.held_live_bytes -= b.size;
+    p.stats.live_bytes -= b.requested;
+    p.cache(block, b.size);
 }
 
 Stats stats() {

@@ -68,11 +68,12 @@ struct TemporaryFolder {
     }
 };
 
-int run(int n);
+int run(int steps);
 
 int main(int argc, char** argv) { return example_main(argc, argv, 10, run); }
 
-int run(int n) {
+int run(int steps) {
+    const std::int64_t n = steps;  // N: the run stops after N steps and resumes to 2N
     const TemporaryFolder folder;
     const std::string checkpoint = folder.path / "state.safetensors";
 

@@ -7,13 +7,17 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <system_error>
 
 inline int example_main(int argc, char** argv, int fallback, int (*run)(int steps)) {
     int steps = fallback;
     if (argc != 1) {
-        const char* end = argc == 3 ? argv[2] + std::strlen(argv[2]) : nullptr;
-        const bool ok = argc == 3 && std::strcmp(argv[1], "--steps") == 0 &&
-                        std::from_chars(argv[2], end, steps).ptr == end && steps >= 1;  // whole string, N >= 1
+        bool ok = argc == 3 && std::strcmp(argv[1], "--steps") == 0;
+        if (ok) {  // the whole argument a number in range, and N >= 1
+            const char* end = argv[2] + std::strlen(argv[2]);
+            const auto [stop, error] = std::from_chars(argv[2], end, steps);
+            ok = error == std::errc() && stop == end && steps >= 1;
+        }
         if (!ok) {
             std::fprintf(stderr, "usage: %s [--steps N]   (N >= 1; default %d)\n", argv[0], fallback);
             return 2;

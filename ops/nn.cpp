@@ -402,7 +402,7 @@ Tensor apply_dropout_mask(const Tensor& x, double p, std::uint64_t seed, std::ui
     const Tensor xc = kernels::contiguous(x);
     Tensor y = empty(x.shape(), x.dtype());
     const std::int64_t n = x.numel();
-    // keep when bits ≥ threshold; signed, as both are below 2²⁴, so that the compare vectorises
+    // keep when bits ≥ threshold; signed, as both fit in 25 bits, so that the compare vectorises
     const auto threshold = static_cast<std::int32_t>(std::ceil(p * 0x1.0p24));
     constexpr std::int64_t L = philox_block_size, per_block = 4 * L;  // 16 counters serve 64 elements
     dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
@@ -432,7 +432,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     if (p == 1) return mul(x, scalar(0, x.dtype()));
     // The mask is not stored: backward replays the same uniforms. The counters are reserved in one
     // step, so another thread drawing from the same generator cannot shift them.
-    const std::uint64_t seed = generator.seed(), offset = generator.advance(static_cast<std::uint64_t>((x.numel() + 3) / 4));
+    // Whole blocks of counters, the last one included, so that the next draw starts past them all.
+    const std::uint64_t blocks = static_cast<std::uint64_t>((x.numel() + 4 * philox_block_size - 1) / (4 * philox_block_size));
+    const std::uint64_t seed = generator.seed(), offset = generator.advance(blocks * philox_block_size);
     Tensor y = apply_dropout_mask(x, p, seed, offset);
     // dx = dy · mask / (1 - p)
     record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {

@@ -1,4 +1,6 @@
 // core: the Tensor, its views and strides, broadcasting, factories, printing, the RNG, the allocator.
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -249,27 +251,35 @@ TEST_CASE("the caching allocator reuses released blocks") {
     CHECK(memory::stats().cached_bytes == 0);
 }
 
-TEST_CASE("the cache stays within twice the most memory ever live, whatever the sizes") {
-    // 100 blocks from 1 MB to 130 MB, 5% apart, one live at a time: without eviction the cache
-    // would keep nearly all of them (2.7 GB).
+TEST_CASE("the cache stays within twice the most memory ever needed, whatever the sizes") {
+    // 60 blocks from h/10 to h, 4% apart, one live at a time (h at least the most ever live, so
+    // that the figures do not depend on the tests before): without eviction the cache would keep
+    // them all, about 25·h.
     memory::empty_cache();
-    double floats = 1 << 18;
-    for (int i = 0; i < 100; ++i, floats *= 1.05) const Tensor t = empty({static_cast<std::int64_t>(floats)}, f32);
-    const auto s = memory::stats();
-    CHECK(s.live_bytes + s.cached_bytes <= 2 * s.high_water_bytes);
-    CHECK(s.cached_bytes < (std::size_t{1} << 30));
+    const auto before = memory::stats();
+    const double h = static_cast<double>(std::max<std::size_t>(before.high_water_bytes, 64 << 20));
+    double bytes = h / 10, largest = 0;
+    for (int i = 0; i < 60 && bytes <= h; ++i, bytes *= 1.04) {
+        largest = bytes;
+        const Tensor t = empty({static_cast<std::int64_t>(bytes / 4)}, f32);
+    }
+    // The most the tensors needed at once, from what this test knows: size classes round up by at most 1/8.
+    const double needed = std::max(static_cast<double>(before.high_water_bytes), static_cast<double>(before.live_bytes) + largest * 1.125);
+    CHECK(static_cast<double>(memory::stats().cached_bytes) <= 2 * needed);
+    memory::empty_cache();
 }
 
 TEST_CASE("a repeating step is served from the cache, though its sizes together exceed its peak") {
-    // Each "step" holds a block of h bytes, then two of 0.6·h: a peak of 1.2·h (h at least the most
-    // live so far, so that this step sets the peak), but 2.2·h bytes of blocks of the three sizes.
-    // Once the first step has run, later steps never go to the system. (The blocks are not touched,
-    // so this costs address space, not memory.)
+    // Each "step" holds a block of h bytes, then two of 7/16·h (too small to take the h block):
+    // a peak of h (a power of two at least the most ever live, so that this step sets the peak),
+    // but 15/8·h bytes of blocks of the two sizes. Once the first step has run, later steps never go
+    // to the system; a cache held to the peak would return the h block at every step. (The blocks
+    // are not touched, so this costs address space, not memory.)
     memory::empty_cache();
-    const auto h = static_cast<std::int64_t>(std::max<std::size_t>(memory::stats().high_water_bytes, 64 << 20) / 4);
+    const auto h = static_cast<std::int64_t>(std::bit_ceil(std::max<std::size_t>(memory::stats().high_water_bytes, 64 << 20)));
     const auto step = [h] {
-        { const Tensor a = empty({h}, f32); }
-        const Tensor b = empty({h * 6 / 10}, f32), c = empty({h * 6 / 10}, f32);
+        { const Tensor a = empty({h / 4}, f32); }
+        const Tensor b = empty({h / 4 * 7 / 16}, f32), c = empty({h / 4 * 7 / 16}, f32);
     };
     step();
     const std::size_t misses = memory::stats().misses;
@@ -278,18 +288,25 @@ TEST_CASE("a repeating step is served from the cache, though its sizes together 
     memory::empty_cache();
 }
 
-TEST_CASE("a request takes the smallest cached block that fits within twice its size") {
+TEST_CASE("a request takes the smallest cached block within twice its size") {
+    constexpr std::int64_t mb = (1 << 20) / 4;  // floats in a MiB
     memory::empty_cache();
-    { const Tensor big = empty({3 << 20}, f32), bigger = empty({5 << 20}, f32); }  // 12 MB and 20 MB cached
+    { const Tensor ten = empty({10 * mb}, f32), fourteen = empty({14 * mb}, f32); }  // both cached
     const auto before = memory::stats();
     {
-        const Tensor t = empty({2 << 20}, f32);  // 8 MB: served by the 12 MB block, not the 20 MB one
+        const Tensor eight = empty({8 * mb}, f32);  // fits both: takes the 10 MiB block
+        CHECK(memory::stats().cached_bytes == before.cached_bytes - (10u << 20));
+        CHECK(memory::stats().live_bytes == before.live_bytes + (8u << 20));  // counts the request, not the block
+        const Tensor seven = empty({7 * mb}, f32);  // 14 MiB is exactly twice: taken
+        CHECK(memory::stats().cached_bytes == before.cached_bytes - (24u << 20));
         CHECK(memory::stats().misses == before.misses);
-        CHECK(memory::stats().live_bytes == before.live_bytes + (12u << 20));
-        const Tensor u = empty({1 << 20}, f32);  // 4 MB: the 20 MB block is more than twice as large
-        CHECK(memory::stats().misses == before.misses + 1);
     }
     CHECK(memory::stats().live_bytes == before.live_bytes);
+    memory::empty_cache();
+    { const Tensor fourteen = empty({14 * mb}, f32); }
+    const std::size_t misses = memory::stats().misses;
+    { const Tensor six = empty({6 * mb}, f32); }  // 14 MiB is more than twice 6: a new block
+    CHECK(memory::stats().misses == misses + 1);
     memory::empty_cache();
 }
 

@@ -288,6 +288,15 @@ TEST_CASE("dropout is inverted, seeded, thread-count independent and the identit
     y.sum().backward();
     CHECK(values(w.grad()) == values(y));
     CHECK(values(ops::dropout(x, 1.0, true, gen)) == std::vector<double>(200000, 0.0));
+    // A draw reserves every counter it uses, a partial last block included: the next draw from the
+    // same generator starts past them, so two draws of 40 elements get independent masks.
+    Generator d(9);
+    const std::vector<double> first = values(ops::dropout(ones({40}), 0.5, true, d));
+    CHECK(d.offset() == 16);  // one block of 16 counters (64 elements)
+    const std::vector<double> second = values(ops::dropout(ones({40}), 0.5, true, d));
+    Generator e(9, 16);
+    CHECK(second == values(ops::dropout(ones({40}), 0.5, true, e)));
+    CHECK(first != second);
     // A dropped NaN stays NaN, as in PyTorch (x times a zero mask), with p < 1 as with p = 1.
     Generator n1(3);
     const std::vector<double> nan_out = values(ops::dropout(full({64}, NAN), 0.5, true, n1));
