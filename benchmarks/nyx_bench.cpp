@@ -8,7 +8,8 @@
 // It prints one JSON line. Times are medians over --steps after --warmup. peak_rss_mb is the
 // process's peak; base_rss_mb what it held before any model or data existed; module_mb (attention)
 // the most the caching allocator held above its inputs during a step; gflop_per_step (train) the
-// step's matrix-product work, and gflops (gemm) the rate of nyx's matmul, OpenBLAS sgemm inside.
+// step's FLOPs as train_gflop counts them, and gflops (gemm) the rate of nyx's matmul, OpenBLAS
+// sgemm inside.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -153,8 +154,18 @@ int main(int argc, char** argv) {
     CLI::App app{"nyx-bench: the PyTorch yardstick's measurements, taken with nyx (one JSON line out)"};
     app.require_subcommand(1);
     Flags f;
+    CLI::App* gemm_mode = nullptr;
     for (CLI::App* mode : {app.add_subcommand("train", "one optimiser step of the EncoderClassifier on random tokens"),
-                           app.add_subcommand("attention", "the attention module alone on random Q, K, V [batch, heads, n, head_dim]")}) {
+                           app.add_subcommand("attention", "the attention module alone on random Q, K, V [batch, heads, n, head_dim]"),
+                           gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with")}) {
+        mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
+        mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+        mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
+        if (mode == gemm_mode) {
+            mode->add_option("--size", f.size, "rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15))->capture_default_str();
+            continue;
+        }
         mode->add_option("--attn", f.attn, "attention module")->check(CLI::IsMember({"nystrom", "softmax"}))->capture_default_str();
         mode->add_option("--n", f.n, "sequence length")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--batch", f.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
@@ -167,17 +178,8 @@ int main(int argc, char** argv) {
         mode->add_option("--landmarks", f.landmarks, "Nyström landmarks")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--conv", f.conv, "Nyström conv kernel (odd; 0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
         mode->add_option("--dropout", f.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
-        mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
-        mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
-        mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
-        mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
         if (mode->get_name() == "attention") mode->add_flag("--forward-only", f.forward_only, "time the forward pass only");
     }
-    CLI::App* gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with");
-    gemm_mode->add_option("--size", f.size, "rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15))->capture_default_str();
-    gemm_mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
-    gemm_mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
-    gemm_mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     const std::string mode = app.get_subcommands().front()->get_name();
     try {

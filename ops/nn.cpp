@@ -393,6 +393,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
 // --- dropout ---------------------------------------------------------------------------------------
 
 namespace {
+// Dropout draws its mask in blocks of 64 elements, one philox_block (16 counters) each.
+constexpr std::int64_t dropout_block = 4 * philox_block_size;
+std::int64_t dropout_blocks(std::int64_t n) { return (n + dropout_block - 1) / dropout_block; }
+
 // x · mask / (1 − p), for the mask drawn at (seed, offset). Elements go in blocks of 64, one
 // philox_block each: element i takes word (i / 16) % 4 of counter offset + 16 · (i / 64) + i % 16,
 // and is kept when that word's top 24 bits, as a fraction of 2²⁴, are at least p. Each counter
@@ -404,12 +408,12 @@ Tensor apply_dropout_mask(const Tensor& x, double p, std::uint64_t seed, std::ui
     const std::int64_t n = x.numel();
     // keep when bits ≥ threshold; signed, as both fit in 25 bits, so that the compare vectorises
     const auto threshold = static_cast<std::int32_t>(std::ceil(p * 0x1.0p24));
-    constexpr std::int64_t L = philox_block_size, per_block = 4 * L;  // 16 counters serve 64 elements
+    constexpr std::int64_t L = philox_block_size, per_block = dropout_block;
     dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
         const T keep = T(1 / (1 - p));
         const T* in = xc.data<T>();
         T* out = y.data<T>();
-        parallel_for(0, (n + per_block - 1) / per_block, loops::grain / per_block, [&](std::int64_t b, std::int64_t e) {
+        parallel_for(0, dropout_blocks(n), loops::grain / per_block, [&](std::int64_t b, std::int64_t e) {
             for (std::int64_t block = b; block < e; ++block) {
                 const PhiloxBlock w = philox_block(offset + static_cast<std::uint64_t>(block * L), seed);
                 T factor[per_block];  // element i0 + 16·word + lane's: keep or 0
@@ -433,8 +437,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     // The mask is not stored: backward replays the same uniforms. The counters are reserved in one
     // step, so another thread drawing from the same generator cannot shift them.
     // Whole blocks of counters, the last one included, so that the next draw starts past them all.
-    const std::uint64_t blocks = static_cast<std::uint64_t>((x.numel() + 4 * philox_block_size - 1) / (4 * philox_block_size));
-    const std::uint64_t seed = generator.seed(), offset = generator.advance(blocks * philox_block_size);
+    const auto counters = static_cast<std::uint64_t>(dropout_blocks(x.numel()) * philox_block_size);
+    const std::uint64_t seed = generator.seed(), offset = generator.advance(counters);
     Tensor y = apply_dropout_mask(x, p, seed, offset);
     // dx = dy · mask / (1 - p)
     record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
