@@ -82,7 +82,9 @@ Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const T
     // 1. Q ← (Q ⊙ M) / d^(1/4), K ← (K ⊙ M) / d^(1/4): every product then carries 1/√d.
     const Tensor tokens = mask.unsqueeze(1).unsqueeze(-1);  // [B, 1, n, 1]
     const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(d)));
-    const Tensor q = q_in * tokens * scale, k = k_in * tokens * scale;
+    // One product each with the small [B, 1, n, 1] factor: (Q ⊙ M) · s would keep Q ⊙ M alive for backward as well.
+    const Tensor scaled_tokens = tokens * scale;
+    const Tensor q = q_in * scaled_tokens, k = k_in * scaled_tokens;
     Tensor x;
     if (options_.landmarks >= n) {
         // 2. m = n: exact attention
