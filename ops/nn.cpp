@@ -449,6 +449,29 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
 
 // --- depthwise convolution -------------------------------------------------------------------------
 
+namespace {
+// out[t,:] += Σ_j w[j] · in[t+j-padding,:] for one channel: in is [in_length, features], out
+// [out_length, features], positions outside `in` count as zero. Blocks of rows stay in L1 while each
+// tap adds one long contiguous span (rows × features) of `in` into them.
+template <class T>
+NYX_VECTORIZED void correlate_channel(const T* __restrict in, std::int64_t in_length, const T* w, std::int64_t kernel,
+                                      std::int64_t padding, T* __restrict out, std::int64_t out_length, std::int64_t features) {
+    constexpr std::int64_t rows_per_block = 64;
+    for (std::int64_t t0 = 0; t0 < out_length; t0 += rows_per_block) {
+        const std::int64_t t1 = std::min(out_length, t0 + rows_per_block);
+        for (std::int64_t j = 0; j < kernel; ++j) {
+            // rows t with 0 <= t + j - padding < in_length
+            const std::int64_t lo = std::max(t0, padding - j), hi = std::min(t1, in_length + padding - j);
+            if (lo >= hi) continue;
+            const T wj = w[j];
+            const T* src = in + (lo + j - padding) * features;
+            T* dst = out + lo * features;
+            for (std::int64_t i = 0; i < (hi - lo) * features; ++i) dst[i] += wj * src[i];
+        }
+    }
+}
+}  // namespace
+
 // y[b,c,t,:] = bias[c] + Σ_j w[c,j] · x[b,c,t+j-padding,:]  (zero outside the sequence)
 Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t padding) {
     NYX_CHECK(x.dim() >= 3, "depthwise_conv1d: the input must be [batch, channels, length, ...], got shape ", to_string(x.shape()));
@@ -476,20 +499,14 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
         parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
             for (std::int64_t bc = first; bc < last; ++bc) {
                 const std::int64_t c = bc % channels;
-                const T* in = px + bc * length * features;
                 T* out = py + bc * out_length * features;
                 std::fill_n(out, out_length * features, pb ? pb[c] : T(0));
-                for (std::int64_t t = 0; t < out_length; ++t)
-                    for (std::int64_t j = std::max<std::int64_t>(0, padding - t); j < kernel && t + j - padding < length; ++j) {
-                        const T w = pw[c * kernel + j];
-                        const T* row = in + (t + j - padding) * features;
-                        for (std::int64_t f = 0; f < features; ++f) out[t * features + f] += w * row[f];
-                    }
+                correlate_channel(px + bc * length * features, length, pw + c * kernel, kernel, padding, out, out_length, features);
             }
         });
     });
-    // dx[b,c,s,:] = Σ_j w[c,j] · dy[b,c,s-j+padding,:],  dw[c,j] = Σ_b,t dy[b,c,t,:] · x[b,c,t+j-padding,:],
-    // db[c] = Σ dy[b,c,...]
+    // dx[b,c,s,:] = Σ_j w[c,j] · dy[b,c,s-j+padding,:]: the same correlation with the taps reversed and
+    // padding k-1-padding. dw[c,j] = Σ_b,t dy[b,c,t,:] · x[b,c,t+j-padding,:], db[c] = Σ dy[b,c,...]
     record("depthwise_conv1d", {x, weight, bias}, {y},
            [x = saved(xc), weight = saved(wc), padding, has_bias = bias.defined(), in_shape = x.shape()](const Gradients& g) {
                const Tensor &xv = x, &wv = weight;
@@ -501,30 +518,26 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
                dispatch_floating(xv.dtype(), "backward", [&]<class T>() {
                    const T *px = xv.data<T>(), *pw = wv.data<T>(), *pg = gc.data<T>();
                    T *pdx = dx.data<T>(), *pdw = dw.data<T>();
+                   std::vector<T> reversed(static_cast<std::size_t>(channels * kernel));
+                   for (std::int64_t c = 0; c < channels; ++c)
+                       std::reverse_copy(pw + c * kernel, pw + (c + 1) * kernel, reversed.begin() + c * kernel);
                    parallel_for(0, batch * channels, 1, [&](std::int64_t first, std::int64_t last) {
-                       for (std::int64_t bc = first; bc < last; ++bc) {
-                           const std::int64_t c = bc % channels;
-                           const T* dy = pg + bc * out_length * features;
-                           T* din = pdx + bc * length * features;
-                           for (std::int64_t t = 0; t < out_length; ++t)
-                               for (std::int64_t j = std::max<std::int64_t>(0, padding - t); j < kernel && t + j - padding < length; ++j) {
-                                   const T w = pw[c * kernel + j];
-                                   T* row = din + (t + j - padding) * features;
-                                   for (std::int64_t f = 0; f < features; ++f) row[f] += w * dy[t * features + f];
-                               }
-                       }
+                       for (std::int64_t bc = first; bc < last; ++bc)
+                           correlate_channel(pg + bc * out_length * features, out_length, reversed.data() + bc % channels * kernel,
+                                             kernel, kernel - 1 - padding, pdx + bc * length * features, length, features);
                    });
-                   // Weights: one task per channel, batches in order.
+                   // Weights: one task per channel, batches in order; each tap is one dot product of two spans.
                    parallel_for(0, channels, 1, [&](std::int64_t first, std::int64_t last) {
                        for (std::int64_t c = first; c < last; ++c)
                            for (std::int64_t b = 0; b < batch; ++b) {
                                const T* dy = pg + (b * channels + c) * out_length * features;
                                const T* in = px + (b * channels + c) * length * features;
                                for (std::int64_t j = 0; j < kernel; ++j) {
-                                   T s = 0;
-                                   for (std::int64_t t = std::max<std::int64_t>(0, padding - j); t < out_length && t + j - padding < length; ++t)
-                                       for (std::int64_t f = 0; f < features; ++f) s += dy[t * features + f] * in[(t + j - padding) * features + f];
-                                   pdw[c * kernel + j] += s;
+                                   const std::int64_t lo = std::max<std::int64_t>(0, padding - j);
+                                   const std::int64_t hi = std::min(out_length, length + padding - j);
+                                   if (lo < hi)
+                                       pdw[c * kernel + j] += vmath::dot(dy + lo * features, in + (lo + j - padding) * features,
+                                                                        (hi - lo) * features);
                                }
                            }
                    });

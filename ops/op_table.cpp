@@ -338,7 +338,8 @@ std::vector<OpInfo> build_table() {
              auto call = [](std::int64_t padding) { return [padding](const Inputs& x) { return depthwise_conv1d(x[0], x[1], x[2], padding); }; };
              return Samples{sample("[2, 3, 7, 2] with k 3", {normal({2, 3, 7, 2}, g), normal({3, 3}, g), normal({3}, g)}, call(-1)),
                             sample("[1, 2, 4] with k 5 (longer than half the sequence)", {normal({1, 2, 4}, g), normal({2, 5}, g), normal({2}, g)}, call(-1)),
-                            sample("padding 0, stride-2 input", {strided({2, 2, 5, 2}, g), normal({2, 3}, g), normal({2}, g)}, call(0))};
+                            sample("padding 0, stride-2 input", {strided({2, 2, 5, 2}, g), normal({2, 3}, g), normal({2}, g)}, call(0)),
+                            sample("padding 3 > k - 1 (longer output)", {normal({1, 2, 4, 3}, g), normal({2, 3}, g), normal({2}, g)}, call(3))};
          }},
         {"segment_mean", {true}, [=](Generator& g) {
              return Samples{sample("7 entries in 3 uneven segments along axis 1", {normal({2, 7, 3}, g)}, one([](auto& x) { return segment_mean(x, 1, 3); })),
