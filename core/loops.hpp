@@ -92,10 +92,23 @@ Tensor map(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
     }
     const Shape sa = broadcast_strides(a.shape(), a.strides(), out_shape);
     const Shape sb = broadcast_strides(b.shape(), b.strides(), out_shape);
+    // The output is contiguous. Rows where an operand is contiguous or one broadcast value (the
+    // common cases: masks, biases, per-row scales) take loops the compiler vectorises.
     for_each_row<3>(out_shape, {&sa, &sb, &out.strides()}, {0, 0, 0},
                     [&](const auto& at, std::int64_t n, const auto& step) {
-                        for (std::int64_t i = 0; i < n; ++i)
-                            o[at[2] + i] = f(pa[at[0] + i * step[0]], pb[at[1] + i * step[1]]);
+                        const In *ra = pa + at[0], *rb = pb + at[1];
+                        Out* ro = o + at[2];
+                        if (step[0] == 1 && step[1] == 1) {
+                            for (std::int64_t i = 0; i < n; ++i) ro[i] = f(ra[i], rb[i]);
+                        } else if (step[0] == 1 && step[1] == 0) {
+                            const In vb = *rb;
+                            for (std::int64_t i = 0; i < n; ++i) ro[i] = f(ra[i], vb);
+                        } else if (step[0] == 0 && step[1] == 1) {
+                            const In va = *ra;
+                            for (std::int64_t i = 0; i < n; ++i) ro[i] = f(va, rb[i]);
+                        } else {
+                            for (std::int64_t i = 0; i < n; ++i) ro[i] = f(ra[i * step[0]], rb[i * step[1]]);
+                        }
                     });
     return out;
 }
