@@ -1,5 +1,6 @@
 // The engine: recording ops, the Tensor's autograd methods, and backward().
 #include <atomic>
+#include <cmath>
 #include <queue>
 #include <unordered_map>
 
@@ -12,6 +13,57 @@ namespace nyx::autograd {
 namespace {
 std::atomic<std::uint64_t> next_sequence{0};
 std::atomic<std::int64_t> records_alive{0};
+thread_local bool in_backward = false;  // the ops inside backward closures: anomaly mode checks their results as gradients
+
+// --- anomaly detection (detect_anomaly, grad_mode.hpp) ---
+
+std::string describe(const Shape& shape, DType dtype) { return detail::cat(to_string(shape), " ", dtype); }
+
+std::string describe(const std::vector<Tensor>& tensors) {
+    std::string out;
+    for (const Tensor& t : tensors) out += (out.empty() ? "" : ", ") + (t.defined() ? describe(t.shape(), t.dtype()) : std::string("none"));
+    return out.empty() ? "none" : out;
+}
+
+std::string where(const std::string& op, const Record* rec) {
+    return rec ? detail::cat("'", op, "' (record ", rec->sequence, " on the tape)")
+               : detail::cat("'", op, "' (not on the tape: no input requires grad)");
+}
+
+// Forward: the first op whose output is non-finite while its inputs are finite made the anomaly.
+void check_outputs(const std::string& op, const Record* rec, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+        const std::string bad = first_non_finite(outputs[o]);
+        if (bad.empty()) continue;
+        std::string cause = "its inputs are finite, so this op made the first non-finite value";
+        for (std::size_t i = 0; i < inputs.size(); ++i)
+            if (const std::string in = first_non_finite(inputs[i]); !in.empty()) {
+                cause = detail::cat("its input ", i, " already holds ", in, ", which no checked op computed (data, a parameter, or a "
+                                    "result from before detect_anomaly was on)");
+                break;
+            }
+        throw Error(detail::cat("detect_anomaly: ", where(op, rec), " returned ", bad, " in output ", o, " (",
+                                describe(outputs[o].shape(), outputs[o].dtype()), "); its inputs: ", describe(inputs), "; ", cause));
+    }
+}
+
+// Backward: the first backward closure that returns a non-finite gradient from finite ones made the anomaly.
+void check_gradients(const Record& rec, const Gradients& grad_outputs, const Gradients& grads) {
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+        const std::string bad = first_non_finite(grads[i]);
+        if (bad.empty()) continue;
+        std::string inputs;
+        for (const Edge& e : rec.inputs) inputs += (inputs.empty() ? "" : ", ") + describe(e.shape, e.dtype);
+        std::string cause = "the gradients it received are finite, so its backward made the first non-finite value";
+        for (std::size_t o = 0; o < grad_outputs.size(); ++o)
+            if (const std::string in = first_non_finite(grad_outputs[o]); !in.empty()) {
+                cause = detail::cat("the gradient it received for output ", o, " already holds ", in, " (the gradient passed to backward())");
+                break;
+            }
+        throw Error(detail::cat("detect_anomaly: the backward of ", where(rec.op, &rec), " returned ", bad, " in the gradient for input ",
+                                i, " (", describe(grads[i].shape(), grads[i].dtype()), "); the op's inputs: ", inputs, "; ", cause));
+    }
+}
 }  // namespace
 
 Record::Record(std::string op_name, std::uint64_t number) : op(std::move(op_name)), sequence(number) { ++records_alive; }
@@ -45,6 +97,17 @@ const Tensor& Saved::get() const {
 
 std::int64_t live_records() { return records_alive.load(); }
 
+std::string first_non_finite(const Tensor& t) {
+    if (!t.defined() || !is_floating(t.dtype())) return {};
+    const Tensor c = kernels::contiguous(t);
+    return dispatch_floating(c.dtype(), "detect_anomaly", [&]<class T>() -> std::string {
+        const T* p = c.data<T>();
+        for (std::int64_t i = 0; i < c.numel(); ++i)
+            if (!std::isfinite(p[i])) return detail::cat(std::isnan(p[i]) ? "NaN" : p[i] > 0 ? "Inf" : "-Inf", " at element ", i);
+        return {};
+    });
+}
+
 bool should_record(const std::vector<Tensor>& inputs) {
     if (!is_grad_enabled()) return false;
     for (const Tensor& t : inputs)
@@ -53,20 +116,24 @@ bool should_record(const std::vector<Tensor>& inputs) {
 }
 
 void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward) {
-    if (!should_record(inputs)) return;
+    const bool anomaly = is_anomaly_enabled() && !in_backward;
+    if (!should_record(inputs)) {
+        if (anomaly) check_outputs(op, nullptr, inputs, outputs);
+        return;
+    }
     auto rec = std::make_shared<Record>(std::move(op), next_sequence++);
     rec->inputs.reserve(inputs.size());
     for (const Tensor& t : inputs) {
         Edge edge;
+        if (t.defined()) edge.shape = t.shape(), edge.dtype = t.dtype();
         if (t.defined() && t.requires_grad()) {
             const auto& impl = t.impl();
             if (impl->grad_fn) edge.record = impl->grad_fn, edge.output_index = impl->output_index;
             else edge.leaf = impl;
-            edge.shape = t.shape();
-            edge.dtype = t.dtype();
         }
         rec->inputs.push_back(std::move(edge));
     }
+    if (anomaly) check_outputs(rec->op, rec.get(), inputs, outputs);
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         const auto& impl = outputs[i].impl();
         rec->output_shapes.push_back(impl->shape);
@@ -101,6 +168,12 @@ struct LaterFirst {
 
 void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
     NoGradGuard no_grad;  // backward closures compute with ops, which must not record themselves
+    struct InBackward {
+        bool previous = in_backward;
+        InBackward() { in_backward = true; }
+        ~InBackward() { in_backward = previous; }
+    } in_backward_scope;
+    const bool anomaly = is_anomaly_enabled();
     const auto& root_impl = root.impl();
     if (!root_impl->grad_fn) {
         accumulate_into_leaf(*root_impl, std::move(gradient));
@@ -137,6 +210,7 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
         } catch (const Error& e) {
             throw Error(detail::cat("backward of '", rec->op, "' (record ", rec->sequence, "): ", e.what()));
         }
+        if (anomaly) check_gradients(*rec, grad_outputs, grads);
         grad_outputs.clear();
         NYX_CHECK(grads.size() == rec->inputs.size(), "backward of '", rec->op, "' returned ", grads.size(),
                   " gradients for ", rec->inputs.size(), " inputs");

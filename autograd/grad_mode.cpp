@@ -1,13 +1,22 @@
 #include "grad_mode.hpp"
 
+#include <atomic>
+
 namespace nyx {
 namespace {
 thread_local bool grad_enabled = true;
-}
+std::atomic<bool> anomaly_enabled{false};
+}  // namespace
 
 bool is_grad_enabled() { return grad_enabled; }
 
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
+
+void detect_anomaly(bool on) { anomaly_enabled.store(on); }
+bool is_anomaly_enabled() { return anomaly_enabled.load(std::memory_order_relaxed); }
+
+DetectAnomalyGuard::DetectAnomalyGuard(bool on) : previous_(is_anomaly_enabled()) { detect_anomaly(on); }
+DetectAnomalyGuard::~DetectAnomalyGuard() { detect_anomaly(previous_); }
 
 }  // namespace nyx

@@ -1,5 +1,13 @@
 #pragma once
+// Autograd's modes.
+//
 // Recording is on by default; NoGradGuard turns it off for the current thread while it lives.
+//
+// Anomaly detection is off by default. detect_anomaly(true) turns it on for every thread, as
+// PyTorch's torch.autograd.set_detect_anomaly does: each op then checks its floating outputs, and
+// backward() checks every gradient it computes, for NaN and ±Inf, and throws an nyx::Error naming
+// the op, its record number on the tape and its input shapes. It costs one pass over every result,
+// so it is for finding where a loss went non-finite, not for training runs.
 namespace nyx {
 
 bool is_grad_enabled();
@@ -10,6 +18,21 @@ class NoGradGuard {
     ~NoGradGuard();
     NoGradGuard(const NoGradGuard&) = delete;
     NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+  private:
+    bool previous_;
+};
+
+void detect_anomaly(bool on);
+bool is_anomaly_enabled();
+
+// Turns anomaly detection on (or off) while it lives, then restores the previous setting.
+class DetectAnomalyGuard {
+  public:
+    explicit DetectAnomalyGuard(bool on = true);
+    ~DetectAnomalyGuard();
+    DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+    DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
 
   private:
     bool previous_;

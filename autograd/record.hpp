@@ -48,7 +48,7 @@ struct Edge {
     std::shared_ptr<Record> record;
     int output_index = 0;
     std::shared_ptr<TensorImpl> leaf;
-    Shape shape;  // the input's shape, to undo broadcasting
+    Shape shape;  // the input's shape (to undo broadcasting) and dtype, for every defined input
     DType dtype = f32;
     bool wants_gradient() const { return record || leaf; }
 };
@@ -77,5 +77,9 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
 
 // Records alive now: a test checks that backward() frees them.
 std::int64_t live_records();
+
+// Where a floating tensor first holds a non-finite value, as "NaN at element 3"; empty when it
+// holds none (or is not floating). Anomaly detection's check (grad_mode.hpp).
+std::string first_non_finite(const Tensor& t);
 
 }  // namespace nyx::autograd

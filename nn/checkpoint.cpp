@@ -30,14 +30,18 @@ void save_weights(const std::string& path, const Module& model, const io::Metada
 void load_weights(const std::string& path, Module& model, bool strict) {
     io::Safetensors file = io::load_safetensors(path);
     const auto it = file.metadata.find("format");
-    if (it == file.metadata.end() || it->second != format) {
-        model.load_state_dict(file.tensors, strict);
-        return;
-    }
     StateDict weights;
-    for (const auto& [name, t] : file.tensors)
-        if (name.starts_with("model/")) weights.emplace(name.substr(6), t);
-    model.load_state_dict(weights, strict);
+    if (it == file.metadata.end() || it->second != format) {
+        weights = std::move(file.tensors);
+    } else {
+        for (const auto& [name, t] : file.tensors)
+            if (name.starts_with("model/")) weights.emplace(name.substr(6), t);
+    }
+    try {
+        model.load_state_dict(weights, strict);
+    } catch (const Error& e) {
+        throw Error(detail::cat("load_weights: ", path, ": ", e.what()));
+    }
 }
 
 void save_training_state(const std::string& path, std::int64_t step, const Module& model, const optim::Optimizer& optimizer,
@@ -89,11 +93,11 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
         if (schedule) schedule->set_position(position);
         optimizer.load_state_dict(optimizer_state);
         model.load_state_dict(weights);
-    } catch (...) {
+    } catch (const Error& e) {  // leave the optimizer and the schedule as they were
         optimizer.load_state_dict(previous);
         if (schedule) schedule->set_position(previous_position);
         optimizer.set_lr(previous_lr);
-        throw;
+        throw Error(detail::cat("load_training_state: ", path, ": ", e.what()));
     }
     optimizer.set_lr(lr);
     generator = Generator(seed, offset);

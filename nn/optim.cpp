@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include <nyx/autograd/grad_mode.hpp>
+#include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
 #include <nyx/core/loops.hpp>
 #include <nyx/core/vector_math.hpp>
@@ -58,6 +59,14 @@ void Optimizer::step() {
                   to_string(g.shape()), " (parameter ", to_string(p.shape()), ")");
         update(p, g, state_.at(name));
         p.impl()->storage->bump_version();
+        if (is_anomaly_enabled())  // the updates are not ops on the tape: anomaly detection checks them here
+            if (const std::string bad = autograd::first_non_finite(p); !bad.empty()) {
+                const std::string grad_bad = autograd::first_non_finite(g);
+                throw Error(detail::cat("detect_anomaly: ", kind_, ".step() left parameter \"", name, "\" (", to_string(p.shape()), " ",
+                                        p.dtype(), ") holding ", bad, "; ",
+                                        grad_bad.empty() ? "its gradient is finite, so the update overflowed: lower the learning rate"
+                                                         : "its gradient holds " + grad_bad));
+            }
     }
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building and testing nyx needs, when they are missing.
+# Installs the Debian packages that building and testing nyx needs, when they are missing, and any
+# packages named as arguments (make fuzz passes clang).
 # As root it runs apt-get; otherwise it prints the exact command to run and stops.
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev dataset-fashion-mnist)
+          zlib1g-dev dataset-fashion-mnist "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -240,4 +240,34 @@ TEST_CASE("memory does not grow over 1,000 training steps") {
     CHECK(autograd::live_records() == records_before);
 }
 
+TEST_CASE("detect_anomaly names the op whose output first goes non-finite") {
+    const Tensor x = tensor({1, 0, 2}, f64).requires_grad_();
+    CHECK_FALSE(is_anomaly_enabled());
+    CHECK(std::isinf(ops::log(x).to_vector()[1]));  // off by default: -inf passes silently
+    DetectAnomalyGuard anomaly;
+    CHECK(is_anomaly_enabled());
+    const Tensor y = x * 2;  // finite: no error
+    CHECK_ERROR_CONTAINS(ops::log(y), "detect_anomaly: 'log' (record ", "-Inf at element 1 in output 0 ([3] f64)",
+                         "its inputs: [3] f64", "this op made the first non-finite value");
+    // A NaN that no checked op computed is traced to the input that brought it in.
+    const Tensor data = tensor({1, NAN}, f64);
+    CHECK_ERROR_CONTAINS(ops::exp(data), "'exp' (not on the tape", "NaN at element 1", "input 0 already holds NaN at element 1");
+}
+
+TEST_CASE("detect_anomaly names the backward that first returns a non-finite gradient") {
+    DetectAnomalyGuard anomaly;
+    auto sqrt_sum = [] {  // sqrt(0) = 0 is finite; its derivative 1 / (2·0) is not
+        Tensor x = tensor({4, 0}, f64).requires_grad_();
+        ops::sqrt(x).sum().backward();
+        return x.grad();
+    };
+    CHECK_ERROR_CONTAINS(sqrt_sum(), "detect_anomaly: the backward of 'sqrt' (record ", "Inf at element 1 in the gradient for input 0 ([2] f64)",
+                         "the op's inputs: [2] f64", "its backward made the first non-finite value");
+    {
+        DetectAnomalyGuard off(false);
+        CHECK(std::isinf(sqrt_sum().to_vector()[1]));
+    }
+    CHECK(is_anomaly_enabled());  // the inner guard restored the outer setting
+}
+
 }  // TEST_SUITE

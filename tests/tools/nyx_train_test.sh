@@ -4,6 +4,8 @@
 #   resume    Ctrl-C mid-run, then --resume: the losses equal those of an uninterrupted run; the
 #             same after kill -9 (the metrics past the last checkpoint are dropped and redone)
 #   text      the text task on a small TSV file; fashion: Fashion-MNIST as patches, a few steps
+#   crash     kill -9 at 20 random moments: a loadable checkpoint always, and the uninterrupted run's losses
+#   anomaly   a loss that goes non-finite stops the run with the last good checkpoint; --detect-anomaly names the op
 #   bad-flags bad flags and bad resumes get a clear message and a non-zero status
 set -euo pipefail
 nyx_train=$1
@@ -30,12 +32,17 @@ expect_error() {  # expect_error "message part" nyx-train args...
 case $case_name in
 run)
   "$nyx_train" listops "${tiny[@]}" --steps 30 --eval-every 10 --log-every 5 --run-dir a > out.txt
-  for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "a/$f" ] || fail "a/$f is missing"; done
+  for f in config.json metrics.jsonl speed.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "a/$f" ] || fail "a/$f is missing"; done
   ls a | grep -q tmp && fail "a temporary file was left behind"
   [ "$(grep -c '"split":"train"' a/metrics.jsonl)" -eq 6 ] || fail "expected 6 training lines (every 5 of 30 steps)"
   [ "$(grep -c '"split":"val"' a/metrics.jsonl)" -eq 3 ] || fail "expected 3 validation lines"
   grep -q '^{"step":30,"split":"test","loss":' a/metrics.jsonl || fail "no test line"
-  grep -q '"tokens_per_s":' a/metrics.jsonl || fail "no tokens_per_s"
+  [ "$(grep -c '"tokens_per_s":' a/speed.jsonl)" -eq 6 ] || fail "expected 6 lines of speed.jsonl"
+  grep -q 'tokens_per_s\|seconds' a/metrics.jsonl && fail "metrics.jsonl holds a timing, so it cannot be reproduced bit for bit"
+  # The same seed and thread count: the same metrics.jsonl, bit for bit (dropout included).
+  "$nyx_train" listops "${tiny[@]}" --dropout 0.1 --steps 30 --eval-every 10 --log-every 5 --run-dir a2 > /dev/null
+  "$nyx_train" listops "${tiny[@]}" --dropout 0.1 --steps 30 --eval-every 10 --log-every 5 --run-dir a3 > /dev/null
+  cmp a2/metrics.jsonl a3/metrics.jsonl || fail "two runs with the same seed wrote different metrics.jsonl"
   grep -q '"attn": "nystrom"' a/config.json && grep -q '"steps": 30' a/config.json || fail "config.json lacks the resolved options"
   grep -q '<svg' a/curves.svg && grep -q '<polyline' a/curves.svg || fail "curves.svg has no curves"
   grep -q 'test accuracy .*majority-class baseline' out.txt || fail "no final summary: $(cat out.txt)"
@@ -110,6 +117,46 @@ fashion)
   grep -q '16 positions' out.txt || fail "7x7 patches of a 28x28 image: 16 positions: $(head -3 out.txt)"
   grep -q 'test accuracy' out.txt || fail "fashion-mnist run"
   expect_error "fashion-mnist/nothing-here" fashion-mnist --data-dir "$work/fashion-mnist/nothing-here" --run-dir f2
+  ;;
+crash)
+  # kill -9 at 20 random moments, checkpoint writes included (a checkpoint every 2 steps), each time
+  # resuming: the run directory always holds a loadable checkpoint once it has one, and the finished
+  # run's losses equal those of a run that was never killed.
+  args=(listops "${tiny[@]}" --dropout 0.1 --steps 2000 --eval-every 2 --log-every 1)
+  "$nyx_train" "${args[@]}" --run-dir straight > /dev/null
+  mid_write=0
+  for kill in $(seq 1 20); do
+    if [ -e crash/latest.safetensors ]; then "$nyx_train" listops --resume crash > /dev/null & else "$nyx_train" "${args[@]}" --run-dir crash > /dev/null & fi
+    pid=$!
+    sleep "0.$(printf %02d $((RANDOM % 19 + 2)))"
+    kill -9 "$pid" 2> /dev/null || fail "the run finished before kill $kill; the test needs a slower run"
+    wait "$pid" 2> /dev/null || true
+    ls crash | grep -q '\.tmp-' && mid_write=$((mid_write + 1))
+    if [ -e crash/latest.safetensors ]; then
+      "$nyx_train" eval crash/latest.safetensors --split val > /dev/null 2>&1 || fail "after kill $kill, latest.safetensors does not load"
+    fi
+  done
+  "$nyx_train" listops --resume crash > /dev/null
+  diff <(losses straight) <(losses crash) > /dev/null || fail "after 20 kills the losses differ: $(diff <(losses straight) <(losses crash) | head -5)"
+  ls crash | grep -q '\.tmp-' && fail "a temporary file was left behind"
+  echo "20 kills ($mid_write during a checkpoint write); every checkpoint loaded; the 2000 losses match the uninterrupted run's"
+  ;;
+anomaly)
+  # A learning rate far beyond f32's range (3e38; the warm-up makes step 1's zero) turns the weights
+  # non-finite at step 2. The run stops there, naming the step and its last good checkpoint (step
+  # 1's: no checkpoint is written from non-finite weights), which still loads.
+  blow=(listops "${tiny[@]}" --lr 3e38 --warmup 2 --steps 50)
+  expect_error "at step 2: the weights became non-finite" "${blow[@]}" --eval-every 1 --run-dir w
+  expect_error "The last good checkpoint is $work/w2/latest.safetensors" "${blow[@]}" --eval-every 1 --run-dir w2
+  "$nyx_train" eval w2/latest.safetensors > /dev/null || fail "the last good checkpoint does not load"
+  # Between checkpoints, the loss of step 3 (made with step 2's weights) is the first sign.
+  expect_error "at step 3: the loss became NaN" "${blow[@]}" --eval-every 10 --run-dir l
+  # --detect-anomaly finds where it began: AdamW's update of step 2, with the parameter named.
+  expect_error "at step 2: detect_anomaly: AdamW.step() left parameter" "${blow[@]}" --eval-every 1 --run-dir a --detect-anomaly
+  # A healthy run is unchanged by the checks: the same losses with and without them.
+  "$nyx_train" listops "${tiny[@]}" --steps 20 --eval-every 10 --log-every 1 --run-dir plain > /dev/null
+  "$nyx_train" listops "${tiny[@]}" --steps 20 --eval-every 10 --log-every 1 --run-dir checked --detect-anomaly > /dev/null
+  diff <(losses plain) <(losses checked) > /dev/null || fail "--detect-anomaly changed the losses"
   ;;
 bad-flags)
   expect_error "--attn" listops --attn linear

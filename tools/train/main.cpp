@@ -20,6 +20,7 @@ struct TaskFlags {
     CLI::App* app = nullptr;
     Config given;
     std::string resume;
+    bool detect_anomaly = false;  // not part of the run's configuration: a debugging switch for this process
     std::vector<std::pair<CLI::Option*, std::function<void(Config&, const Config&)>>> fields;
 
     template <class T>
@@ -89,6 +90,8 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--pad-to", &Config::pad_to, "pad every batch to this length (0 = to its longest; the LRA padded to 2048)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
     app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint")->check(CLI::ExistingDirectory);
+    app->add_flag("--detect-anomaly", t.detect_anomaly,
+                  "check every op's results and gradients for NaN and Inf, and stop at the first, naming the op (slow: for debugging)");
     if (task == "listops") {
         t.add("--train-file", &Config::train_file, "train on the LRA release's TSV files instead (with --val-file, --test-file)", shown);
         t.add("--val-file", &Config::val_file, "the release's basic_val.tsv", shown);
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
             if (flags.app != chosen) continue;
             const Config config = train::resolve_paths(flags.resolve(task));
             train::validate(config);
+            nyx::detect_anomaly(flags.detect_anomaly);
             return train::train(config, !flags.resume.empty());
         }
         return 2;

@@ -5,15 +5,26 @@
 
 namespace nyx::train {
 
-std::vector<MetricsRecord> read_metrics(const std::string& path) {
+namespace {
+// The JSON objects of a file, one per line, each with its line as written. Lines that are not an
+// object with an integer "step" (the torn last line of a killed writer, say) are skipped.
+std::vector<std::pair<nlohmann::json, std::string>> read_records(const std::string& path) {
     std::ifstream in(path);
-    std::vector<MetricsRecord> records;
+    std::vector<std::pair<nlohmann::json, std::string>> records;
     for (std::string line; std::getline(in, line);) {
         nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer() || !j.contains("split") ||
-            !j["split"].is_string() || !j.contains("loss") || !j["loss"].is_number())
-            continue;
-        MetricsRecord r{j["step"].get<std::int64_t>(), j["split"].get<std::string>(), j["loss"].get<double>(), 0, line};
+        if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer())
+            records.emplace_back(std::move(j), std::move(line));
+    }
+    return records;
+}
+}  // namespace
+
+std::vector<MetricsRecord> read_metrics(const std::string& path) {
+    std::vector<MetricsRecord> records;
+    for (auto& [j, line] : read_records(path)) {
+        if (!j.contains("split") || !j["split"].is_string() || !j.contains("loss") || !j["loss"].is_number()) continue;
+        MetricsRecord r{j["step"].get<std::int64_t>(), j["split"].get<std::string>(), j["loss"].get<double>(), 0, std::move(line)};
         if (j.contains("accuracy") && j["accuracy"].is_number()) r.accuracy = j["accuracy"].get<double>();
         records.push_back(std::move(r));
     }
@@ -22,8 +33,8 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
 
 MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) {
     std::string kept;
-    for (const MetricsRecord& r : read_metrics(path))
-        if (r.step <= last_step && r.split != "test") kept += r.line + "\n";  // a finished run's test result is redone
+    for (const auto& [j, line] : read_records(path))  // a finished run's test result is redone
+        if (j["step"].get<std::int64_t>() <= last_step && j.value("split", "") != "test") kept += line + "\n";
     io::write_file_atomically(path, kept);
     out_.open(path, std::ios::app);
     NYX_CHECK(out_.good(), path, ": cannot open for writing");

@@ -1,7 +1,9 @@
 #pragma once
-// RUN_DIR/metrics.jsonl: one JSON object per line, per logged training step
-//   {"step": 40, "split": "train", "loss": 2.1, "accuracy": 0.19, "lr": 1e-4, "tokens_per_s": 41000}
-// and per evaluation ({"step": 250, "split": "val", "loss": 1.9, "accuracy": 0.31}).
+// RUN_DIR/metrics.jsonl: what the model did, one JSON object per line, per logged training step
+//   {"step": 40, "split": "train", "loss": 2.1, "accuracy": 0.19, "lr": 1e-4}
+// and per evaluation ({"step": 250, "split": "val", "loss": 1.9, "accuracy": 0.31}). Nothing in it
+// depends on the clock, so the same seed and thread count give the same file, bit for bit.
+// RUN_DIR/speed.jsonl: how fast, per logged step ({"step": 40, "tokens_per_s": 41000}).
 #include <fstream>
 #include <string>
 #include <vector>
@@ -21,10 +23,11 @@ struct MetricsRecord {
 // line of a killed writer, say) are skipped. A missing file reads as no records.
 std::vector<MetricsRecord> read_metrics(const std::string& path);
 
+// Writes either file.
 class MetricsWriter {
   public:
-    // Keeps the training and validation records up to `last_step` (a resumed run writes what came
-    // after again, and its own test result), then appends.
+    // Keeps the records up to `last_step` but the test result (a resumed run writes what came after
+    // again, and its own test result), then appends.
     MetricsWriter(const std::string& path, std::int64_t last_step);
     void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed
 

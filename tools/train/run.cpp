@@ -220,7 +220,7 @@ int train(Config c, bool resume) {
     }
     // Only now, with the resume accepted, does the run directory change.
     io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
-    MetricsWriter metrics(dir + "/metrics.jsonl", step);
+    MetricsWriter metrics(dir + "/metrics.jsonl", step), speed(dir + "/speed.jsonl", step);
     data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
                                      .pad_to = c.pad_to, .bucket = c.bucket});
     loader.seek(step);
@@ -240,58 +240,75 @@ int train(Config c, bool resume) {
     const std::vector<Tensor> parameter_list = model->parameters();
     double train_seconds = 0, interval_seconds = 0;
     std::int64_t trained_positions = 0, trained_tokens = 0, interval_positions = 0;
-    const auto save_latest = [&] { nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata); };
+    const auto last_good = [&] { return fs::exists(latest) ? latest : std::string("(none yet)"); };
+    // Checkpoints are written only from finite weights, so the last one is always good to resume.
+    const auto check_weights = [&] {
+        for (const auto& [name, p] : model->named_parameters())
+            if (const std::string bad = autograd::first_non_finite(p); !bad.empty())
+                throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad,
+                                        "); stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)"));
+    };
+    const auto save_latest = [&] {
+        check_weights();
+        nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata);
+    };
     while (step < c.steps) {
-        const auto step_start = Clock::now();
-        const data::Batch batch = loader.next();
-        const Tensor logits = (*model)(batch.inputs, batch.mask);
-        const Tensor loss = ops::cross_entropy(logits, batch.labels);
-        optimizer.zero_grad();
-        loss.backward();
-        if (c.clip > 0) optim::clip_grad_norm(parameter_list, c.clip);
-        const double lr = optimizer.lr();
-        optimizer.step();
-        schedule.step();
-        ++step;
-        const double loss_value = loss.item<float>();
-        const double accuracy = static_cast<double>(correct(logits, batch.labels)) / static_cast<double>(batch.labels.numel());
-        const double seconds = seconds_since(step_start);
-        train_seconds += seconds, interval_seconds += seconds;
-        trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel(), trained_tokens += batch.tokens;
-        NYX_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ", step, "; stopping. The last good checkpoint is ",
-                  fs::exists(latest) ? latest : std::string("(none yet)"), "; try a lower --lr or --clip 1");
+        const std::int64_t current = step + 1;
+        try {  // an error names its step and the last good checkpoint, which it leaves as it was
+            const auto step_start = Clock::now();
+            const data::Batch batch = loader.next();
+            const Tensor logits = (*model)(batch.inputs, batch.mask);
+            const Tensor loss = ops::cross_entropy(logits, batch.labels);
+            optimizer.zero_grad();
+            loss.backward();
+            if (c.clip > 0) optim::clip_grad_norm(parameter_list, c.clip);
+            const double lr = optimizer.lr();
+            optimizer.step();
+            schedule.step();
+            ++step;
+            const double loss_value = loss.item<float>();
+            const double accuracy = static_cast<double>(correct(logits, batch.labels)) / static_cast<double>(batch.labels.numel());
+            const double seconds = seconds_since(step_start);
+            train_seconds += seconds, interval_seconds += seconds;
+            trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel(), trained_tokens += batch.tokens;
+            NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
+                      "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)");
 
-        const bool logged = step % c.log_every == 0 || step == c.steps;
-        const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
-        if (logged) {
-            metrics.write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr},
-                           {"tokens_per_s", std::round(tokens_per_s)}});
-            interval_seconds = 0, interval_positions = 0;
-        }
-        progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
-
-        if (step % c.eval_every == 0 || step == c.steps) {
-            const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
-            metrics.write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
-            const bool improved = val.accuracy > best;
-            if (improved) {
-                best = val.accuracy;
-                io::Metadata m = run_metadata;
-                m.emplace("step", std::to_string(step));
-                m.emplace("val_accuracy", std::to_string(val.accuracy));
-                nn::save_weights(best_path, *model, m);
+            const bool logged = step % c.log_every == 0 || step == c.steps;
+            const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
+            if (logged) {
+                metrics.write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
+                speed.write({{"step", step}, {"tokens_per_s", std::round(tokens_per_s)}});
+                interval_seconds = 0, interval_positions = 0;
             }
-            save_latest();
-            progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
-                         improved ? " (best so far)" : "");
-        }
-        if (interrupted.load() && step < c.steps) {
-            save_latest();
-            write_plot(dir);
-            progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
-                         latest.c_str(), c.task.c_str(), dir.c_str());
-            std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
-            return 130;
+            progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
+
+            if (step % c.eval_every == 0 || step == c.steps) {
+                check_weights();
+                const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
+                metrics.write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
+                const bool improved = val.accuracy > best;
+                if (improved) {
+                    best = val.accuracy;
+                    io::Metadata m = run_metadata;
+                    m.emplace("step", std::to_string(step));
+                    m.emplace("val_accuracy", std::to_string(val.accuracy));
+                    nn::save_weights(best_path, *model, m);
+                }
+                save_latest();
+                progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
+                             improved ? " (best so far)" : "");
+            }
+            if (interrupted.load() && step < c.steps) {
+                save_latest();
+                write_plot(dir);
+                progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
+                             latest.c_str(), c.task.c_str(), dir.c_str());
+                std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+                return 130;
+            }
+        } catch (const Error& e) {
+            throw Error(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", last_good()));
         }
     }
     std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
