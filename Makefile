@@ -32,7 +32,7 @@ setup:
 # libFuzzer on every reader of outside data (tests/fuzz/README.md): builds the targets with clang,
 # ASan and UBSan in $(FUZZ_BUILD)/, then runs each for FUZZ_SECONDS. Fails on any finding.
 fuzz:
-	@scripts/setup.sh clang
+	@scripts/setup.sh clang libclang-rt-14-dev
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DNYX_FUZZ=ON \
 	  -DNYX_BUILD_TESTS=OFF -DNYX_BUILD_EXAMPLES=OFF -DNYX_BUILD_BENCHMARKS=OFF -DNYX_BUILD_TOOLS=OFF
 	cmake --build $(FUZZ_BUILD) --parallel $(JOBS)

@@ -19,10 +19,20 @@ thread_local bool in_backward = false;  // the ops inside backward closures: ano
 
 std::string describe(const Shape& shape, DType dtype) { return detail::cat(to_string(shape), " ", dtype); }
 
-std::string describe(const std::vector<Tensor>& tensors) {
+// "[2, 3] f32, none, [4] i64": the inputs of an op (from its tensors, or from its record's edges).
+template <class Inputs, class Describe>
+std::string describe_all(const Inputs& inputs, Describe describe_one) {
     std::string out;
-    for (const Tensor& t : tensors) out += (out.empty() ? "" : ", ") + (t.defined() ? describe(t.shape(), t.dtype()) : std::string("none"));
+    for (const auto& input : inputs) out += (out.empty() ? "" : ", ") + describe_one(input);
     return out.empty() ? "none" : out;
+}
+
+std::string describe(const std::vector<Tensor>& tensors) {
+    return describe_all(tensors, [](const Tensor& t) { return t.defined() ? describe(t.shape(), t.dtype()) : std::string("none"); });
+}
+
+std::string describe(const std::vector<Edge>& edges) {
+    return describe_all(edges, [](const Edge& e) { return e.defined ? describe(e.shape, e.dtype) : std::string("none"); });
 }
 
 std::string where(const std::string& op, const Record* rec) {
@@ -48,20 +58,24 @@ void check_outputs(const std::string& op, const Record* rec, const std::vector<T
 }
 
 // Backward: the first backward closure that returns a non-finite gradient from finite ones made the anomaly.
+// Only gradients that go somewhere are checked: an op may return one for an input that wants none.
 void check_gradients(const Record& rec, const Gradients& grad_outputs, const Gradients& grads) {
-    for (std::size_t i = 0; i < grads.size(); ++i) {
+    for (std::size_t i = 0; i < grads.size() && i < rec.inputs.size(); ++i) {
+        if (!rec.inputs[i].wants_gradient()) continue;
         const std::string bad = first_non_finite(grads[i]);
         if (bad.empty()) continue;
-        std::string inputs;
-        for (const Edge& e : rec.inputs) inputs += (inputs.empty() ? "" : ", ") + describe(e.shape, e.dtype);
         std::string cause = "the gradients it received are finite, so its backward made the first non-finite value";
         for (std::size_t o = 0; o < grad_outputs.size(); ++o)
             if (const std::string in = first_non_finite(grad_outputs[o]); !in.empty()) {
-                cause = detail::cat("the gradient it received for output ", o, " already holds ", in, " (the gradient passed to backward())");
+                // Every backward's results are checked, so this came from the gradient given to backward()
+                // or from adding up the finite gradients that reached this output.
+                cause = detail::cat("the gradient it received for output ", o, " already holds ", in,
+                                    ": the gradient passed to backward(), or a sum of gradients reaching that output, overflowed");
                 break;
             }
         throw Error(detail::cat("detect_anomaly: the backward of ", where(rec.op, &rec), " returned ", bad, " in the gradient for input ",
-                                i, " (", describe(grads[i].shape(), grads[i].dtype()), "); the op's inputs: ", inputs, "; ", cause));
+                                i, " (", describe(grads[i].shape(), grads[i].dtype()), "); the op's inputs: ", describe(rec.inputs), "; ",
+                                cause));
     }
 }
 }  // namespace
@@ -125,7 +139,7 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
     rec->inputs.reserve(inputs.size());
     for (const Tensor& t : inputs) {
         Edge edge;
-        if (t.defined()) edge.shape = t.shape(), edge.dtype = t.dtype();
+        if (t.defined()) edge.defined = true, edge.shape = t.shape(), edge.dtype = t.dtype();
         if (t.defined() && t.requires_grad()) {
             const auto& impl = t.impl();
             if (impl->grad_fn) edge.record = impl->grad_fn, edge.output_index = impl->output_index;

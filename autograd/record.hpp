@@ -48,7 +48,8 @@ struct Edge {
     std::shared_ptr<Record> record;
     int output_index = 0;
     std::shared_ptr<TensorImpl> leaf;
-    Shape shape;  // the input's shape (to undo broadcasting) and dtype, for every defined input
+    bool defined = false;  // the op got a tensor here (optional inputs may be undefined)
+    Shape shape;           // the input's shape (to undo broadcasting) and dtype, when defined
     DType dtype = f32;
     bool wants_gradient() const { return record || leaf; }
 };

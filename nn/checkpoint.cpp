@@ -89,15 +89,21 @@ std::int64_t load_training_state(const std::string& path, Module& model, optim::
     const StateDict previous = optimizer.state_dict();
     const double previous_lr = optimizer.lr();
     const std::int64_t previous_position = schedule ? schedule->position() : 0;
+    const auto restore = [&] {  // leave the optimizer and the schedule as they were
+        optimizer.load_state_dict(previous);
+        if (schedule) schedule->set_position(previous_position);
+        optimizer.set_lr(previous_lr);
+    };
     try {
         if (schedule) schedule->set_position(position);
         optimizer.load_state_dict(optimizer_state);
         model.load_state_dict(weights);
-    } catch (const Error& e) {  // leave the optimizer and the schedule as they were
-        optimizer.load_state_dict(previous);
-        if (schedule) schedule->set_position(previous_position);
-        optimizer.set_lr(previous_lr);
+    } catch (const Error& e) {
+        restore();
         throw Error(detail::cat("load_training_state: ", path, ": ", e.what()));
+    } catch (...) {
+        restore();
+        throw;
     }
     optimizer.set_lr(lr);
     generator = Generator(seed, offset);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing nyx needs, when they are missing, and any
-# packages named as arguments (make fuzz passes clang).
+# packages named as arguments (make fuzz passes clang and libclang-rt-14-dev, whose libFuzzer and
+# sanitizer runtimes clang only recommends).
 # As root it runs apt-get; otherwise it prints the exact command to run and stops.
 set -euo pipefail
 

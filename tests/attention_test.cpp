@@ -236,19 +236,25 @@ TEST_CASE("a tiny EncoderClassifier learns whether the first token equals the la
                                         2, gen);
         optim::AdamW opt(model.named_parameters(), {.lr = 3e-3, .weight_decay = 0});
         const Tensor mask = ones({64, n});
-        for (int step = 0; step < 1500; ++step) {
+        // Softmax attention learns the task between steps 600 and 1500. The sanitizer build (10 times
+        // slower) trains 300 steps and checks memory safety and a finite loss, not the learning.
+        const int steps = sanitized ? 300 : 1500;
+        double last_loss = 0;
+        for (int step = 0; step < steps; ++step) {
             const std::int64_t start = (step * 64) % count;
             const Tensor loss = ops::cross_entropy(model(train_ids.narrow(0, start, 64), mask), train_labels.narrow(0, start, 64));
             loss.backward();
             opt.step();
             opt.zero_grad();
+            last_loss = loss.item<double>();
         }
+        CHECK(std::isfinite(last_loss));
         model.eval();
         NoGradGuard no_grad;
         const Tensor predicted = ops::argmax(model(test_ids, ones({256, n})), 1);
         const double accuracy = ops::eq(predicted, test_labels).to(f64).mean().item<double>();
         INFO("held-out accuracy ", accuracy);
-        CHECK(accuracy > 0.95);
+        if (!sanitized) CHECK(accuracy > 0.95);
     }
 }
 

@@ -39,7 +39,7 @@ TEST_CASE("bad input to the public API gets an nyx::Error that says what is wron
     const Tensor m23 = ones({2, 3}), m45 = ones({4, 5}), ids = tensor({0, 3, 9}, {3}, i64);
     const Tensor table = ones({5, 4}), logits = ones({2, 4});
     data::Dataset empty_set;
-    empty_set.name = "empty", empty_set.vocab = 4, empty_set.classes = 2;
+    empty_set.name = "nothing", empty_set.vocab = 4, empty_set.classes = 2;
     const std::vector<BadInput> cases = {
         // shapes
         {"add: shapes that do not broadcast", [&] { (void)(m23 + m45); }, {"[2, 3]", "[4, 5]", "broadcast"}},
@@ -60,7 +60,7 @@ TEST_CASE("bad input to the public API gets an nyx::Error that says what is wron
         {"embedding ids of a floating type", [&] { (void)ops::embedding(ones({3}), table); }, {"embedding", "i64"}},
         {"requires_grad on an integer tensor", [&] { Tensor(ids).requires_grad_(); }, {"requires_grad_", "floating", "i64"}},
         // axes
-        {"sum over axis 2 of a matrix", [&] { (void)ops::sum(m23, {2}); }, {"axis 2", "2"}},
+        {"sum over axis 2 of a matrix", [&] { (void)ops::sum(m23, {2}); }, {"sum", "axis 2"}},
         {"softmax over axis -3 of a matrix", [&] { (void)ops::softmax(m23, -3); }, {"axis -3"}},
         {"transpose of axis 5", [&] { (void)m23.transpose(0, 5); }, {"transpose", "5"}},
         // indices out of range
@@ -74,8 +74,8 @@ TEST_CASE("bad input to the public API gets an nyx::Error that says what is wron
         {"cross_entropy labels of the wrong count", [&] { (void)ops::cross_entropy(logits, tensor({1, 2, 3}, {3}, i64)); }, {"cross_entropy", "[3]"}},
         {"select index past the axis", [&] { (void)m23.select(0, 2); }, {"select", "2"}},
         // empty batches
-        {"a loader over an empty dataset", [&] { data::Loader loader(empty_set, {.batch = 4}); }, {"empty"}},
-        {"a batch of no examples", [&] { (void)data::make_batch(empty_set, {}); }, {"empty", "at least one example"}},
+        {"a loader over an empty dataset", [&] { data::Loader loader(empty_set, {.batch = 4}); }, {"Loader", "nothing", "no examples"}},
+        {"a batch of no examples", [&] { (void)data::make_batch(empty_set, {}); }, {"nothing", "at least one example"}},
         {"a loader with batch 0", [&] { data::Loader loader(empty_set, {.batch = 0}); }, {"batch", "0"}},
         // learning rates and other numbers
         {"AdamW with a NaN learning rate",

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 namespace nyx::train {
 namespace {
@@ -75,8 +76,10 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
                           : std::is_same_v<T, double>    ? it->is_number()
                           : std::is_unsigned_v<T>        ? it->is_number_unsigned()
-                                                         : it->is_number_integer();
-        NYX_CHECK(fits, source, ": \"", key, "\" has the wrong type (", it->type_name(), ")");
+                                                         : it->is_number_integer() &&  // and within int64 (no silent wrap)
+                                                               !(it->is_number_unsigned() &&
+                                                                 it->template get<std::uint64_t>() > std::uint64_t{INT64_MAX});
+        NYX_CHECK(fits, source, ": \"", key, "\" has the wrong type or does not fit (", it->type_name(), " ", it->dump().substr(0, 40), ")");
         value = it->template get<T>();
         ++known;
     });

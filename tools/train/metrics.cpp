@@ -34,7 +34,7 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
 MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) {
     std::string kept;
     for (const auto& [j, line] : read_records(path))  // a finished run's test result is redone
-        if (j["step"].get<std::int64_t>() <= last_step && j.value("split", "") != "test") kept += line + "\n";
+        if (j["step"].get<std::int64_t>() <= last_step && !(j.contains("split") && j["split"] == "test")) kept += line + "\n";
     io::write_file_atomically(path, kept);
     out_.open(path, std::ios::app);
     NYX_CHECK(out_.good(), path, ": cannot open for writing");
