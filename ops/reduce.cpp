@@ -39,7 +39,7 @@ Tensor sum(const Tensor& x, const Shape& axes, bool keepdim) {
     auto [kept, count] = keepdim_shape(x, axes, "sum");
     Tensor y = kernels::sum(x, axes, keepdim);
     // dx = dy broadcast back over the summed axes
-    autograd::record("sum", {x}, {y}, [kept, input_shape = x.shape()](const Gradients& g) {
+    autograd::record("sum", {x}, {y}, [kept = kept, input_shape = x.shape()](const Gradients& g) {  // (clang < 16 cannot capture a binding)
         return Gradients{spread(g[0], kept, input_shape)};
     });
     return y;
@@ -54,7 +54,7 @@ Tensor mean(const Tensor& x, const Shape& axes, bool keepdim) {
     Tensor y = kernels::sum(x, axes, keepdim);
     kernels::scale(y, 1.0 / static_cast<double>(count));
     // dx = dy / count, broadcast back over the averaged axes
-    autograd::record("mean", {x}, {y}, [kept, count, input_shape = x.shape()](const Gradients& g) {
+    autograd::record("mean", {x}, {y}, [kept = kept, count = count, input_shape = x.shape()](const Gradients& g) {
         return Gradients{spread(div(g[0], scalar(static_cast<double>(count), g[0].dtype())), kept, input_shape)};
     });
     return y;

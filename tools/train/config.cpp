@@ -84,7 +84,8 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
         ++known;
     });
     if (known != j.size())
-        for (const auto& [key, _] : j.items()) {
+        for (const auto& item : j.items()) {
+            const std::string& key = item.key();
             bool listed = false;
             for_each_field(c, [&](const char* k, const auto&) { listed = listed || key == k; });
             NYX_CHECK(listed, source, ": unknown key \"", key.substr(0, 40), "\"");
