@@ -11,7 +11,9 @@
 // Marks a hot kernel to be compiled for AVX-512, AVX2 and baseline x86-64, with the version the CPU
 // supports picked when the program loads (GCC's function multiversioning): portable builds still
 // run their inner loops at full vector width. Works on function templates too.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: it instruments the clones' resolvers, which the loader runs before the
+// TSan runtime has started (the program crashes at load).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define NYX_VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NYX_VECTORIZED
