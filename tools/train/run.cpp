@@ -241,17 +241,14 @@ int train(Config c, bool resume) {
     double train_seconds = 0, interval_seconds = 0;
     std::int64_t trained_positions = 0, trained_tokens = 0, interval_positions = 0;
     const auto last_good = [&] { return fs::exists(latest) ? latest : std::string("(none yet)"); };
-    // Checkpoints are written only from finite weights, so the last one is always good to resume.
+    const char* const stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
+    // Called before any checkpoint is written, so that the last one is always good to resume.
     const auto check_weights = [&] {
         for (const auto& [name, p] : model->named_parameters())
             if (const std::string bad = autograd::first_non_finite(p); !bad.empty())
-                throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad,
-                                        "); stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)"));
+                throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad, ")", stopping));
     };
-    const auto save_latest = [&] {
-        check_weights();
-        nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata);
-    };
+    const auto save_latest = [&] { nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata); };
     while (step < c.steps) {
         const std::int64_t current = step + 1;
         try {  // an error names its step and the last good checkpoint, which it leaves as it was
@@ -272,7 +269,7 @@ int train(Config c, bool resume) {
             train_seconds += seconds, interval_seconds += seconds;
             trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel(), trained_tokens += batch.tokens;
             NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
-                      "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)");
+                      stopping);
 
             const bool logged = step % c.log_every == 0 || step == c.steps;
             const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
@@ -300,6 +297,7 @@ int train(Config c, bool resume) {
                              improved ? " (best so far)" : "");
             }
             if (interrupted.load() && step < c.steps) {
+                check_weights();
                 save_latest();
                 write_plot(dir);
                 progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
