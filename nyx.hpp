@@ -21,6 +21,7 @@
 #include <nyx/nn/attention.hpp>        // nn::SoftmaxAttention, NystromAttention, MultiHeadAttention
 #include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
+#include <nyx/nn/distributed.hpp>      // dist::Session, DataParallel: data-parallel training over MPI
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
 #include <nyx/data/dataset.hpp>        // data::Dataset, Batch, Loader (padding, masks, shuffling, prefetch)
 #include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files

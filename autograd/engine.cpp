@@ -1,6 +1,7 @@
 // The engine: recording ops, the Tensor's autograd methods, and backward().
 #include <atomic>
 #include <cmath>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 
@@ -13,6 +14,10 @@ namespace nyx::autograd {
 namespace {
 std::atomic<std::uint64_t> next_sequence{0};
 std::atomic<std::int64_t> records_alive{0};
+std::atomic<std::uint64_t> next_hook_id{1};
+std::atomic<std::int64_t> hooks_alive{0};  // post-accumulate-grad hooks on any leaf: backward() looks for them only then
+// The callbacks queued (queue_callback) during the backward() running on this thread, if any.
+thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
 thread_local bool in_backward = false;  // the ops inside backward closures: anomaly mode checks their results as gradients
 
 // --- anomaly detection (detect_anomaly, grad_mode.hpp) ---
@@ -174,6 +179,47 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
     leaf.grad = g.impl();
 }
 
+// The leaves with post-accumulate-grad hooks that a backward() will reach, each with the number of
+// gradients it awaits (one per edge into it): its hooks run when the last has arrived. Leaves whose
+// edges are never all reached (a backward closure returned no gradient on the way) get theirs when
+// the pass ends, so every hooked leaf in the graph hears once.
+class HookedLeaves {
+  public:
+    explicit HookedLeaves(const std::shared_ptr<Record>& root) {
+        std::vector<Record*> stack{root.get()};
+        std::unordered_map<Record*, bool> seen{{root.get(), true}};
+        while (!stack.empty()) {
+            Record* rec = stack.back();
+            stack.pop_back();
+            for (const Edge& edge : rec->inputs) {
+                if (edge.record && seen.emplace(edge.record.get(), true).second) stack.push_back(edge.record.get());
+                if (!edge.leaf || edge.leaf->post_accumulate_grad_hooks.empty()) continue;
+                const auto [it, first] = index_.try_emplace(edge.leaf.get(), leaves_.size());
+                if (first) leaves_.push_back({edge.leaf, 0});
+                ++leaves_[it->second].second;
+            }
+        }
+    }
+    // One gradient (or the news that there is none) has reached `leaf`.
+    void arrived(const std::shared_ptr<TensorImpl>& leaf) {
+        const auto it = index_.find(leaf.get());
+        if (it != index_.end() && --leaves_[it->second].second == 0) run_hooks(leaf);
+    }
+    void finish() {
+        for (auto& [leaf, awaited] : leaves_)
+            if (awaited > 0) awaited = 0, run_hooks(leaf);
+    }
+    static void run_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+        const auto hooks = leaf->post_accumulate_grad_hooks;  // a copy: a hook may remove itself
+        const Tensor tensor(leaf);
+        for (const auto& [id, hook] : hooks) hook(tensor);
+    }
+
+  private:
+    std::vector<std::pair<std::shared_ptr<TensorImpl>, std::int64_t>> leaves_;  // in the order found, for a fixed order at finish()
+    std::unordered_map<TensorImpl*, std::size_t> index_;
+};
+
 struct LaterFirst {
     bool operator()(const std::shared_ptr<Record>& a, const std::shared_ptr<Record>& b) const {
         return a->sequence < b->sequence;
@@ -188,11 +234,27 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
         ~InBackward() { in_backward = previous; }
     } in_backward_scope;
     const bool anomaly = is_anomaly_enabled();
+    std::vector<std::function<void()>> callbacks;
+    struct CallbackScope {
+        std::vector<std::function<void()>>* previous = queued_callbacks;
+        explicit CallbackScope(std::vector<std::function<void()>>* mine) { queued_callbacks = mine; }
+        ~CallbackScope() { queued_callbacks = previous; }
+    } callback_scope(&callbacks);
+    const auto run_callbacks = [&] {  // each may queue more
+        for (std::size_t i = 0; i < callbacks.size(); ++i) {
+            const std::function<void()> callback = callbacks[i];  // a copy: the vector may grow meanwhile
+            callback();
+        }
+    };
     const auto& root_impl = root.impl();
     if (!root_impl->grad_fn) {
         accumulate_into_leaf(*root_impl, std::move(gradient));
+        if (!root_impl->post_accumulate_grad_hooks.empty()) HookedLeaves::run_hooks(root_impl);
+        run_callbacks();
         return;
     }
+    std::optional<HookedLeaves> hooked;
+    if (hooks_alive.load() > 0) hooked.emplace(root_impl->grad_fn);
     // The gradients gathered for each queued record's outputs. They live here, not in the records,
     // so that an exception part-way through leaves no stale state behind for the next backward().
     std::unordered_map<Record*, Gradients> pending;
@@ -230,15 +292,23 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
                   " gradients for ", rec->inputs.size(), " inputs");
         for (std::size_t i = 0; i < grads.size(); ++i) {
             const Edge& edge = rec->inputs[i];
-            if (!edge.wants_gradient() || !grads[i].defined()) continue;
+            if (!edge.wants_gradient()) continue;
+            if (!grads[i].defined()) {
+                if (hooked && edge.leaf) hooked->arrived(edge.leaf);
+                continue;
+            }
             const Shape& shape = grads[i].shape();
             NYX_CHECK(grads[i].dtype() == edge.dtype && broadcasts_to(edge.shape, shape),
                       "backward of '", rec->op, "' returned a gradient of shape ", to_string(shape), " and dtype ",
                       grads[i].dtype(), " for input ", i, " of shape ", to_string(edge.shape), " and dtype ", edge.dtype,
                       "; a gradient must have the input's dtype and its shape or a broadcast of it");
             Tensor g = kernels::sum_to(std::move(grads[i]), edge.shape);  // broadcasting undone here, once
-            if (edge.record) deliver(edge.record, edge.output_index, std::move(g));
-            else accumulate_into_leaf(*edge.leaf, std::move(g));
+            if (edge.record) {
+                deliver(edge.record, edge.output_index, std::move(g));
+            } else {
+                accumulate_into_leaf(*edge.leaf, std::move(g));
+                if (hooked) hooked->arrived(edge.leaf);
+            }
         }
         if (!retain_graph) {  // free the saved tensors and let go of the inputs' records
             rec->backward = nullptr;
@@ -246,12 +316,49 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
             rec->released = true;
         }
     }
+    if (hooked) hooked->finish();
+    run_callbacks();
 }
 
 }  // namespace
+
+void queue_callback(std::function<void()> callback) {
+    NYX_CHECK(queued_callbacks, "queue_callback: call it from inside a backward() (from a hook), where there is a pass to follow");
+    queued_callbacks->push_back(std::move(callback));
+}
+
 }  // namespace nyx::autograd
 
 namespace nyx {
+
+HookHandle& HookHandle::operator=(HookHandle&& other) noexcept {
+    if (this != &other) {
+        remove();
+        tensor_ = std::move(other.tensor_);
+        id_ = std::exchange(other.id_, 0);
+    }
+    return *this;
+}
+
+void HookHandle::remove() {
+    if (id_ == 0) return;
+    if (const auto impl = tensor_.lock()) {
+        auto& hooks = impl->post_accumulate_grad_hooks;
+        std::erase_if(hooks, [&](const auto& entry) { return entry.first == id_; });
+    }
+    --autograd::hooks_alive;
+    id_ = 0;
+}
+
+HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+    NYX_CHECK(requires_grad() && is_leaf(), "register_post_accumulate_grad_hook: the tensor must be a leaf that requires grad "
+              "(a parameter); gradients are accumulated only there");
+    NYX_CHECK(static_cast<bool>(hook), "register_post_accumulate_grad_hook: the hook is empty");
+    const std::uint64_t id = autograd::next_hook_id++;
+    impl_->post_accumulate_grad_hooks.emplace_back(id, std::move(hook));
+    ++autograd::hooks_alive;
+    return HookHandle(impl_, id);
+}
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 

@@ -76,6 +76,11 @@ bool should_record(const std::vector<Tensor>& inputs);
 // Saved tensors go into `backward`'s captures as Saved (see saved()).
 void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward);
 
+// From inside a backward() (a post-accumulate-grad hook, say): runs `callback` once that pass has
+// run all its records and hooks, before backward() returns (PyTorch's queue_callback). Data-parallel
+// training waits there for the last gradients to be averaged.
+void queue_callback(std::function<void()> callback);
+
 // Records alive now: a test checks that backward() frees them.
 std::int64_t live_records();
 

@@ -23,6 +23,14 @@ endif()
 nyx_require_package(TBB "oneTBB" libtbb-dev)
 nyx_require_package(nlohmann_json "nlohmann-json" nlohmann-json3-dev)
 nyx_require_package(ZLIB "zlib" zlib1g-dev)
+# MPI (Open MPI) for data-parallel training (nn/distributed.hpp): on by default when it is found;
+# without it nyx builds and trains in one process.
+set(MPI_CXX_SKIP_MPICXX ON)  # MPI's C API from C++; not the C++ bindings MPI-3 deprecated
+find_package(MPI QUIET COMPONENTS CXX)
+option(NYX_MPI "Data-parallel training over MPI (on by default when MPI is found)" ${MPI_CXX_FOUND})
+if(NYX_MPI AND NOT MPI_CXX_FOUND)
+  nyx_missing("MPI for NYX_MPI=ON" "libopenmpi-dev openmpi-bin")
+endif()
 if(NYX_BUILD_TESTS)
   nyx_require_package(doctest "doctest" doctest-dev)
 endif()

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dtype.hpp"
@@ -26,6 +28,26 @@ namespace nyx {
 namespace autograd {
 struct Record;
 }
+class Tensor;
+struct TensorImpl;
+
+// Removes the hook it was returned for when it goes out of scope, or at remove(); keep it as long
+// as the hook should run. Movable, not copyable.
+class [[nodiscard]] HookHandle {
+  public:
+    HookHandle() = default;
+    HookHandle(std::weak_ptr<TensorImpl> tensor, std::uint64_t id) : tensor_(std::move(tensor)), id_(id) {}
+    ~HookHandle() { remove(); }
+    HookHandle(HookHandle&& other) noexcept : tensor_(std::move(other.tensor_)), id_(std::exchange(other.id_, 0)) {}
+    HookHandle& operator=(HookHandle&& other) noexcept;
+    HookHandle(const HookHandle&) = delete;
+    HookHandle& operator=(const HookHandle&) = delete;
+    void remove();
+
+  private:
+    std::weak_ptr<TensorImpl> tensor_;
+    std::uint64_t id_ = 0;
+};
 
 // A block from the caching allocator; freed when the last tensor viewing it goes away.
 class Storage {
@@ -61,6 +83,9 @@ struct TensorImpl {
     std::shared_ptr<TensorImpl> grad;
     std::shared_ptr<autograd::Record> grad_fn;
     int output_index = 0;
+    // A leaf's hooks, by id: each runs once per backward() that reaches the leaf, when its grad
+    // holds all of that backward's contributions (Tensor::register_post_accumulate_grad_hook).
+    std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> post_accumulate_grad_hooks;
 };
 
 class Tensor {
@@ -141,6 +166,11 @@ class Tensor {
     Tensor detach() const;                         // same storage, no history, requires_grad false
     // Backpropagates from this tensor. Without `gradient` the tensor must have one element.
     void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+    // Runs `hook(leaf)` once in every backward() that reaches this leaf, as soon as its grad holds
+    // all of that backward's contributions, while the rest of the backward pass goes on (as
+    // PyTorch's register_post_accumulate_grad_hook; data-parallel training starts sending
+    // gradients from it). Leaves that require grad only. The hook runs until the handle goes.
+    HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
 
   private:
     const TensorImpl& checked() const {

@@ -71,6 +71,12 @@ Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset
     NYX_CHECK(options_.bucket >= 0, "Loader: the bucket window must not be negative, got ", options_.bucket);
     NYX_CHECK(dataset_.token_width >= 1, "Loader: ", dataset_.name, " has token width ", dataset_.token_width);
     NYX_CHECK(dataset_.size() > 0, "Loader: ", dataset_.name, " has no examples");
+    NYX_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, "Loader: part ", options_.shard,
+              " of ", options_.shards, " does not exist; shard must lie in 0..shards-1");
+    NYX_CHECK(options_.batch % options_.shards == 0, "Loader: a batch of ", options_.batch, " cannot be cut into ", options_.shards,
+              " equal parts; use a batch that is a multiple of ", options_.shards);
+    NYX_CHECK(options_.shards == 1 || options_.drop_last, "Loader: an incomplete last batch cannot be cut into ", options_.shards,
+              " equal parts; use drop_last with shards");
     per_epoch_ = options_.drop_last ? dataset_.size() / options_.batch : (dataset_.size() + options_.batch - 1) / options_.batch;
     NYX_CHECK(per_epoch_ > 0, "Loader: ", dataset_.name, " has ", dataset_.size(), " examples, fewer than one batch of ",
               options_.batch, "; use a smaller batch or more data");
@@ -123,9 +129,19 @@ void Loader::bucket_by_length(Generator& generator) {
     order_ = std::move(shuffled);
 }
 
+Batch Loader::build(std::span<const std::int64_t> indices) const {
+    if (options_.shards == 1) return make_batch(dataset_, indices, options_.pad_to, options_.dtype);
+    std::int64_t pad_to = options_.pad_to;
+    if (pad_to == 0)
+        for (const std::int64_t i : indices)
+            pad_to = std::max(pad_to, static_cast<std::int64_t>(dataset_.examples[static_cast<std::size_t>(i)].tokens.size()) / dataset_.token_width);
+    const auto part = static_cast<std::size_t>(options_.batch / options_.shards);
+    return make_batch(dataset_, indices.subspan(static_cast<std::size_t>(options_.shard) * part, part), pad_to, options_.dtype);
+}
+
 void Loader::start(std::int64_t position) {
     std::vector<std::int64_t> indices = indices_at(position);
-    tasks_.run([this, indices = std::move(indices)] { pending_batch_ = make_batch(dataset_, indices, options_.pad_to, options_.dtype); });
+    tasks_.run([this, indices = std::move(indices)] { pending_batch_ = build(indices); });
     pending_ = true;
     pending_position_ = position;
 }
@@ -153,7 +169,7 @@ Batch Loader::next() {
         batch = std::move(pending_batch_);
     } else {
         discard();
-        batch = make_batch(dataset_, indices_at(position_), options_.pad_to, options_.dtype);
+        batch = build(indices_at(position_));
     }
     ++position_;
     if (options_.prefetch) start(position_);

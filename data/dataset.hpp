@@ -64,6 +64,10 @@ struct LoaderOptions {
     std::int64_t bucket = 0;
     bool prefetch = true;   // build the next batch on a TBB task while the caller works
     DType dtype = f32;
+    // Data-parallel training: every rank builds the same batches (same seed) and takes part `shard`
+    // of `shards` equal parts of each, padded to the whole batch's longest sequence, as one process
+    // would pad it. `batch` stays the whole batch and must be a multiple of `shards`.
+    std::int64_t shards = 1, shard = 0;
 };
 
 // The dataset must outlive the loader.
@@ -81,6 +85,7 @@ class Loader {
 
   private:
     std::vector<std::int64_t> indices_at(std::int64_t position);
+    Batch build(std::span<const std::int64_t> indices) const;  // this loader's part of the batch of `indices`
     void bucket_by_length(Generator& generator);
     void start(std::int64_t position);  // builds the batch at `position` on a task
     void discard();                     // waits for a pending batch and drops it

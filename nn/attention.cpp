@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "distributed.hpp"
 #include "init.hpp"
 
 namespace nyx::nn {
@@ -38,14 +39,15 @@ Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor&
     return weights.matmul(v);
 }
 
-Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start) {
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start, bool across_ranks) {
     NYX_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), "iterative_pinv: expected square matrices [..., m, m], got ",
               to_string(a.shape()));
     NYX_CHECK(iterations >= 0, "iterative_pinv: the iteration count ", iterations, " must be >= 0");
     const std::int64_t m = a.size(-1);
     // c: the largest column sum (A is row-stochastic, so its largest row sum is 1 and c = ‖A‖₁‖A‖∞)
     const Tensor column_sums = a.sum({-2});  // [..., m]
-    const Tensor c = start == PinvStart::original ? ops::amax(column_sums) : ops::amax(column_sums, {-1}, true).unsqueeze(-1);
+    Tensor c = start == PinvStart::original ? ops::amax(column_sums) : ops::amax(column_sums, {-1}, true).unsqueeze(-1);
+    if (start == PinvStart::original && across_ranks) c = dist::max_over_ranks(c);
     Tensor z = a.transpose(-1, -2) / c;  // Z₀ = Aᵀ / c
     const Tensor identity = eye(m, a.dtype());
     for (std::int64_t i = 0; i < iterations; ++i) {
@@ -98,7 +100,7 @@ Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const T
         const Tensor a = ops::softmax(q_landmarks.matmul(k_landmarks.transpose(-1, -2)), -1);                   // [B,h,m,m]
         const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1);        // [B,h,m,n]
         // 5. Z ≈ A⁺; 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
-        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start);
+        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, batch_across_ranks_ && is_training());
         x = f.matmul(z).matmul(b.matmul(v));
     }
     // 7. skip connection: depthwise convolution of the masked V along the sequence, one filter per head

@@ -53,8 +53,10 @@ struct NystromOptions {
 
 // Z ≈ A⁺ by the iteration of the paper's Eq. 14:
 //   Z₀ = Aᵀ / c,   Z ← ¼ Z (13I − A Z (15I − A Z (7I − A Z)))
-// for A: [..., m, m] (row-stochastic). Differentiable.
-Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start = PinvStart::original);
+// for A: [..., m, m] (row-stochastic). Differentiable. The original start's c is one maximum over
+// the whole batch; `across_ranks` takes it over the shares of a batch that data-parallel training
+// (dist::DataParallel) split across ranks too, so that K ranks compute what one process does.
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start = PinvStart::original, bool across_ranks = false);
 
 class NystromAttention : public Attention {
   public:
@@ -62,6 +64,9 @@ class NystromAttention : public Attention {
                      Generator& generator = default_generator());
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) override;
     Tensor conv_weight;  // [heads, conv_kernel], undefined without the skip connection
+    // Set by dist::DataParallel: while training, the batch is split across ranks, and the original
+    // pseudo-inverse start takes its maximum over all of it (iterative_pinv's across_ranks).
+    void set_batch_across_ranks(bool on) { batch_across_ranks_ = on; }
 
   protected:
     std::string extra_repr() const override;
@@ -69,6 +74,7 @@ class NystromAttention : public Attention {
   private:
     std::int64_t heads_;
     NystromOptions options_;
+    bool batch_across_ranks_ = false;
 };
 
 using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions>;

@@ -27,12 +27,13 @@ void save_weights(const std::string& path, const Module& model, const io::Metada
     io::save_safetensors(path, model.state_dict(), metadata);
 }
 
-void load_weights(const std::string& path, Module& model, bool strict) {
-    io::Safetensors file = io::load_safetensors(path);
+void load_weights(const std::string& path, Module& model, bool strict) { load_weights(io::load_safetensors(path), path, model, strict); }
+
+void load_weights(const io::Safetensors& file, const std::string& path, Module& model, bool strict) {
     const auto it = file.metadata.find("format");
     StateDict weights;
     if (it == file.metadata.end() || it->second != format) {
-        weights = std::move(file.tensors);
+        weights = file.tensors;
     } else {
         for (const auto& [name, t] : file.tensors)
             if (name.starts_with("model/")) weights.emplace(name.substr(6), t);
@@ -65,7 +66,11 @@ void save_training_state(const std::string& path, std::int64_t step, const Modul
 
 std::int64_t load_training_state(const std::string& path, Module& model, optim::Optimizer& optimizer, optim::LRScheduler* schedule,
                                  Generator& generator) {
-    const io::Safetensors file = io::load_safetensors(path);
+    return load_training_state(io::load_safetensors(path), path, model, optimizer, schedule, generator);
+}
+
+std::int64_t load_training_state(const io::Safetensors& file, const std::string& path, Module& model, optim::Optimizer& optimizer,
+                                 optim::LRScheduler* schedule, Generator& generator) {
     const auto it = file.metadata.find("format");
     NYX_CHECK(it != file.metadata.end() && it->second == format, "load_training_state: ", path,
               " is not a nyx training state (format \"", it == file.metadata.end() ? "" : it->second, "\", expected \"", format,

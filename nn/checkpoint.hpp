@@ -25,4 +25,10 @@ void save_training_state(const std::string& path, std::int64_t step, const Modul
 std::int64_t load_training_state(const std::string& path, Module& model, optim::Optimizer& optimizer,
                                  optim::LRScheduler* schedule, Generator& generator);
 
+// The same from a file already read (io::parse_safetensors): data-parallel training reads it on
+// one rank and broadcasts the bytes to the others. `source` names it in errors.
+void load_weights(const io::Safetensors& file, const std::string& source, Module& model, bool strict = true);
+std::int64_t load_training_state(const io::Safetensors& file, const std::string& source, Module& model, optim::Optimizer& optimizer,
+                                 optim::LRScheduler* schedule, Generator& generator);
+
 }  // namespace nyx::nn

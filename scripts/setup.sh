@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev dataset-fashion-mnist "$@")
+          zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -181,6 +181,48 @@ TEST_CASE("a custom op whose backward returns a wrong shape is named in the erro
     CHECK(z.grad_fn_name() == "built_name");  // the record owns its name
 }
 
+TEST_CASE("a post-accumulate-grad hook runs once per backward, when the leaf's gradient is complete") {
+    Tensor w = tensor({1, 2}, f64).requires_grad_();
+    Tensor v = tensor({3}, f64).requires_grad_();
+    std::vector<std::string> events;
+    std::vector<std::vector<double>> seen;
+    HookHandle on_w = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) {
+        events.push_back("w");
+        seen.push_back(values(leaf.grad()));
+    });
+    HookHandle on_v = v.register_post_accumulate_grad_hook([&](const Tensor&) {
+        events.push_back("v");
+        autograd::queue_callback([&] { events.push_back("end"); });
+    });
+    // w reaches the loss by three paths; its hook must see their sum, not a part.
+    const Tensor y = (w * 2.0).sum() + (w * w).sum() * v.sum() + w.exp().sum();
+    y.backward();
+    REQUIRE(seen.size() == 1);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const double x = i + 1.0;
+        CHECK(seen[0][i] == doctest::Approx(2 + 2 * x * 3 + std::exp(x)).epsilon(1e-12));
+    }
+    CHECK(events.size() == 3);
+    CHECK(events.back() == "end");  // after every hook of the pass
+    // A backward that does not reach v leaves its hook alone; one whose path to v returns no gradient
+    // still tells it, at the end.
+    events.clear();
+    (w * 3.0).sum().backward();
+    CHECK(events == std::vector<std::string>{"w"});
+    events.clear();
+    Tensor z = v.detach().clone();
+    autograd::record("no_gradient", {v}, {z}, [](const autograd::Gradients&) { return autograd::Gradients{Tensor()}; });
+    (z.sum() + (w * 1.0).sum()).backward();
+    CHECK(events == std::vector<std::string>{"w", "v", "end"});
+    // Removed with its handle.
+    on_w = HookHandle();
+    events.clear();
+    (w * v).sum().backward();
+    CHECK(events == std::vector<std::string>{"v", "end"});
+    CHECK_ERROR_CONTAINS(static_cast<void>((w * 2.0).register_post_accumulate_grad_hook([](const Tensor&) {})), "leaf");
+    CHECK_ERROR_CONTAINS(autograd::queue_callback([] {}), "inside a backward()");
+}
+
 TEST_CASE("backward frees the records and their saved tensors") {
     const std::int64_t records_before = autograd::live_records();
     const std::size_t bytes_before = memory::stats().live_bytes;

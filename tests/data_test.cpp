@@ -422,6 +422,32 @@ TEST_CASE("the loader's length buckets: each example once per epoch, far less pa
     }
 }
 
+TEST_CASE("the loader's shards: K parts of each batch, together the whole batch, padded alike") {
+    const auto s = data::generate_listops({.min_length = 10, .max_length = 100, .train_size = 96, .val_size = 1, .test_size = 1, .seed = 3});
+    for (const std::int64_t bucket : {0, 4}) {
+        data::Loader whole(s.train, {.batch = 12, .seed = 5, .bucket = bucket});
+        std::vector<std::unique_ptr<data::Loader>> parts;
+        for (std::int64_t k = 0; k < 3; ++k)
+            parts.push_back(std::make_unique<data::Loader>(s.train, data::LoaderOptions{.batch = 12, .seed = 5, .bucket = bucket, .shards = 3, .shard = k}));
+        for (int step = 0; step < 10; ++step) {  // past the end of the first epoch (8 batches)
+            const data::Batch all = whole.next();
+            std::int64_t tokens = 0;
+            for (std::int64_t k = 0; k < 3; ++k) {
+                const data::Batch part = parts[static_cast<std::size_t>(k)]->next();
+                REQUIRE(part.mask.shape() == Shape{4, all.mask.size(1)});  // the whole batch's padding
+                CHECK(values(part.inputs) == values(all.inputs.narrow(0, 4 * k, 4)));
+                CHECK(values(part.mask) == values(all.mask.narrow(0, 4 * k, 4)));
+                CHECK(values(part.labels) == values(all.labels.narrow(0, 4 * k, 4)));
+                tokens += part.tokens;
+            }
+            CHECK(tokens == all.tokens);
+        }
+    }
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 10, .shards = 4}), "a batch of 10 cannot be cut into 4 equal parts");
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 8, .drop_last = false, .shards = 4}), "use drop_last");
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 8, .shards = 2, .shard = 2}), "shard must lie in 0..shards-1");
+}
+
 TEST_CASE("the loader: prefetching changes nothing; seeking drops a pending batch; a failed batch surfaces and fails again") {
     const data::Dataset d = small_dataset();
     data::Loader eager(d, {.batch = 3, .seed = 4, .prefetch = false}), ahead(d, {.batch = 3, .seed = 4});

@@ -7,6 +7,9 @@
 #   crash     kill -9 at 20 moments: a loadable checkpoint always, and the uninterrupted run's losses
 #   anomaly   a loss that goes non-finite stops the run with the last good checkpoint; --detect-anomaly names the op
 #   bad-flags bad flags and bad resumes get a clear message and a non-zero status
+#   mpi       2 ranks (mpirun) follow one process's losses within 1e-4; rank 0 alone writes; a
+#             checkpoint of 2 ranks resumes with 1 and one of 1 with 2; a batch 2 does not divide
+#   mpi-dead  a rank killed, or one that hangs: the job ends with a message, the checkpoint loads
 set -euo pipefail
 nyx_train=$1
 case_name=$2
@@ -20,6 +23,20 @@ tiny=(--dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --con
       --min-len 10 --max-len 40 --train-size 200 --val-size 40 --test-size 40 --threads 2)
 # The (step, loss) pairs of a run's training lines.
 losses() { grep '"split":"train"' "$1/metrics.jsonl" | sed -E 's/.*"step":([0-9]+),"split":"train","loss":([^,]+),.*/\1 \2/'; }
+
+# Data-parallel runs: K ranks on this machine (tests/tools/mpirun.sh skips with 77 without mpirun).
+ranks() { "$(dirname "$0")/mpirun.sh" "$@"; }
+base=("${tiny[@]:0:${#tiny[@]}-2}")  # tiny without its --threads 2: one thread per rank
+# Prints the largest relative difference between two runs' losses at the same steps.
+# Both list the same steps in the same order, or the comparison fails.
+compare_losses() {
+  paste -d' ' <(losses "$1") <(losses "$2") |
+    awk '$1 != $3 || NF != 4 { print "the runs log different steps"; exit 2 }
+         { d = ($2 - $4) / $4; if (d < 0) d = -d; if (d > m) m = d; n++ }
+         END { if (n == 0) { print "no steps"; exit 2 } printf "%.3g over %d steps\n", m, n; exit m > 1e-4 }'
+}
+largest_difference() { compare_losses "$1" "$2" || true; }
+within_1e4() { compare_losses "$1" "$2" > /dev/null; }
 
 expect_error() {  # expect_error "message part" nyx-train args...
   local want=$1; shift
@@ -207,6 +224,76 @@ bad-flags)
   expect_error "fewer than the 8-byte header" eval /dev/null
   printf '\x02\x00\x00\x00\x00\x00\x00\x00{}' > plain.safetensors  # a valid file with no tensors and no metadata
   expect_error "has no nyx-train configuration" eval plain.safetensors
+  ;;
+mpi|mpi-dead)
+  [ -n "${NYX_TESTS_NO_MPI:-}" ] && { echo "SKIPPED: nyx was built without MPI (NYX_MPI=OFF)"; exit 77; }
+  command -v mpirun > /dev/null || { echo "SKIPPED: mpirun is absent (Debian: apt-get install openmpi-bin)"; exit 77; }
+  ;;&
+mpi)
+  run=(listops "${base[@]}" --threads 1 --eval-every 10 --log-every 1)
+  "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir one > /dev/null
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir two > two.txt
+  within_1e4 one two || fail "2 ranks' losses differ from one process's by more than 1e-4: $(largest_difference one two)"
+  echo "2 ranks against 1 process: largest relative difference of the loss $(largest_difference one two)"
+  [ "$(grep -c 'loading the data' two.txt)" -eq 1 ] || fail "more than rank 0 printed: $(cat two.txt)"
+  grep -q '2 ranks × 1 threads' two.txt && grep -q 'data parallel: 2 ranks; per step' two.txt || fail "no data-parallel summary: $(cat two.txt)"
+  [ -e runs ] && fail "a rank other than 0 made a run directory"
+  for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "two/$f" ] || fail "two/$f is missing"; done
+  [ "$(grep -c '"split":"train"' two/metrics.jsonl)" -eq 40 ] || fail "the metrics were written more than once"
+  # A checkpoint of 2 ranks resumes with 1, and one of 1 with 2: the losses follow the straight run.
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps 20 --run-dir two-then-one > /dev/null
+  "$nyx_train" listops --resume two-then-one --steps 40 > /dev/null
+  within_1e4 one two-then-one || fail "2 ranks then 1: $(largest_difference one two-then-one)"
+  "$nyx_train" "${run[@]}" --dropout 0 --steps 20 --run-dir one-then-two > /dev/null
+  ranks 2 "$nyx_train" listops --resume one-then-two --steps 40 > resumed.txt
+  grep -q 'resuming' resumed.txt || fail "no resume message"
+  within_1e4 one one-then-two || fail "1 rank then 2: $(largest_difference one one-then-two)"
+  [ "$(losses one-then-two | wc -l)" -eq 40 ] || fail "expected 40 training lines after resuming with 2 ranks"
+  echo "resumed: 2 ranks then 1 $(largest_difference one two-then-one); 1 then 2 $(largest_difference one one-then-two)"
+  # Dropout: each rank draws its own masks, and a run is still reproducible.
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-a > /dev/null
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-b > /dev/null
+  cmp drop-a/metrics.jsonl drop-b/metrics.jsonl || fail "two 2-rank runs with one seed wrote different metrics"
+  # A batch the ranks cannot share: one clear message (from rank 0), a non-zero status.
+  status=0; out=$(ranks 2 "$nyx_train" "${run[@]}" --batch 7 --steps 2 --run-dir odd 2>&1) || status=$?
+  [ "$status" -ne 0 ] || fail "a batch of 7 on 2 ranks was accepted"
+  grep -q -- '--batch 7 is the whole batch of the 2 ranks.*try --batch 6' <<<"$out" || fail "no clear message for --batch 7: $out"
+  [ "$(grep -c -- '--batch 7 is' <<<"$out")" -eq 1 ] || fail "the message was printed more than once: $out"
+  status=0; out=$(ranks 2 "$nyx_train" eval two 2>&1) || status=$?
+  [ "$status" -ne 0 ] && grep -q 'runs in one process' <<<"$out" || fail "eval under mpirun: $out"
+  ;;
+mpi-dead)
+  # A rank killed mid-run: mpirun ends the job (no hang), and the last checkpoint loads.
+  run=(listops "${base[@]}" --threads 1 --dropout 0 --eval-every 5 --steps 1000000)
+  wait_for_checkpoint() { for _ in $(seq 1 3000); do [ -e "$1/latest.safetensors" ] && return; sleep 0.01; done; fail "no checkpoint in $1"; }
+  rank_pid() {  # the pid of rank $2 among mpirun $1's children
+    local p; for p in $(pgrep -P "$1"); do grep -qz "^OMPI_COMM_WORLD_RANK=$2$" "/proc/$p/environ" 2> /dev/null && { echo "$p"; return; }; done
+    fail "no rank $2 under mpirun $1"
+  }
+  ends_within() {  # ends_within SECONDS PID: the job ended in time
+    local i; for i in $(seq 1 $(($1 * 10))); do kill -0 "$2" 2> /dev/null || return 0; sleep 0.1; done
+    kill -9 "$2"; fail "the job still ran $1 s after a rank died: it hangs"
+  }
+  ranks 2 "$nyx_train" "${run[@]}" --run-dir killed > killed.txt 2>&1 &
+  job=$!
+  wait_for_checkpoint killed
+  kill -9 "$(rank_pid "$job" 1)"
+  ends_within 30 "$job"
+  status=0; wait "$job" || status=$?
+  [ "$status" -ne 0 ] || fail "the job ended with status 0 after a rank was killed"
+  grep -q 'exited on signal 9' killed.txt || fail "no message naming the dead rank: $(cat killed.txt)"
+  "$nyx_train" eval killed > /dev/null || fail "the last checkpoint does not load after a rank died"
+  ls killed | grep -q '\.tmp-' && fail "a temporary file was left behind"
+  # A rank that hangs (stopped): the others give up after --comm-timeout and end the job.
+  ranks 2 "$nyx_train" "${run[@]}" --run-dir hung --comm-timeout 2 > hung.txt 2>&1 &
+  job=$!
+  wait_for_checkpoint hung
+  kill -STOP "$(rank_pid "$job" 1)"
+  ends_within 60 "$job"
+  wait "$job" && fail "the job ended with status 0 after a rank hung"
+  grep -q 'has waited 2 s for the other ranks; one of them has died or hangs' hung.txt || fail "no timeout message: $(cat hung.txt)"
+  "$nyx_train" eval hung > /dev/null || fail "the last checkpoint does not load after a rank hung"
+  echo "a killed rank and a hung one each ended the job with a message; both checkpoints load"
   ;;
 *)
   fail "unknown case $case_name"

@@ -1,9 +1,12 @@
 // nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string_view>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -21,6 +24,7 @@ struct TaskFlags {
     Config given;
     std::string resume;
     bool detect_anomaly = false;  // not part of the run's configuration: a debugging switch for this process
+    double comm_timeout = 300;    // nor is this: how long a rank of a data-parallel job waits for the others
     std::vector<std::pair<CLI::Option*, std::function<void(Config&, const Config&)>>> fields;
 
     template <class T>
@@ -89,7 +93,12 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--bucket", &Config::bucket, "batch sequences of similar length, sorting windows of N batches (0 = off)", shown);
     t.add("--pad-to", &Config::pad_to, "pad every batch to this length (0 = to its longest; the LRA padded to 2048)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
-    app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint")->check(CLI::ExistingDirectory);
+    CLI::Option* resume = app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint");
+    if (dist::rank() == 0) resume->check(CLI::ExistingDirectory);  // the other ranks' machines need not have it
+    app->add_option("--comm-timeout", t.comm_timeout,
+                    "with mpirun: seconds a rank waits for the others before it ends the job (a rank died or hangs)")
+        ->check(CLI::Range(0.001, 1e8))
+        ->capture_default_str();
     app->add_flag("--detect-anomaly", t.detect_anomaly,
                   "check every op's results and gradients for NaN and Inf, and stop at the first, naming the op (slow: for debugging)");
     if (task == "listops") {
@@ -113,9 +122,39 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     }
 }
 
+// The configuration as rank 0 resolved it (from the flags, or from the run's config.json on
+// --resume, which the other ranks' machines may not have), on every rank.
+Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
+    std::string text;
+    if (dist::rank() == 0) {
+        const Config config = train::resolve_paths(flags.resolve(task));
+        train::validate(config);
+        text = train::to_json(config).dump();
+    }
+    dist::broadcast(text);
+    return train::from_json(nlohmann::json::parse(text), "rank 0's configuration");
+}
+
+// A failed rank of a data-parallel job ends the whole job (the others would wait for it). When the
+// error is the same on every rank (bad data, say), rank 0 ends the job before the others print it,
+// so it shows once.
+[[noreturn]] void end_job(const char* message) {
+    if (dist::rank() > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::fprintf(stderr, "\nnyx-train (rank %d of %d): %s\n", dist::rank(), dist::world_size(), message);
+    dist::abort_job(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    std::optional<dist::Session> session;  // MPI, when mpirun started this process
+    try {
+        session.emplace(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nyx-train: %s\n", e.what());
+        return 1;
+    }
+    if (dist::rank() > 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 alone prints progress
     CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU"};
     app.require_subcommand(1);
     std::deque<std::pair<std::string, TaskFlags>> tasks;  // a deque: CLI11 keeps pointers into each TaskFlags
@@ -141,21 +180,28 @@ int main(int argc, char** argv) {
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
     plot->add_option("runs", run_dirs, "RUN_DIR...")->required()->check(CLI::ExistingDirectory);
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {  // the same on every rank: rank 0 says it
+        return dist::rank() == 0 ? app.exit(e) : e.get_exit_code();
+    }
 
     try {
         CLI::App* chosen = app.get_subcommands().front();
-        if (chosen == eval) return train::evaluate_checkpoint(target, split, threads);
-        if (chosen == plot) return train::plot_runs(run_dirs, output);
+        if (chosen == eval || chosen == plot) {
+            NYX_CHECK(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
+            return chosen == eval ? train::evaluate_checkpoint(target, split, threads) : train::plot_runs(run_dirs, output);
+        }
         for (auto& [task, flags] : tasks) {
             if (flags.app != chosen) continue;
-            const Config config = train::resolve_paths(flags.resolve(task));
-            train::validate(config);
+            dist::set_timeout(flags.comm_timeout);
+            const Config config = resolve_on_rank_0(flags, task);
             nyx::detect_anomaly(flags.detect_anomaly);
             return train::train(config, !flags.resume.empty());
         }
         return 2;
     } catch (const std::exception& e) {  // nyx::Error, and the file system's errors
+        if (dist::world_size() > 1) end_job(e.what());
         std::fprintf(stderr, "\nnyx-train: %s\n", e.what());
         return 1;
     }

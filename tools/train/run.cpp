@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <filesystem>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,6 +29,11 @@ extern "C" void on_interrupt(int signal) {
     interrupted.store(true);
     std::signal(signal, SIG_DFL);
     constexpr char note[] = "\nnyx-train: stopping after this step (press Ctrl-C again to kill at once)\n";
+    constexpr char note_ranks[] = "\nnyx-train: stopping after this step (a signal from mpirun: Ctrl-C, or another rank ended)\n";
+    if (dist::world_size() > 1) {
+        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note_ranks, sizeof note_ranks - 1);
+        return;
+    }
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, sizeof note - 1);
 }
 
@@ -152,6 +158,24 @@ const data::Dataset& split_of(const Splits& s, const std::string& split) {
     return s.test;
 }
 
+// The bytes of a file that rank 0 reads, on every rank (the others may run on machines without the
+// run directory), parsed.
+io::Safetensors read_on_rank_0(const std::string& path) {
+    std::string bytes;
+    if (dist::rank() == 0) {
+        const std::vector<unsigned char> file = io::read_file(path);
+        bytes.assign(file.begin(), file.end());
+    }
+    dist::broadcast(bytes);
+    return io::parse_safetensors({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
+}
+
+// Rank r > 0 draws its dropout masks from a stream of its own, at rank 0's position (which the
+// checkpoints keep), so that the ranks drop different units, whatever their number on resume.
+Generator dropout_stream(const Generator& rank_0, int rank) {
+    return rank == 0 ? rank_0 : Generator(derived_seed(rank_0.seed() + static_cast<std::uint64_t>(rank), Stream::rank_dropout), rank_0.offset());
+}
+
 std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Splits& s, Generator& generator) {
     return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
 }
@@ -167,31 +191,44 @@ Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& datas
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
-    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false, .bucket = bucket});
-    double loss = 0;
-    std::int64_t hits = 0;
-    for (std::int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+    // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up.
+    const int ranks = dist::world_size();
+    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false, .bucket = bucket, .prefetch = ranks == 1});
+    Tensor sums = zeros({2}, f64);  // loss, hits
+    for (std::int64_t i = dist::rank(); i < loader.batches_per_epoch(); i += ranks) {
+        loader.seek(i);
         const data::Batch b = loader.next();
         const Tensor logits = model(b.inputs, b.mask);
-        loss += ops::cross_entropy(logits, b.labels, {.reduction = ops::Reduction::sum}).item<float>();
-        hits += correct(logits, b.labels);
+        sums.data<double>()[0] += ops::cross_entropy(logits, b.labels, {.reduction = ops::Reduction::sum}).item<float>();
+        sums.data<double>()[1] += static_cast<double>(correct(logits, b.labels));
     }
+    dist::all_reduce(sums);
     model.train(was_training);
     const auto n = static_cast<double>(dataset.size());
-    return {loss / n, static_cast<double>(hits) / n, dataset.size()};
+    return {sums.data<double>()[0] / n, sums.data<double>()[1] / n, dataset.size()};
 }
 
 int train(Config c, bool resume) {
     const auto started = Clock::now();
+    // In a data-parallel job (mpirun -np K) every rank runs this; rank 0 alone touches the run
+    // directory and prints (main() silences the others' output).
+    const int ranks = dist::world_size(), me = dist::rank();
+    const bool lead = me == 0;
     if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
     c.threads = num_threads();
-    if (c.run_dir.empty()) c.run_dir = new_run_dir(c);
+    if (lead) {
+        NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
+                  "so it must be a multiple of ", ranks, "; try --batch ", std::max<std::int64_t>(1, c.batch / ranks) * ranks);
+        if (c.run_dir.empty()) c.run_dir = new_run_dir(c);
+        const std::string latest = c.run_dir + "/latest.safetensors";
+        if (resume) NYX_CHECK(fs::exists(latest), c.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
+        else  // a directory whose run stopped before its first checkpoint may be started afresh
+            NYX_CHECK(!fs::exists(latest), c.run_dir, " already holds a run; continue it with --resume ", c.run_dir, ", or choose another --run-dir");
+        fs::create_directories(c.run_dir);
+        remove_stale_temporaries(c.run_dir);
+    }
+    dist::broadcast(c.run_dir);
     const std::string dir = c.run_dir, latest = dir + "/latest.safetensors", best_path = dir + "/best.safetensors";
-    if (resume) NYX_CHECK(fs::exists(latest), dir, " has no latest.safetensors to resume from; start it afresh without --resume");
-    else  // a directory whose run stopped before its first checkpoint may be started afresh
-        NYX_CHECK(!fs::exists(latest), dir, " already holds a run; continue it with --resume ", dir, ", or choose another --run-dir");
-    fs::create_directories(dir);
-    remove_stale_temporaries(dir);
 
     std::printf("nyx-train %s: loading the data...\n", c.task.c_str());
     std::fflush(stdout);
@@ -211,27 +248,35 @@ int train(Config c, bool resume) {
                                                           : optim::Schedule::constant;
     optim::LRScheduler schedule(optimizer, {.kind = kind, .warmup_steps = c.warmup, .total_steps = c.steps});
     std::int64_t step = 0;
-    double best = -1;
-    if (resume) {
-        step = nn::load_training_state(latest, *model, optimizer, &schedule, generator);
+    Tensor best = full({1}, -1.0, f64);
+    if (resume) {  // a checkpoint written by any number of ranks: the state is the same on all of them
+        step = nn::load_training_state(read_on_rank_0(latest), latest, *model, optimizer, &schedule, generator);
         NYX_CHECK(step < c.steps, dir, " already ran ", step, " steps; give a larger --steps to continue it");
-        for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
-            if (r.split == "val" && r.step <= step) best = std::max(best, r.accuracy);
+        if (lead)
+            for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
+                if (r.split == "val" && r.step <= step) best.data<double>()[0] = std::max(best.data<double>()[0], r.accuracy);
+        dist::broadcast(best);
     }
+    generator = dropout_stream(generator, me);
+    dist::DataParallel parallel(*model);  // rank 0's weights on every rank; each backward() averages the gradients
     // Only now, with the resume accepted, does the run directory change.
-    io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
-    MetricsWriter metrics(dir + "/metrics.jsonl", step), speed(dir + "/speed.jsonl", step);
+    std::optional<MetricsWriter> metrics, speed;
+    if (lead) {
+        io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
+        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);
+    }
     data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
-                                     .pad_to = c.pad_to, .bucket = c.bucket});
+                                     .pad_to = c.pad_to, .bucket = c.bucket, .shards = ranks, .shard = me});
     loader.seek(step);
 
     std::int64_t parameters = 0;
     for (const Tensor& p : model->parameters()) parameters += p.numel();
+    const std::string layout = ranks > 1 ? detail::cat(ranks, " ranks × ", num_threads(), " threads") : detail::cat(num_threads(), " threads");
     std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
-                "%d threads\n%s %s from step %ld to %ld\n",
+                "%s\n%s %s from step %ld to %ld\n",
                 c.task.c_str(), static_cast<long>(data.train.size()), static_cast<long>(data.val.size()), static_cast<long>(data.test.size()),
-                static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters),
-                num_threads(), resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
+                static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters), layout.c_str(),
+                resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
 
     interrupted.store(false);
     std::signal(SIGINT, on_interrupt);
@@ -247,8 +292,11 @@ int train(Config c, bool resume) {
         for (const auto& [name, p] : model->named_parameters())
             if (const std::string bad = autograd::first_non_finite(p); !bad.empty())
                 throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad, ")", stopping));
+        dist::check_replicas_identical(*model);
     };
-    const auto save_latest = [&] { nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata); };
+    const auto save_latest = [&] {
+        if (lead) nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata);
+    };
     while (step < c.steps) {
         const std::int64_t current = step + 1;
         try {  // an error names its step and the last good checkpoint, which it leaves as it was
@@ -257,49 +305,57 @@ int train(Config c, bool resume) {
             const Tensor logits = (*model)(batch.inputs, batch.mask);
             const Tensor loss = ops::cross_entropy(logits, batch.labels);
             optimizer.zero_grad();
-            loss.backward();
+            loss.backward();  // with K ranks, returns with the gradients averaged over them
             if (c.clip > 0) optim::clip_grad_norm(parameter_list, c.clip);
             const double lr = optimizer.lr();
             optimizer.step();
             schedule.step();
             ++step;
-            const double loss_value = loss.item<float>();
-            const double accuracy = static_cast<double>(correct(logits, batch.labels)) / static_cast<double>(batch.labels.numel());
+            // The step over the whole batch: the ranks' mean loss, their hits, positions and tokens, and
+            // whether any was interrupted (so that all stop after the same step).
+            Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.labels)),
+                                     static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0},
+                                    f64);
+            dist::all_reduce(figures);
+            const double* f = figures.data<double>();
+            const double loss_value = ranks == 1 ? f[0] : f[0] / ranks, accuracy = f[1] / static_cast<double>(c.batch);
+            const auto step_positions = static_cast<std::int64_t>(f[2]);
+            const bool stop = f[4] > 0;
             const double seconds = seconds_since(step_start);
             train_seconds += seconds, interval_seconds += seconds;
-            trained_positions += batch.mask.numel(), interval_positions += batch.mask.numel(), trained_tokens += batch.tokens;
+            trained_positions += step_positions, interval_positions += step_positions, trained_tokens += static_cast<std::int64_t>(f[3]);
             NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
                       stopping);
 
             const bool logged = step % c.log_every == 0 || step == c.steps;
             const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
-            if (logged) {
-                metrics.write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
-                speed.write({{"step", step}, {"tokens_per_s", std::round(tokens_per_s)}});
-                interval_seconds = 0, interval_positions = 0;
+            if (logged && lead) {
+                metrics->write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
+                speed->write({{"step", step}, {"tokens_per_s", std::round(tokens_per_s)}});
             }
+            if (logged) interval_seconds = 0, interval_positions = 0;
             progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
 
             if (step % c.eval_every == 0 || step == c.steps) {
                 check_weights();
                 const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
-                metrics.write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
-                const bool improved = val.accuracy > best;
+                if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
+                const bool improved = val.accuracy > best.data<double>()[0];
                 if (improved) {
-                    best = val.accuracy;
+                    best.data<double>()[0] = val.accuracy;
                     io::Metadata m = run_metadata;
                     m.emplace("step", std::to_string(step));
                     m.emplace("val_accuracy", std::to_string(val.accuracy));
-                    nn::save_weights(best_path, *model, m);
+                    if (lead) nn::save_weights(best_path, *model, m);
                 }
                 save_latest();
                 progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
                              improved ? " (best so far)" : "");
             }
-            if (interrupted.load() && step < c.steps) {
+            if (stop && step < c.steps) {
                 check_weights();
                 save_latest();
-                write_plot(dir);
+                if (lead) write_plot(dir);
                 progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
                              latest.c_str(), c.task.c_str(), dir.c_str());
                 std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
@@ -312,18 +368,27 @@ int train(Config c, bool resume) {
     std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
     progress.finish();
 
-    nn::load_weights(best_path, *model);
+    nn::load_weights(read_on_rank_0(best_path), best_path, *model);
     const Evaluation test = evaluate(*model, data.test, c.batch, c.bucket);
-    metrics.write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
-    write_plot(dir);
+    if (lead) {
+        metrics->write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
+        write_plot(dir);
+    }
     const double baseline = majority_baseline(data.train, data.test);
     const double per_second = train_seconds > 0 ? 1 / train_seconds : 0;
     std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
-                "%ld steps in %s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n"
-                "run directory %s, plot %s/curves.svg\n",
-                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best, 100 * baseline, static_cast<long>(c.steps),
-                clock_text(seconds_since(started)).c_str(), rate_text(static_cast<double>(trained_positions) * per_second).c_str(),
-                rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb(), dir.c_str(), dir.c_str());
+                "%ld steps in %s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n",
+                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best.data<double>()[0], 100 * baseline,
+                static_cast<long>(c.steps), clock_text(seconds_since(started)).c_str(),
+                rate_text(static_cast<double>(trained_positions) * per_second).c_str(),
+                rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb());
+    if (const dist::CommStats& s = parallel.stats(); s.steps > 0)
+        std::printf("data parallel: %d ranks; per step %.1f ms of training, %.2f MB of gradients averaged in %ld buckets, "
+                    "allreduce %.1f ms, of which %.1f ms after backward() ended\n",
+                    ranks, 1e3 * train_seconds / static_cast<double>(s.steps), static_cast<double>(s.bytes) / static_cast<double>(s.steps) / 1e6,
+                    static_cast<long>(parallel.buckets()), 1e3 * s.allreduce_seconds / static_cast<double>(s.steps),
+                    1e3 * s.exposed_seconds / static_cast<double>(s.steps));
+    std::printf("run directory %s, plot %s/curves.svg\n", dir.c_str(), dir.c_str());
     return 0;
 }
 
