@@ -13,6 +13,7 @@
 set -euo pipefail
 nyx_train=$1
 case_name=$2
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(cd "$(mktemp -d "${TMPDIR:-/tmp}/nyx-train-test.XXXXXX")" && pwd -P)  # the path nyx-train prints
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -25,7 +26,7 @@ tiny=(--dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --con
 losses() { grep '"split":"train"' "$1/metrics.jsonl" | sed -E 's/.*"step":([0-9]+),"split":"train","loss":([^,]+),.*/\1 \2/'; }
 
 # Data-parallel runs: K ranks on this machine (tests/tools/mpirun.sh skips with 77 without mpirun).
-ranks() { "$(dirname "$0")/mpirun.sh" "$@"; }
+ranks() { "$here/mpirun.sh" "$@"; }
 base=("${tiny[@]:0:${#tiny[@]}-2}")  # tiny without its --threads 2: one thread per rank
 # Prints the largest relative difference between two runs' losses at the same steps.
 # Both list the same steps in the same order, or the comparison fails.
@@ -236,7 +237,7 @@ mpi)
   within_1e4 one two || fail "2 ranks' losses differ from one process's by more than 1e-4: $(largest_difference one two)"
   echo "2 ranks against 1 process: largest relative difference of the loss $(largest_difference one two)"
   [ "$(grep -c 'loading the data' two.txt)" -eq 1 ] || fail "more than rank 0 printed: $(cat two.txt)"
-  grep -q '2 ranks × 1 threads' two.txt && grep -q 'data parallel: 2 ranks; per step' two.txt || fail "no data-parallel summary: $(cat two.txt)"
+  grep -q '2 ranks × 1 threads' two.txt && grep -q 'data parallel: 2 ranks; per step .* MB of gradients averaged in .* allreduce' two.txt || fail "no data-parallel summary: $(cat two.txt)"
   [ -e runs ] && fail "a rank other than 0 made a run directory"
   for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "two/$f" ] || fail "two/$f is missing"; done
   [ "$(grep -c '"split":"train"' two/metrics.jsonl)" -eq 40 ] || fail "the metrics were written more than once"
@@ -255,7 +256,7 @@ mpi)
   ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-b > /dev/null
   cmp drop-a/metrics.jsonl drop-b/metrics.jsonl || fail "two 2-rank runs with one seed wrote different metrics"
   # A batch the ranks cannot share: one clear message (from rank 0), a non-zero status.
-  status=0; out=$(ranks 2 "$nyx_train" "${run[@]}" --batch 7 --steps 2 --run-dir odd 2>&1) || status=$?
+  status=0; out=$(ranks 2 "$nyx_train" listops --batch 7 --steps 2 --run-dir odd 2>&1) || status=$?
   [ "$status" -ne 0 ] || fail "a batch of 7 on 2 ranks was accepted"
   grep -q -- '--batch 7 is the whole batch of the 2 ranks.*try --batch 6' <<<"$out" || fail "no clear message for --batch 7: $out"
   [ "$(grep -c -- '--batch 7 is' <<<"$out")" -eq 1 ] || fail "the message was printed more than once: $out"
@@ -266,9 +267,10 @@ mpi-dead)
   # A rank killed mid-run: mpirun ends the job (no hang), and the last checkpoint loads.
   run=(listops "${base[@]}" --threads 1 --dropout 0 --eval-every 5 --steps 1000000)
   wait_for_checkpoint() { for _ in $(seq 1 3000); do [ -e "$1/latest.safetensors" ] && return; sleep 0.01; done; fail "no checkpoint in $1"; }
-  rank_pid() {  # the pid of rank $2 among mpirun $1's children
-    local p; for p in $(pgrep -P "$1"); do grep -qz "^OMPI_COMM_WORLD_RANK=$2$" "/proc/$p/environ" 2> /dev/null && { echo "$p"; return; }; done
-    fail "no rank $2 under mpirun $1"
+  descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+  rank_pid() {  # the pid of rank $2 of the job started as process $1
+    local p; for p in $(descendants "$1"); do grep -qz "^OMPI_COMM_WORLD_RANK=$2$" "/proc/$p/environ" 2> /dev/null && { echo "$p"; return; }; done
+    echo "no rank $2 under process $1" >&2
   }
   ends_within() {  # ends_within SECONDS PID: the job ended in time
     local i; for i in $(seq 1 $(($1 * 10))); do kill -0 "$2" 2> /dev/null || return 0; sleep 0.1; done
@@ -277,7 +279,8 @@ mpi-dead)
   ranks 2 "$nyx_train" "${run[@]}" --run-dir killed > killed.txt 2>&1 &
   job=$!
   wait_for_checkpoint killed
-  kill -9 "$(rank_pid "$job" 1)"
+  victim=$(rank_pid "$job" 1); [ -n "$victim" ] || fail "rank 1 not found"
+  kill -9 "$victim"
   ends_within 30 "$job"
   status=0; wait "$job" || status=$?
   [ "$status" -ne 0 ] || fail "the job ended with status 0 after a rank was killed"
@@ -288,7 +291,8 @@ mpi-dead)
   ranks 2 "$nyx_train" "${run[@]}" --run-dir hung --comm-timeout 2 > hung.txt 2>&1 &
   job=$!
   wait_for_checkpoint hung
-  kill -STOP "$(rank_pid "$job" 1)"
+  victim=$(rank_pid "$job" 1); [ -n "$victim" ] || fail "rank 1 not found"
+  kill -STOP "$victim"
   ends_within 60 "$job"
   wait "$job" && fail "the job ended with status 0 after a rank hung"
   grep -q 'has waited 2 s for the other ranks; one of them has died or hangs' hung.txt || fail "no timeout message: $(cat hung.txt)"

@@ -61,10 +61,12 @@ std::string rate_text(double per_second) {
     return out;
 }
 
-// A bar redrawn in place on a terminal; plain lines, one per logged step, otherwise.
+// A bar redrawn in place on a terminal; plain lines, one per logged step, otherwise, and under
+// mpirun (which gives the ranks a terminal of its own, whatever its output is).
 class Progress {
   public:
-    Progress(std::int64_t first, std::int64_t total) : first_(first), total_(total), terminal_(::isatty(STDOUT_FILENO)) {}
+    Progress(std::int64_t first, std::int64_t total)
+        : first_(first), total_(total), terminal_(::isatty(STDOUT_FILENO) && dist::world_size() == 1) {}
 
     void update(std::int64_t step, double loss, double accuracy, double lr, double tokens_per_s, bool logged) {
         // Smoothed for the eye; the metrics file has the exact values.
@@ -268,6 +270,7 @@ int train(Config c, bool resume) {
     data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
                                      .pad_to = c.pad_to, .bucket = c.bucket, .shards = ranks, .shard = me});
     loader.seek(step);
+    const std::int64_t first_step = step;
 
     std::int64_t parameters = 0;
     for (const Tensor& p : model->parameters()) parameters += p.numel();
@@ -376,18 +379,21 @@ int train(Config c, bool resume) {
     }
     const double baseline = majority_baseline(data.train, data.test);
     const double per_second = train_seconds > 0 ? 1 / train_seconds : 0;
+    const auto steps_here = static_cast<double>(c.steps - first_step);
     std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
-                "%ld steps in %s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n",
+                "%ld steps in %s (%.1f ms per step while training); while training %s tokens/s (padded positions; %s without the "
+                "padding); peak memory %.0f MB\n",
                 100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best.data<double>()[0], 100 * baseline,
-                static_cast<long>(c.steps), clock_text(seconds_since(started)).c_str(),
+                static_cast<long>(c.steps), clock_text(seconds_since(started)).c_str(), 1e3 * train_seconds / steps_here,
                 rate_text(static_cast<double>(trained_positions) * per_second).c_str(),
                 rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb());
-    if (const dist::CommStats& s = parallel.stats(); s.steps > 0)
-        std::printf("data parallel: %d ranks; per step %.1f ms of training, %.2f MB of gradients averaged in %ld buckets, "
-                    "allreduce %.1f ms, of which %.1f ms after backward() ended\n",
-                    ranks, 1e3 * train_seconds / static_cast<double>(s.steps), static_cast<double>(s.bytes) / static_cast<double>(s.steps) / 1e6,
-                    static_cast<long>(parallel.buckets()), 1e3 * s.allreduce_seconds / static_cast<double>(s.steps),
-                    1e3 * s.exposed_seconds / static_cast<double>(s.steps));
+    if (const dist::CommStats& s = parallel.stats(); s.steps > 0) {
+        const auto n = static_cast<double>(s.steps);
+        std::printf("data parallel: %d ranks; per step %.2f MB of gradients averaged in %ld buckets: allreduce %.2f ms, of which "
+                    "%.2f ms after backward() ended\n",
+                    ranks, static_cast<double>(s.bytes) / n / 1e6, static_cast<long>(parallel.buckets()), 1e3 * s.allreduce_seconds / n,
+                    1e3 * s.exposed_seconds / n);
+    }
     std::printf("run directory %s, plot %s/curves.svg\n", dir.c_str(), dir.c_str());
     return 0;
 }
