@@ -1,6 +1,7 @@
 // nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -139,6 +140,7 @@ Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
 // error is the same on every rank (bad data, say), rank 0 ends the job before the others print it,
 // so it shows once.
 [[noreturn]] void end_job(const char* message) {
+    std::signal(SIGTERM, SIG_DFL), std::signal(SIGINT, SIG_DFL);  // mpirun's SIGTERM then ends this rank quietly
     if (dist::rank() > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
     std::fprintf(stderr, "\nnyx-train (rank %d of %d): %s\n", dist::rank(), dist::world_size(), message);
     dist::abort_job(1);
