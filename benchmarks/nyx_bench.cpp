@@ -4,6 +4,7 @@
 //   nyx-bench train     [--attn nystrom|softmax] [--n 2048] [--batch 8] ...   one AdamW step of the encoder
 //   nyx-bench attention [--attn ...] [--forward-only] ...                     the attention module alone
 //   nyx-bench gemm      [--size 2048]                                         one f32 matrix product
+//   mpirun -np K nyx-bench allreduce [--mb 4]                                 dist::all_reduce of f32 gradients
 //
 // It prints one JSON line. Times are medians over --steps after --warmup. peak_rss_mb is the
 // process's peak; base_rss_mb what it held before any model or data existed; module_mb (attention)
@@ -33,6 +34,7 @@ struct Flags {
     double dropout = 0.1;
     bool forward_only = false;
     std::int64_t size = 2048;  // gemm
+    double mb = 4;             // allreduce
     int threads = 2, steps = 5, warmup = 2;
     std::uint64_t seed = 0;
 };
@@ -123,6 +125,28 @@ std::string gemm(const Flags& f, Generator& gen) {
     return out;
 }
 
+// The time of one allreduce of `mb` MiB of f32, as data-parallel training averages gradients: the
+// ranks meet at a barrier first (so that one rank's late start is not counted), and each
+// repetition counts the slowest rank's time.
+std::string allreduce(const Flags& f) {
+    Tensor t = ones({std::max<std::int64_t>(1, static_cast<std::int64_t>(f.mb * (1 << 20) / 4))});
+    Tensor times = zeros({f.warmup + f.steps}, f64);
+    for (int i = 0; i < f.warmup + f.steps; ++i) {
+        dist::barrier();
+        const auto start = std::chrono::steady_clock::now();
+        dist::all_reduce(t);
+        times.data<double>()[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    dist::all_reduce(times, dist::ReduceOp::max);
+    std::vector<double> timed(times.data<double>() + f.warmup, times.data<double>() + f.warmup + f.steps);
+    std::nth_element(timed.begin(), timed.begin() + static_cast<std::ptrdiff_t>(timed.size() / 2), timed.end());
+    const double seconds = timed[timed.size() / 2], bytes = static_cast<double>(t.numel()) * 4;
+    char out[200];
+    std::snprintf(out, sizeof out, "\"ranks\": %d, \"mb\": %.3f, \"ms\": %.3f, \"gb_per_s\": %.2f", dist::world_size(), bytes / (1 << 20),
+                  seconds * 1e3, bytes / seconds / 1e9);
+    return out;
+}
+
 std::string attention(const Flags& f, Generator& gen) {
     std::shared_ptr<nn::Attention> module;
     if (f.attn == "softmax") module = std::make_shared<nn::SoftmaxAttention>();
@@ -151,19 +175,26 @@ std::string attention(const Flags& f, Generator& gen) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    dist::Session session(argc, argv);  // the allreduce mode runs under mpirun
+    if (dist::rank() > 0 && !std::freopen("/dev/null", "w", stdout)) return 1;
     CLI::App app{"nyx-bench: the PyTorch yardstick's measurements, taken with nyx (one JSON line out)"};
     app.require_subcommand(1);
     Flags f;
-    CLI::App* gemm_mode = nullptr;
+    CLI::App *gemm_mode = nullptr, *allreduce_mode = nullptr;
     for (CLI::App* mode : {app.add_subcommand("train", "one optimiser step of the EncoderClassifier on random tokens"),
                            app.add_subcommand("attention", "the attention module alone on random Q, K, V [batch, heads, n, head_dim]"),
-                           gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with")}) {
+                           gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with"),
+                           allreduce_mode = app.add_subcommand("allreduce", "under mpirun: one allreduce of --mb MiB of f32 over the ranks")}) {
         mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
         mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
         mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
         if (mode == gemm_mode) {
             mode->add_option("--size", f.size, "rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15))->capture_default_str();
+            continue;
+        }
+        if (mode == allreduce_mode) {
+            mode->add_option("--mb", f.mb, "MiB of f32 to reduce")->check(CLI::Range(1e-6, 4096.0))->capture_default_str();
             continue;
         }
         mode->add_option("--attn", f.attn, "attention module")->check(CLI::IsMember({"nystrom", "softmax"}))->capture_default_str();
@@ -186,9 +217,12 @@ int main(int argc, char** argv) {
         set_num_threads(f.threads);
         Generator gen(f.seed);
         const double base = current_rss_mb();  // before any model or data
-        const std::string out = mode == "train" ? train(f, gen) : mode == "attention" ? attention(f, gen) : gemm(f, gen);
-        char shape[160] = "";  // the model's configuration, which gemm does not have
-        if (mode != "gemm")
+        const std::string out = mode == "train"       ? train(f, gen)
+                                : mode == "attention" ? attention(f, gen)
+                                : mode == "gemm"      ? gemm(f, gen)
+                                                      : allreduce(f);
+        char shape[160] = "";  // the model's configuration, which gemm and allreduce do not have
+        if (mode == "train" || mode == "attention")
             std::snprintf(shape, sizeof shape, "\"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, ", f.attn.c_str(),
                           static_cast<long>(f.n), static_cast<long>(f.batch));
         std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", %s\"threads\": %d, %s, \"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",

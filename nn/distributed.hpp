@@ -81,7 +81,7 @@ std::uint64_t hash_parameters(const nn::Module& module);
 void check_replicas_identical(const nn::Module& module);
 
 struct DataParallelOptions {
-    double bucket_mb = 4;  // gradient bytes per allreduce (a parameter larger than this gets its own)
+    double bucket_mb = 2;  // gradient MiB per allreduce (a parameter larger than this gets its own)
 };
 
 // What the averaging cost since the start (or reset_stats()), for reports.

@@ -325,6 +325,7 @@ int train(Config c, bool resume) {
             const auto step_positions = static_cast<std::int64_t>(f[2]);
             const bool stop = f[4] > 0;
             const double seconds = seconds_since(step_start);
+            if (step == first_step + 1) parallel.reset_stats();  // the first step also waits for the slowest rank's start
             train_seconds += seconds, interval_seconds += seconds;
             trained_positions += step_positions, interval_positions += step_positions, trained_tokens += static_cast<std::int64_t>(f[3]);
             NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
@@ -389,8 +390,8 @@ int train(Config c, bool resume) {
                 rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb());
     if (const dist::CommStats& s = parallel.stats(); s.steps > 0) {
         const auto n = static_cast<double>(s.steps);
-        std::printf("data parallel: %d ranks; per step %.2f MB of gradients averaged in %ld buckets: allreduce %.2f ms, of which "
-                    "%.2f ms after backward() ended\n",
+        std::printf("data parallel: %d ranks; per step (after the first) %.2f MB of gradients averaged in %ld buckets: allreduce "
+                    "%.2f ms, of which %.2f ms after backward() ended\n",
                     ranks, static_cast<double>(s.bytes) / n / 1e6, static_cast<long>(parallel.buckets()), 1e3 * s.allreduce_seconds / n,
                     1e3 * s.exposed_seconds / n);
     }
