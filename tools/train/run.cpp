@@ -6,8 +6,11 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <optional>
 #include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -35,6 +38,18 @@ extern "C" void on_interrupt(int signal) {
         return;
     }
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, sizeof note - 1);
+}
+
+// Under mpirun without --threads or NYX_NUM_THREADS: this rank's share of its machine's cores, so
+// that the ranks on one machine do not each start a thread per core. The share is of the cores
+// mpirun binds the rank to, and of the machine's cores divided among its ranks, whichever is less.
+int threads_per_rank() {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    const int bound = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const int ranks_here = local ? std::max(1, std::atoi(local)) : 1;
+    return std::max(1, std::min(bound, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here));
 }
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -217,6 +232,7 @@ int train(Config c, bool resume) {
     const int ranks = dist::world_size(), me = dist::rank();
     const bool lead = me == 0;
     if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
+    else if (ranks > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
     c.threads = num_threads();
     if (lead) {
         NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
