@@ -18,6 +18,7 @@ std::atomic<std::uint64_t> next_hook_id{1};
 std::atomic<std::int64_t> hooks_alive{0};  // post-accumulate-grad hooks on any leaf: backward() looks for them only then
 // The callbacks queued (queue_callback) during the backward() running on this thread, if any.
 thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
+thread_local std::uint64_t passes_started = 0;
 thread_local bool in_backward = false;  // the ops inside backward closures: anomaly mode checks their results as gradients
 
 // --- anomaly detection (detect_anomaly, grad_mode.hpp) ---
@@ -234,6 +235,7 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
         ~InBackward() { in_backward = previous; }
     } in_backward_scope;
     const bool anomaly = is_anomaly_enabled();
+    ++passes_started;
     std::vector<std::function<void()>> callbacks;
     struct CallbackScope {
         std::vector<std::function<void()>>* previous = queued_callbacks;
@@ -321,6 +323,8 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
 }
 
 }  // namespace
+
+std::uint64_t backward_pass() { return passes_started; }
 
 void queue_callback(std::function<void()> callback) {
     NYX_CHECK(queued_callbacks, "queue_callback: call it from inside a backward() (from a hook), where there is a pass to follow");

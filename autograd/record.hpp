@@ -81,6 +81,10 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
 // training waits there for the last gradients to be averaged.
 void queue_callback(std::function<void()> callback);
 
+// How many backward() passes this thread has started: a hook can tell a new pass from the rest of
+// one that threw part-way (its queued callbacks never ran).
+std::uint64_t backward_pass();
+
 // Records alive now: a test checks that backward() frees them.
 std::int64_t live_records();
 

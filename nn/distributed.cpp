@@ -2,6 +2,7 @@
 // NYX_MPI; without it the job has one rank and the collectives return at once.
 #include "distributed.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -32,7 +33,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 struct State {
     bool started_mpi = false;  // this Session called MPI_Init
     int rank = 0, size = 1;
-    double timeout = 300;
+    std::atomic<double> timeout{300};  // read by DataParallel's thread too
     // MPI is initialised with MPI_THREAD_SERIALIZED: the calling thread (main or DataParallel's)
     // holds this lock around every call, and waits between calls without it.
     std::mutex mpi;
@@ -78,8 +79,22 @@ MPI_Datatype mpi_type(DType dtype) {
     return dtype == f32 ? MPI_FLOAT : dtype == f64 ? MPI_DOUBLE : MPI_INT64_T;
 }
 
-// Starts a non-blocking collective under the lock, then tests it every 50 µs, so that a waiting rank
-// neither spins a core nor waits forever: past the timeout the job ends with a message.
+// Ends the job from whichever thread gets here first (both the main thread and DataParallel's may
+// time out); MPI_Abort is called under the lock, as every MPI call here is.
+[[noreturn]] void abort_once(int code) {
+    static std::atomic<bool> aborting{false};
+    if (!aborting.exchange(true)) {
+        std::fflush(stdout), std::fflush(stderr);
+        std::lock_guard lock(state().mpi);
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // the other thread is ending the job
+}
+
+// Starts a non-blocking collective under the lock, then tests it until it completes: with only a
+// yield between tests for its first millisecond (a bucket on shared memory takes about that long),
+// then every 50 µs, so that a rank waiting for a slow one does not keep a core busy. Past the
+// timeout the job ends with a message instead of waiting forever.
 template <class Start>
 void run_collective(const char* what, Start start) {
     MPI_Request request = MPI_REQUEST_NULL;
@@ -95,15 +110,16 @@ void run_collective(const char* what, Start start) {
             check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
         }
         if (done) return;
-        if (seconds_since(began) > state().timeout) {
+        const double waited = seconds_since(began);
+        if (waited > state().timeout) {
             std::fprintf(stderr,
                          "\nnyx (rank %d of %d): %s has waited %.0f s for the other ranks; one of them has died or hangs. "
                          "Ending the job.\n",
-                         state().rank, state().size, what, state().timeout);
-            std::fflush(stderr);
-            MPI_Abort(MPI_COMM_WORLD, 1);
+                         state().rank, state().size, what, state().timeout.load());
+            abort_once(1);
         }
-        std::this_thread::yield();
+        if (waited < 1e-3) std::this_thread::yield();
+        else std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
 }
 
@@ -220,7 +236,7 @@ void barrier() {
 void abort_job(int code) {
     std::fflush(stdout), std::fflush(stderr);
 #if NYX_HAVE_MPI
-    if (world_size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    if (world_size() > 1) abort_once(code);
 #endif
     std::exit(code);
 }
@@ -280,21 +296,26 @@ struct DataParallel::Impl {
         std::int64_t offset = 0;
         bool filled = false;  // its gradient was copied in during this backward
     };
+    // A bucket's flat buffer holds its parameters' gradients divided by K, then one element per slot
+    // that is 1/K when this rank's backward reached the parameter: after the sum, the gradients'
+    // average, and whether any rank reached each parameter.
     struct Bucket {
         std::vector<Slot> slots;
-        Tensor flat;  // 1-D, the parameters' dtype: the gradients divided by K, then their sum
+        Tensor flat;               // 1-D, the parameters' dtype
+        std::int64_t reached = 0;  // where the per-slot elements start
         std::int64_t waiting = 0;  // slots not yet filled in this backward
         bool ready = false;
     };
 
     std::vector<Bucket> buckets;
+    std::unordered_map<const TensorImpl*, std::pair<std::size_t, std::size_t>> where;  // parameter -> (bucket, slot)
+    std::vector<HookHandle> hooks;
+    std::vector<nn::NystromAttention*> batch_reducers;
 #if NYX_HAVE_MPI
     MPI_Comm comm = MPI_COMM_NULL;  // the buckets' own: backward() may run collectives of its own meanwhile (max_over_ranks)
 #endif
-    std::vector<nn::NystromAttention*> batch_reducers;
-    std::unordered_map<const TensorImpl*, std::pair<std::size_t, std::size_t>> where;  // parameter -> (bucket, slot)
-    std::vector<HookHandle> hooks;
     bool in_backward = false;
+    std::uint64_t pass = 0;  // the autograd::backward_pass() this state belongs to
     std::size_t next_to_start = 0;
     CommStats stats;
 
@@ -312,34 +333,36 @@ struct DataParallel::Impl {
                   options.bucket_mb);
         for (const auto& [name, t] : module.named_parameters()) replicate_from_rank_0(t);
         for (const auto& [name, t] : module.named_buffers()) replicate_from_rank_0(t);
-#if NYX_HAVE_MPI
-        {
-            std::lock_guard lock(state().mpi);
-            check(MPI_Comm_dup(MPI_COMM_WORLD, &comm), "MPI_Comm_dup");
-        }
-#endif
-        find_batch_reducers(module);
-        // Reverse order of registration: the last layers' gradients are final first.
+        // Reverse order of registration: the last layers' gradients are final first. Frozen
+        // parameters (requires_grad off) take no part.
         std::vector<Tensor> parameters = module.parameters();
         const auto cap = static_cast<std::int64_t>(options.bucket_mb * (1 << 20));
         std::int64_t bytes = 0;
         for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
             const Tensor& p = *it;
+            if (!p.requires_grad()) continue;
             const std::int64_t size = p.numel() * static_cast<std::int64_t>(element_size(p.dtype()));
             const bool fits = !buckets.empty() && buckets.back().slots.front().parameter.dtype() == p.dtype() && bytes + size <= cap;
             if (!fits) buckets.emplace_back(), bytes = 0;
             Bucket& b = buckets.back();
             const std::int64_t offset = b.slots.empty() ? 0 : b.slots.back().offset + b.slots.back().parameter.numel();
-            NYX_CHECK(offset + p.numel() <= INT_MAX, "DataParallel: a parameter of ", p.numel(), " elements is too large for one allreduce");
+            NYX_CHECK(offset + p.numel() < INT_MAX - 65536, "DataParallel: a parameter of ", p.numel(), " elements is too large for one allreduce");
             where[p.impl().get()] = {buckets.size() - 1, b.slots.size()};
             b.slots.push_back({p, offset, false});
             bytes += size;
         }
-        for (Bucket& b : buckets) b.flat = empty({b.slots.back().offset + b.slots.back().parameter.numel()}, b.slots.front().parameter.dtype());
+        for (Bucket& b : buckets) {
+            b.reached = b.slots.back().offset + b.slots.back().parameter.numel();
+            b.flat = empty({b.reached + static_cast<std::int64_t>(b.slots.size())}, b.slots.front().parameter.dtype());
+        }
         for (Bucket& b : buckets)
             for (const Slot& s : b.slots)
                 hooks.push_back(s.parameter.register_post_accumulate_grad_hook([this](const Tensor& p) { on_gradient(p); }));
+#if NYX_HAVE_MPI
+        run_collective("MPI_Comm_idup", [&](MPI_Request* r) { return MPI_Comm_idup(MPI_COMM_WORLD, &comm, r); });
+#endif
         worker = std::thread([this] { run_worker(); });
+        find_batch_reducers(module);  // last: nothing after it can fail and leave them set
     }
 
     ~Impl() {
@@ -375,7 +398,13 @@ struct DataParallel::Impl {
     }
 
     void begin_backward() {
+        if (in_backward) {  // a backward() that threw part-way: let the buckets it started finish, then start afresh
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [&] { return finished == next_to_start; });
+            allreduce_seconds = 0;
+        }
         in_backward = true;
+        pass = autograd::backward_pass();
         next_to_start = 0;
         {
             std::lock_guard lock(mutex);
@@ -388,13 +417,15 @@ struct DataParallel::Impl {
         autograd::queue_callback([this] { end_backward(); });
     }
 
-    // The slot's share of the average: its gradient divided by K (zeros when it got none).
-    void fill(Bucket& b, Slot& s) {
+    // The slot's share of the average: its gradient divided by K, and whether it had one.
+    void fill(Bucket& b, std::size_t index) {
+        Slot& s = b.slots[index];
         const Tensor grad = s.parameter.grad();
         const double scale = 1.0 / world_size();
         dispatch_floating(b.flat.dtype(), "DataParallel", [&]<class T>() {
             T* out = b.flat.data<T>() + s.offset;
             const std::int64_t n = s.parameter.numel();
+            b.flat.data<T>()[b.reached + static_cast<std::int64_t>(index)] = grad.defined() ? static_cast<T>(scale) : T(0);
             if (!grad.defined()) {
                 std::fill(out, out + n, T(0));
                 return;
@@ -407,15 +438,15 @@ struct DataParallel::Impl {
     }
 
     void on_gradient(const Tensor& p) {
-        if (!in_backward) begin_backward();
+        if (!in_backward || pass != autograd::backward_pass()) begin_backward();
         const auto [bucket, slot] = where.at(p.impl().get());
         Bucket& b = buckets[bucket];
-        if (!b.slots[slot].filled) fill(b, b.slots[slot]);
+        if (!b.slots[slot].filled) fill(b, slot);
         start_ready_buckets();
     }
 
-    // Buckets start in index order on every rank (MPI matches collectives by order), each as soon as
-    // it and all before it are ready.
+    // Buckets start in index order on every rank (MPI matches collectives by order): each once it
+    // and all before it are ready.
     void start_ready_buckets() {
         std::size_t start = next_to_start;
         while (next_to_start < buckets.size() && buckets[next_to_start].ready) ++next_to_start;
@@ -427,12 +458,13 @@ struct DataParallel::Impl {
         changed.notify_all();
     }
 
-    // At the end of backward(): parameters the pass did not reach add zeros; wait for every bucket,
-    // then write the averages into the gradients.
+    // At the end of backward(): the parameters this rank's pass did not reach join with zeros; wait
+    // for every bucket, then write the averages into the gradients of the parameters some rank
+    // reached (one that no rank reached keeps no gradient, as in one process).
     void end_backward() {
         for (Bucket& b : buckets)
-            for (Slot& s : b.slots)
-                if (!s.filled) fill(b, s);
+            for (std::size_t i = 0; i < b.slots.size(); ++i)
+                if (!b.slots[i].filled) fill(b, i);
         start_ready_buckets();
         const auto waited = Clock::now();
         {
@@ -444,13 +476,15 @@ struct DataParallel::Impl {
         stats.exposed_seconds += seconds_since(waited);
         NoGradGuard no_grad;
         for (Bucket& b : buckets) {
-            for (const Slot& s : b.slots) {
+            for (std::size_t i = 0; i < b.slots.size(); ++i) {
+                const Slot& s = b.slots[i];
+                if (b.flat.select(0, b.reached + static_cast<std::int64_t>(i)).item<double>() == 0) continue;  // no rank reached it
                 const Tensor average = b.flat.narrow(0, s.offset, s.parameter.numel()).view(s.parameter.shape());
                 const Tensor grad = s.parameter.grad();
                 if (grad.defined()) Tensor(grad).copy_(average);
                 else s.parameter.set_grad(average.clone());
             }
-            stats.bytes += b.flat.numel() * static_cast<std::int64_t>(element_size(b.flat.dtype()));
+            stats.bytes += b.reached * static_cast<std::int64_t>(element_size(b.flat.dtype()));
         }
         ++stats.steps;
         in_backward = false;

@@ -22,9 +22,9 @@
 // backward() returns once every bucket is back in the gradients. Buckets start in the same order on
 // every rank, which MPI's collectives need.
 //
-// A rank that dies or hangs never hangs the others: every wait here gives up after timeout()
-// seconds (default 300) and ends the whole job with a message (MPI_Abort). mpirun itself ends the
-// job when a rank exits abnormally.
+// A rank that dies or hangs never hangs the others: every collective here gives up after
+// timeout() seconds (default 300) and ends the whole job with a message (MPI_Abort), and so does
+// the barrier before MPI_Finalize. mpirun itself ends the job when a rank exits abnormally.
 //
 // Without MPI (nyx built with NYX_MPI off, or a process not started by mpirun) the job has one
 // rank and everything here returns at once.
@@ -71,8 +71,9 @@ void barrier();
 [[noreturn]] void abort_job(int code);
 
 // The largest value of a one-element tensor over the ranks, differentiable: in backward the
-// gradients of all ranks are summed and go to the rank holding the maximum (the lowest such rank),
-// as they would in one process holding the whole batch. One process: the value itself.
+// gradients of all ranks are summed and go to the rank holding the maximum, as they would in one
+// process holding the whole batch (on a tie across ranks, the lowest takes it all; one process
+// would share it). One process: the value itself.
 Tensor max_over_ranks(const Tensor& value);
 
 // A hash of the parameters' names, dtypes, shapes and bytes (FNV-1a, 64 bits).
@@ -95,11 +96,13 @@ struct CommStats {
 class DataParallel {
   public:
     // Broadcasts rank 0's parameters and buffers to the other ranks (every rank must construct it),
-    // then averages every backward()'s gradients. With one rank it does nothing. Every parameter
-    // gets a gradient (zeros where no rank's loss reached it), so that all ranks step alike.
+    // then averages every backward()'s gradients. With one rank it does nothing. A parameter that
+    // some rank's backward reached gets the average on every rank; one that none reached keeps no
+    // gradient, as in one process. Frozen parameters (requires_grad off) are left alone.
     // Layers that reduce over the batch learn that it spans the ranks (NystromAttention's
     // original pseudo-inverse start), so that K ranks compute what one process computes.
-    // After an error inside backward() on one rank the ranks are out of step: end the job.
+    // After a backward() that threw on every rank alike, the next one starts afresh; one that threw
+    // on one rank only leaves the ranks out of step: end the job (abort_job).
     explicit DataParallel(nn::Module& module, DataParallelOptions options = {});
     ~DataParallel();
     DataParallel(const DataParallel&) = delete;

@@ -146,19 +146,47 @@ TEST_CASE("check_replicas_identical lists every rank's hash when a replica diver
     CHECK_ERROR_CONTAINS(dist::check_replicas_identical(model), "the ranks' parameters differ", "rank 0: ", "rank 1: ", "diverged");
 }
 
-TEST_CASE("DataParallel: a parameter no loss reaches gets zeros, and no rank waits for it") {
-    struct TwoHeads : nn::Module {
+TEST_CASE("DataParallel: parameters that only some ranks' losses reach, or none, and no rank waits") {
+    struct Heads : nn::Module {
         std::shared_ptr<nn::Linear> used = register_module("used", std::make_shared<nn::Linear>(4, 2));
+        Tensor on_rank_0 = register_parameter("on_rank_0", ones({2}));
         Tensor unused = register_parameter("unused", ones({3}));
     } net;
-    dist::DataParallel parallel(net);
+    dist::DataParallel parallel(net, {.bucket_mb = 1e-5});  // a bucket each
     const Tensor x = full({2, 4}, dist::rank() + 1.0);
-    (*net.used)(x).sum().backward();
+    Tensor loss = (*net.used)(x).sum();
+    if (dist::rank() == 0) loss = loss + (net.on_rank_0 * 3.0).sum();
+    loss.backward();
     // One rank's gradient of the sum over its rows, averaged: the mean of the ranks' inputs, twice.
     const double mean_input = (ranks() + 1) / 2.0;
     CHECK(values(net.used->weight.grad()) == std::vector<double>(8, 2 * mean_input));
-    if (ranks() > 1) CHECK(values(net.unused.grad()) == std::vector<double>{0, 0, 0});
-    else CHECK_FALSE(net.unused.grad().defined());  // one process: untouched, as without DataParallel
+    CHECK(values(net.on_rank_0.grad()) == std::vector<double>(2, 3.0 / ranks()));  // on every rank, the average
+    CHECK_FALSE(net.unused.grad().defined());  // as in one process: no rank reached it
+}
+
+TEST_CASE("DataParallel: after a backward() that threw part-way, the next one averages afresh") {
+    Generator g1(3), g2(3);
+    models::EncoderClassifier reference(small_encoder(f64), 10, g1), model(small_encoder(f64), 10, g2);
+    dist::DataParallel parallel(model, {.bucket_mb = 0.01});
+    const WholeBatch b = whole_batch(8, 12, 9, f64);
+    // An op whose backward throws after the whole model's (it was recorded first): every bucket but the
+    // token embedding's has started by then.
+    const Tensor hidden = model.token_embedding->forward(share(b.ids));
+    Tensor passed = hidden.detach().clone();
+    autograd::record("throws_in_backward", {hidden}, {passed}, [](const autograd::Gradients&) -> autograd::Gradients {
+        throw Error("deliberately");
+    });
+    const Tensor broken = (passed.sum() + ops::cross_entropy(model(share(b.ids), share(b.mask)), share(b.labels)));
+    CHECK_ERROR_CONTAINS(broken.backward(), "deliberately");
+    model.zero_grad();
+    ops::cross_entropy(model(share(b.ids), share(b.mask)), share(b.labels)).backward();
+    ops::cross_entropy(reference(b.ids, b.mask), b.labels).backward();
+    const nn::NamedTensors expected = reference.named_parameters(), got = model.named_parameters();
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO(got[i].first);
+        const std::vector<double> want = values(expected[i].second.grad()), have = values(got[i].second.grad());
+        for (std::size_t j = 0; j < want.size(); ++j) CHECK(have[j] == doctest::Approx(want[j]).epsilon(1e-9).scale(1e-12));
+    }
 }
 
 }  // TEST_SUITE

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -44,6 +45,7 @@ struct TaskFlags {
                 if (option->count() > 0) copy(c, given);
             return c;
         }
+        NYX_CHECK(std::filesystem::is_directory(resume), "--resume: Directory does not exist: ", resume);
         Config c = train::read_config(resume + "/config.json");
         NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
         const std::int64_t threads = c.threads;
@@ -94,8 +96,8 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--bucket", &Config::bucket, "batch sequences of similar length, sorting windows of N batches (0 = off)", shown);
     t.add("--pad-to", &Config::pad_to, "pad every batch to this length (0 = to its longest; the LRA padded to 2048)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
-    CLI::Option* resume = app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint");
-    if (dist::rank() == 0) resume->check(CLI::ExistingDirectory);  // the other ranks' machines need not have it
+    // Checked by rank 0 alone, in resolve(): the other ranks' machines need not have it.
+    app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint");
     app->add_option("--comm-timeout", t.comm_timeout,
                     "with mpirun: seconds a rank waits for the others before it ends the job (a rank died or hangs)")
         ->check(CLI::Range(0.001, 1e8))
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "nyx-train: %s\n", e.what());
         return 1;
     }
-    if (dist::rank() > 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 alone prints progress
+    if (dist::rank() > 0) static_cast<void>(std::freopen("/dev/null", "w", stdout));  // rank 0 alone prints progress
     CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU"};
     app.require_subcommand(1);
     std::deque<std::pair<std::string, TaskFlags>> tasks;  // a deque: CLI11 keeps pointers into each TaskFlags

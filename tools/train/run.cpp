@@ -33,8 +33,8 @@ extern "C" void on_interrupt(int signal) {
     std::signal(signal, SIG_DFL);
     constexpr char note[] = "\nnyx-train: stopping after this step (press Ctrl-C again to kill at once)\n";
     constexpr char note_ranks[] = "\nnyx-train: stopping after this step (a signal from mpirun: Ctrl-C, or another rank ended)\n";
-    if (dist::world_size() > 1) {
-        [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note_ranks, sizeof note_ranks - 1);
+    if (dist::world_size() > 1) {  // every rank gets the signal; one note is enough
+        if (dist::rank() == 0) [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note_ranks, sizeof note_ranks - 1);
         return;
     }
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, sizeof note - 1);
@@ -231,9 +231,9 @@ int train(Config c, bool resume) {
     // directory and prints (main() silences the others' output).
     const int ranks = dist::world_size(), me = dist::rank();
     const bool lead = me == 0;
+    // c.threads stays as given (0: chosen here), so that a resume with another K chooses afresh.
     if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
     else if (ranks > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
-    c.threads = num_threads();
     if (lead) {
         NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
                   "so it must be a multiple of ", ranks, "; try --batch ", std::max<std::int64_t>(1, c.batch / ranks) * ranks);
@@ -304,7 +304,10 @@ int train(Config c, bool resume) {
     const std::vector<Tensor> parameter_list = model->parameters();
     double train_seconds = 0, interval_seconds = 0;
     std::int64_t trained_positions = 0, trained_tokens = 0, interval_positions = 0;
-    const auto last_good = [&] { return fs::exists(latest) ? latest : std::string("(none yet)"); };
+    const auto last_good = [&] {
+        if (!lead) return latest + " on rank 0's machine, if it has written one yet";
+        return fs::exists(latest) ? latest : std::string("(none yet)");
+    };
     const char* const stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
     // Called before any checkpoint is written, so that the last one is always good to resume.
     const auto check_weights = [&] {
