@@ -266,6 +266,15 @@ Tensor max_over_ranks(const Tensor& value) {
     return top;
 }
 
+Generator rank_stream(const Generator& rank_0) {
+    if (rank() == 0) return rank_0;
+    // splitmix64's finaliser over rank 0's seed and this rank's number
+    std::uint64_t z = rank_0.seed() + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(rank()) + 0x5eed);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return Generator(z ^ (z >> 31), rank_0.offset());
+}
+
 std::uint64_t hash_parameters(const nn::Module& module) {
     std::uint64_t hash = 0xCBF29CE484222325ULL;
     for (const auto& [name, p] : module.named_parameters()) {

@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include <nyx/core/random.hpp>
+
 #include "module.hpp"
 
 namespace nyx::dist {
@@ -75,6 +77,12 @@ void barrier();
 // process holding the whole batch (on a tie across ranks, the lowest takes it all; one process
 // would share it). One process: the value itself.
 Tensor max_over_ranks(const Tensor& value);
+
+// This rank's generator for the draws that should differ between ranks (dropout masks), made from
+// rank 0's: rank 0 keeps it, and rank r > 0 gets a stream of its own at the same position. A
+// checkpoint stores rank 0's generator, so the ranks draw apart again after a resume with any K.
+// One process: `rank_0` itself.
+Generator rank_stream(const Generator& rank_0);
 
 // A hash of the parameters' names, dtypes, shapes and bytes (FNV-1a, 64 bits).
 std::uint64_t hash_parameters(const nn::Module& module);

@@ -133,6 +133,23 @@ TEST_CASE("DataParallel: K ranks train as one process does, and the replicas sta
     if (ranks() == 1) CHECK(dist::hash_parameters(model) == dist::hash_parameters(reference));
 }
 
+TEST_CASE("rank_stream: each rank draws its own dropout masks, from rank 0's position") {
+    const Generator rank_0(42, 1000);
+    Generator mine = dist::rank_stream(rank_0);
+    CHECK(mine.offset() == rank_0.offset());
+    if (dist::rank() == 0) CHECK(mine.seed() == rank_0.seed());
+    else CHECK(mine.seed() != rank_0.seed());
+    Generator again = dist::rank_stream(rank_0);  // a function of rank 0's state and the rank alone
+    const Tensor a = ops::dropout(ones({256}), 0.5, true, mine), b = ops::dropout(ones({256}), 0.5, true, again);
+    CHECK(values(a) == values(b));
+    // A hash of the mask, gathered: no two ranks drop the same units.
+    std::uint64_t mask = 0;
+    for (std::size_t i = 0; i < 64; ++i) mask |= static_cast<std::uint64_t>(values(a)[i] != 0) << i;
+    const std::vector<std::uint64_t> masks = dist::all_gather(mask);
+    for (std::size_t i = 0; i < masks.size(); ++i)
+        for (std::size_t j = i + 1; j < masks.size(); ++j) CHECK(masks[i] != masks[j]);
+}
+
 TEST_CASE("check_replicas_identical lists every rank's hash when a replica diverges") {
     Generator g(5);
     models::EncoderClassifier model(small_encoder(f32), 10, g);

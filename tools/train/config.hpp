@@ -53,9 +53,9 @@ Config read_config(const std::string& path);
 void validate(const Config& config);
 
 // Independent random streams from one --seed: the data (generation, shuffling before a split), the
-// model (initial weights, then dropout), the loader's order, and the dropout of ranks other than 0
-// in a data-parallel job.
-enum class Stream : std::uint64_t { data = 0, model = 1, loader = 2, rank_dropout = 3 };
+// model (initial weights, then dropout) and the loader's order. (Ranks other than 0 of a
+// data-parallel job draw dropout from dist::rank_stream.)
+enum class Stream : std::uint64_t { data = 0, model = 1, loader = 2 };
 std::uint64_t derived_seed(std::uint64_t seed, Stream stream);
 
 // The config with its file paths made absolute (so that eval and resume work from any folder).

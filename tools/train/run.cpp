@@ -187,12 +187,6 @@ io::Safetensors read_on_rank_0(const std::string& path) {
     return io::parse_safetensors({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
-// Rank r > 0 draws its dropout masks from a stream of its own, at rank 0's position (which the
-// checkpoints keep), so that the ranks drop different units, whatever their number on resume.
-Generator dropout_stream(const Generator& rank_0, int rank) {
-    return rank == 0 ? rank_0 : Generator(derived_seed(rank_0.seed() + static_cast<std::uint64_t>(rank), Stream::rank_dropout), rank_0.offset());
-}
-
 std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Splits& s, Generator& generator) {
     return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
 }
@@ -275,7 +269,7 @@ int train(Config c, bool resume) {
                 if (r.split == "val" && r.step <= step) best.data<double>()[0] = std::max(best.data<double>()[0], r.accuracy);
         dist::broadcast(best);
     }
-    generator = dropout_stream(generator, me);
+    generator = dist::rank_stream(generator);  // each rank its own dropout masks
     dist::DataParallel parallel(*model);  // rank 0's weights on every rank; each backward() averages the gradients
     // Only now, with the resume accepted, does the run directory change.
     std::optional<MetricsWriter> metrics, speed;
