@@ -4,6 +4,7 @@
 #include <optional>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nyx/core/kernels.hpp>
 
@@ -188,12 +189,12 @@ class HookedLeaves {
   public:
     explicit HookedLeaves(const std::shared_ptr<Record>& root) {
         std::vector<Record*> stack{root.get()};
-        std::unordered_map<Record*, bool> seen{{root.get(), true}};
+        std::unordered_set<Record*> seen{root.get()};
         while (!stack.empty()) {
             Record* rec = stack.back();
             stack.pop_back();
             for (const Edge& edge : rec->inputs) {
-                if (edge.record && seen.emplace(edge.record.get(), true).second) stack.push_back(edge.record.get());
+                if (edge.record && seen.insert(edge.record.get()).second) stack.push_back(edge.record.get());
                 if (!edge.leaf || edge.leaf->post_accumulate_grad_hooks.empty()) continue;
                 const auto [it, first] = index_.try_emplace(edge.leaf.get(), leaves_.size());
                 if (first) leaves_.push_back({edge.leaf, 0});

@@ -34,6 +34,11 @@ class Generator {
 Generator& default_generator();
 void manual_seed(std::uint64_t seed);  // seeds the default generator
 
+// The seed of stream `stream` derived from `seed` (splitmix64's finaliser over the two), for
+// generators that must draw independently from one seed: nyx-train's data, model and loader, and
+// each rank of a data-parallel job.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream);
+
 // Four independent 32-bit words for one counter under one key.
 std::array<std::uint32_t, 4> philox(std::uint64_t counter, std::uint64_t key);
 

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -201,10 +200,9 @@ void broadcast(Tensor& tensor, int root) {
 }
 
 void broadcast(std::string& bytes, int root) {
-    NYX_CHECK(root >= 0 && root < world_size(), "dist::broadcast: root ", root, " is not a rank of this job of ", world_size());
-    if (world_size() == 1) return;
     Tensor size = full({1}, static_cast<double>(bytes.size()), i64);
-    broadcast(size, root);
+    broadcast(size, root);  // checks the root
+    if (world_size() == 1) return;
     bytes.resize(static_cast<std::size_t>(size.item<std::int64_t>()));
 #if NYX_HAVE_MPI
     for (std::size_t done = 0; done < bytes.size();) {  // in pieces that an int counts
@@ -268,11 +266,8 @@ Tensor max_over_ranks(const Tensor& value) {
 
 Generator rank_stream(const Generator& rank_0) {
     if (rank() == 0) return rank_0;
-    // splitmix64's finaliser over rank 0's seed and this rank's number
-    std::uint64_t z = rank_0.seed() + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(rank()) + 0x5eed);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return Generator(z ^ (z >> 31), rank_0.offset());
+    constexpr std::uint64_t first_rank_stream = 0x5eec;  // far from the few streams callers number from 0
+    return Generator(mix_seed(rank_0.seed(), first_rank_stream + static_cast<std::uint64_t>(rank())), rank_0.offset());
 }
 
 std::uint64_t hash_parameters(const nn::Module& module) {

@@ -155,11 +155,7 @@ void validate(const Config& c) {
 
 std::uint64_t derived_seed(std::uint64_t seed, Stream stream) {
     if (stream == Stream::data) return seed;  // the data of seed s is the generator's own stream s
-    // splitmix64's finaliser over the seed and the stream's number.
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15 * (static_cast<std::uint64_t>(stream) + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-    return z ^ (z >> 31);
+    return mix_seed(seed, static_cast<std::uint64_t>(stream));
 }
 
 Config resolve_paths(Config c) {

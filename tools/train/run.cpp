@@ -334,7 +334,7 @@ int train(Config c, bool resume) {
                                     f64);
             dist::all_reduce(figures);
             const double* f = figures.data<double>();
-            const double loss_value = ranks == 1 ? f[0] : f[0] / ranks, accuracy = f[1] / static_cast<double>(c.batch);
+            const double loss_value = f[0] / ranks, accuracy = f[1] / static_cast<double>(c.batch);
             const auto step_positions = static_cast<std::int64_t>(f[2]);
             const bool stop = f[4] > 0;
             const double seconds = seconds_since(step_start);
