@@ -333,8 +333,6 @@ struct DataParallel::Impl {
     bool stopping = false;
 
     Impl(nn::Module& module, const DataParallelOptions& options) {
-        NYX_CHECK(options.bucket_mb > 0 && options.bucket_mb <= 1024, "DataParallel: bucket_mb must lie in (0, 1024], got ",
-                  options.bucket_mb);
         for (const auto& [name, t] : module.named_parameters()) replicate_from_rank_0(t);
         for (const auto& [name, t] : module.named_buffers()) replicate_from_rank_0(t);
         // Reverse order of registration: the last layers' gradients are final first. Frozen
@@ -522,6 +520,8 @@ struct DataParallel::Impl {
 };
 
 DataParallel::DataParallel(nn::Module& module, DataParallelOptions options) {
+    NYX_CHECK(options.bucket_mb > 0 && options.bucket_mb <= 1024, "DataParallel: bucket_mb must lie in (0, 1024], got ",
+              options.bucket_mb);  // in a job of one too, so that a bad option shows before it runs on a cluster
     if (world_size() > 1) impl_ = std::make_unique<Impl>(module, options);
 }
 DataParallel::~DataParallel() = default;

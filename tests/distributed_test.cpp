@@ -71,6 +71,11 @@ TEST_CASE("collectives: all_reduce, broadcast and all_gather across the ranks") 
     Tensor fine = zeros({1});
     CHECK_ERROR_CONTAINS(dist::broadcast(fine, k), "root ", "is not a rank");
     CHECK_ERROR_CONTAINS(dist::set_timeout(0), "positive number of seconds");
+    CHECK_ERROR_CONTAINS(dist::max_over_ranks(zeros({2})), "dist::max_over_ranks", "one f32 or f64 value", "[2]");
+    CHECK_ERROR_CONTAINS(dist::max_over_ranks(zeros({1}, i64)), "dist::max_over_ranks", "i64");
+    Generator g(1);
+    models::EncoderClassifier model(small_encoder(f32), 10, g);
+    CHECK_ERROR_CONTAINS(dist::DataParallel(model, {.bucket_mb = 0}), "DataParallel", "bucket_mb");
 }
 
 TEST_CASE("DataParallel: the averaged gradients are one process's gradients of the whole batch (f64)") {
