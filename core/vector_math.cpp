@@ -25,6 +25,9 @@ enum class Width { sse, avx2, avx512 };
 
 Width widest() {
     static const Width width = [] {
+#ifdef NYX_NO_VECTORIZE
+        return Width::sse;
+#endif
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f")) return Width::avx512;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Width::avx2;

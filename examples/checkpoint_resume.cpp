@@ -1,7 +1,7 @@
 // Stops a training run and resumes it exactly. One run trains a small encoder for 2N steps and saves
 // its training state after N; a second run starts from fresh objects, loads that file, and trains
 // from N to 2N. Its losses must equal the first run's bit for bit.
-// Run: ./checkpoint_resume [--steps N]   (exits 1 if any loss or weight differs)
+// Run: ./checkpoint_resume [--steps N] [--seed S]   (exits 1 if any loss or weight differs)
 //
 // What has to come back for that: the weights, AdamW's moments and step counts, the schedule's
 // position and the learning rate, and the position of the generator that draws the dropout masks.
@@ -68,17 +68,17 @@ struct TemporaryFolder {
     }
 };
 
-int run(int steps);
+int run(int steps, std::uint64_t seed);
 
-int main(int argc, char** argv) { return example_main(argc, argv, 10, run); }
+int main(int argc, char** argv) { return example_main(argc, argv, 10, /*seed=*/7, run); }
 
-int run(int steps) {
+int run(int steps, std::uint64_t seed) {
     const std::int64_t n = steps;  // N: the run stops after N steps and resumes to 2N
     const TemporaryFolder folder;
     const std::string checkpoint = folder.path / "state.safetensors";
 
     // The uninterrupted run: 2N steps, saving the training state once N steps are done.
-    Training first(/*seed=*/7, 2 * n);
+    Training first(seed, 2 * n);
     std::vector<double> uninterrupted;
     for (std::int64_t step = 0; step < 2 * n; ++step) {
         if (step == n) nn::save_training_state(checkpoint, /*step=*/n, first.model, first.optimizer, &first.schedule, first.generator);
@@ -89,7 +89,7 @@ int run(int steps) {
 
     // The resumed run, as a new process would do it: new objects built with another seed, so that
     // everything that matters has to come from the file.
-    Training second(/*seed=*/12345, 2 * n);
+    Training second(seed + 12345, 2 * n);
     const std::int64_t start = nn::load_training_state(checkpoint, second.model, second.optimizer, &second.schedule, second.generator);
     std::vector<double> resumed;
     for (std::int64_t step = start; step < 2 * n; ++step) resumed.push_back(second.train_step(step));

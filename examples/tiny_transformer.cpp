@@ -1,6 +1,6 @@
 // Trains a tiny transformer classifier (models::EncoderClassifier with Nyström attention) on a
 // synthetic sequence task, printing the loss and accuracy as it learns.
-// Run: ./tiny_transformer [--steps N]   (exits 1 unless held-out accuracy ends clearly above chance)
+// Run: ./tiny_transformer [--steps N] [--seed S]   (exits 1 unless held-out accuracy ends clearly above chance)
 //
 // The task: a sequence of 16 to 32 tokens drawn from 1..6, padded with 0 to 32; the label is 1 when
 // token 3 appears more often than token 4, else 0. The two classes are equally likely and never
@@ -59,17 +59,17 @@ double accuracy(const Tensor& logits, const Tensor& labels) {
     return ops::eq(ops::argmax(logits.detach(), 1), labels).to(f64).mean().item<double>();
 }
 
-int run(int steps);
+int run(int steps, std::uint64_t seed);
 
-int main(int argc, char** argv) { return example_main(argc, argv, 500, run); }
+int main(int argc, char** argv) { return example_main(argc, argv, 500, /*seed=*/1, run); }
 
-int run(int steps) {
+int run(int steps, std::uint64_t seed) {
     // The model: 2 pre-LN blocks of width 32, 2 heads of 16; Nyström attention with 8 landmarks
     // (segment means of 4 tokens each) and a depthwise-convolution skip of width 5. No dropout.
     const models::EncoderConfig config{.vocab = 7, .max_len = max_length, .dim = 32, .heads = 2, .head_dim = 16, .hidden = 64,
                                        .layers = 2, .dropout = 0.0,
                                        .attention = nn::NystromOptions{.landmarks = 8, .conv_kernel = 5}};
-    Generator init_gen(1), data_gen(2), test_gen(3);
+    Generator init_gen(seed), data_gen(seed + 1), test_gen(seed + 2);
     models::EncoderClassifier model(config, /*classes=*/2, init_gen);
     std::printf("EncoderClassifier with %lld parameters\n", static_cast<long long>(model.parameter_count()));
 

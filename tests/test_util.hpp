@@ -1,7 +1,9 @@
 #pragma once
 // Helpers shared by the test files.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
@@ -49,6 +51,19 @@ inline std::size_t current_rss_bytes() {
     std::size_t pages = 0, resident = 0;
     statm >> pages >> resident;
     return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// The seeds of the tests whose verdict rests on training (a majority of them must learn):
+// 1, 2 and 3, or the comma-separated list in NYX_LEARNING_SEEDS, to show that the verdict holds
+// for other seeds too (tests/README.md).
+inline std::vector<std::uint64_t> learning_seeds() {
+    const char* text = std::getenv("NYX_LEARNING_SEEDS");
+    if (!text) return {1, 2, 3};
+    std::vector<std::uint64_t> seeds;
+    std::stringstream list(text);
+    for (std::string item; std::getline(list, item, ',');) seeds.push_back(std::stoull(item));
+    REQUIRE_MESSAGE(!seeds.empty(), "NYX_LEARNING_SEEDS holds no seed");
+    return seeds;
 }
 
 // Built with sanitizers (NYX_SANITIZE): the slowest tests take a smaller size, never a skip.
