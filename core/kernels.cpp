@@ -109,10 +109,17 @@ namespace {
 
 template <class T> using Accumulator = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
-// out[r] = sum of x[r, 0..length) for a contiguous [rows, length] block. Each row is cut into fixed
-// chunks whose partial sums are added in order, so the result never depends on the thread count.
+// A finished sum, times `scale` (1 for i64), rounded once to T.
 template <class T>
-void sum_rows(const T* x, std::int64_t rows, std::int64_t length, T* out) {
+T scaled(Accumulator<T> total, double scale) {
+    if constexpr (std::is_integral_v<T>) return total;
+    else return static_cast<T>(total * scale);
+}
+
+// out[r] = scale · sum of x[r, 0..length) for a contiguous [rows, length] block. Each row is cut into
+// fixed chunks whose partial sums are added in order, so the result never depends on the thread count.
+template <class T>
+void sum_rows(const T* x, std::int64_t rows, std::int64_t length, T* out, double scale) {
     constexpr std::int64_t chunk = 16384;
     const std::int64_t chunks = std::max<std::int64_t>(1, (length + chunk - 1) / chunk);
     std::vector<Accumulator<T>> partial(static_cast<std::size_t>(rows * chunks));
@@ -128,14 +135,14 @@ void sum_rows(const T* x, std::int64_t rows, std::int64_t length, T* out) {
                      }
                  });
     for (std::int64_t r = 0; r < rows; ++r)
-        out[r] = static_cast<T>(std::accumulate(partial.begin() + r * chunks, partial.begin() + (r + 1) * chunks,
-                                                Accumulator<T>{0}));
+        out[r] = scaled<T>(std::accumulate(partial.begin() + r * chunks, partial.begin() + (r + 1) * chunks, Accumulator<T>{0}),
+                           scale);
 }
 
-// out[c] = sum over r of x[r, c] for a contiguous [rows, columns] block (reducing leading axes,
-// as un-broadcasting a bias gradient does). Rows are added in order for every column.
+// out[c] = scale · sum over r of x[r, c] for a contiguous [rows, columns] block (reducing leading
+// axes, as un-broadcasting a bias gradient does). Rows are added in order for every column.
 template <class T>
-void sum_columns(const T* x, std::int64_t rows, std::int64_t columns, T* out) {
+void sum_columns(const T* x, std::int64_t rows, std::int64_t columns, T* out, double scale) {
     parallel_for(0, columns, std::max<std::int64_t>(16, loops::grain / std::max<std::int64_t>(rows, 1)),
                  [&](std::int64_t first, std::int64_t last) {
                      std::vector<Accumulator<T>> s(static_cast<std::size_t>(last - first), 0);
@@ -143,7 +150,7 @@ void sum_columns(const T* x, std::int64_t rows, std::int64_t columns, T* out) {
                          const T* row = x + r * columns;
                          for (std::int64_t c = first; c < last; ++c) s[c - first] += row[c];
                      }
-                     for (std::int64_t c = first; c < last; ++c) out[c] = static_cast<T>(s[c - first]);
+                     for (std::int64_t c = first; c < last; ++c) out[c] = scaled<T>(s[c - first], scale);
                  });
 }
 
@@ -159,7 +166,8 @@ std::vector<bool> reduced_axes(std::int64_t rank, const Shape& axes, std::string
     return reduced;
 }
 
-Tensor sum(const Tensor& x, const Shape& axes, bool keepdim) {
+Tensor sum(const Tensor& x, const Shape& axes, bool keepdim, double scale) {
+    NYX_CHECK(scale == 1 || is_floating(x.dtype()), "sum: a scaled sum needs a floating tensor, got ", x.dtype());
     const std::int64_t rank = x.dim();
     const std::vector<bool> reduced = reduced_axes(rank, axes, "sum");
     Shape kept_shape, reduced_shape, out_shape, order;
@@ -185,8 +193,8 @@ Tensor sum(const Tensor& x, const Shape& axes, bool keepdim) {
     }
     dispatch(x.dtype(), [&]<class T>() {
         if (length == 0) std::fill_n(out.data<T>(), rows, T{0});
-        else if (leading) sum_columns(source.data<T>(), length, rows, out.data<T>());
-        else sum_rows(source.data<T>(), rows, length, out.data<T>());
+        else if (leading) sum_columns(source.data<T>(), length, rows, out.data<T>(), scale);
+        else sum_rows(source.data<T>(), rows, length, out.data<T>(), scale);
     });
     return out;
 }

@@ -21,8 +21,10 @@ void scale(const Tensor& destination, double factor);                           
 std::vector<bool> reduced_axes(std::int64_t rank, const Shape& axes, std::string_view op);
 
 // Sum over `axes` (all axes when empty); keepdim keeps them as size 1. Deterministic: each output
-// is summed in a fixed order, whatever the thread count; f32 sums accumulate in double.
-Tensor sum(const Tensor& x, const Shape& axes, bool keepdim);
+// is summed in a fixed order, whatever the thread count; f32 sums accumulate in double. Each sum
+// is multiplied by `scale` (floating tensors only) before it is rounded to the dtype, so that a
+// mean of f32 values near the largest f32 does not overflow on the way.
+Tensor sum(const Tensor& x, const Shape& axes, bool keepdim, double scale = 1);
 
 // Undoes broadcasting: sums x over the axes that broadcasting added or stretched to reach
 // x.shape() from `shape`. Returns x itself when the shapes already agree.

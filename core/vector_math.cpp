@@ -85,25 +85,28 @@ void exp(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_expf, _ZG
 void erf(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_erff, _ZGVdN8v_erff, _ZGVeN16v_erff, in, out, n); }
 void tanh(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, in, out, n); }
 
-NYX_VECTORIZED float sum(const float* x, std::int64_t n) {
-    float partial[lanes] = {};
+// Sums of f32 accumulate in f64: 16 partial sums, combined in a fixed order. A sum of squares of
+// values up to f32's largest (3.4e38) does not overflow, and a mean of values near 1e8 keeps its
+// fraction.
+NYX_VECTORIZED double sum(const float* x, std::int64_t n) {
+    double partial[lanes] = {};
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
         for (int k = 0; k < lanes; ++k) partial[k] += x[i + k];
-    float total = 0;
+    double total = 0;
     for (int k = 0; k < lanes; ++k) total += partial[k];
     for (; i < n; ++i) total += x[i];
     return total;
 }
 
-NYX_VECTORIZED float dot(const float* x, const float* y, std::int64_t n) {
-    float partial[lanes] = {};
+NYX_VECTORIZED double dot(const float* x, const float* y, std::int64_t n) {
+    double partial[lanes] = {};
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
-        for (int k = 0; k < lanes; ++k) partial[k] += x[i + k] * y[i + k];
-    float total = 0;
+        for (int k = 0; k < lanes; ++k) partial[k] += static_cast<double>(x[i + k]) * y[i + k];
+    double total = 0;
     for (int k = 0; k < lanes; ++k) total += partial[k];
-    for (; i < n; ++i) total += x[i] * y[i];
+    for (; i < n; ++i) total += static_cast<double>(x[i]) * y[i];
     return total;
 }
 

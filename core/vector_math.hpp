@@ -5,7 +5,9 @@
 //     a few ulp from the scalar functions. Every element, tails included, goes through the vector
 //     function, so results never depend on how a parallel loop split the array.
 //   - sum, dot, max: 16 partial results combined in a fixed order, which the compiler can
-//     vectorise without -ffast-math and which give the same bits on every run.
+//     vectorise without -ffast-math and which give the same bits on every run. sum and dot
+//     accumulate in f64 and return it, for f32 too: a sum of squares of any f32 values cannot
+//     overflow, and a mean keeps its fraction beside a large offset (DESIGN.md, "Numerics").
 #include <cstdint>
 
 // Marks a hot kernel to be compiled for AVX-512, AVX2 and baseline x86-64, with the version the CPU
@@ -25,8 +27,8 @@ namespace nyx::vmath {
 void exp(const float* in, float* out, std::int64_t n);   // out may equal in
 void erf(const float* in, float* out, std::int64_t n);
 void tanh(const float* in, float* out, std::int64_t n);
-float sum(const float* x, std::int64_t n);
-float dot(const float* x, const float* y, std::int64_t n);
+double sum(const float* x, std::int64_t n);
+double dot(const float* x, const float* y, std::int64_t n);
 float max(const float* x, std::int64_t n);              // -inf for n = 0; NaN if any element is NaN
 
 // The same for f64, as plain loops over the scalar functions (exact, in order), so that kernels

@@ -208,17 +208,40 @@ void LRScheduler::set_position(std::int64_t step) {
 
 // --- clipping --------------------------------------------------------------------------------------
 
+namespace {
+// ‖g‖₂ over every gradient, in f64. The squares are summed in f64, which holds any f32 gradient; f64
+// gradients beyond about 1e154 (or below 1e-154) would overflow (underflow) that sum, so then the sum is
+// taken again of each element divided by the largest magnitude, and the norm scaled back, as LAPACK's
+// nrm2 does.
+double gradient_norm(const std::vector<Tensor>& gradients) {
+    double squares = 0;  // parameter by parameter, in order: deterministic
+    for (const Tensor& g : gradients)
+        dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() { squares += vmath::dot(g.data<T>(), g.data<T>(), g.numel()); });
+    if (std::isnan(squares) || (std::isfinite(squares) && squares >= 1e-290)) return std::sqrt(squares);
+    double largest = 0;
+    for (const Tensor& g : gradients)
+        dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
+            for (std::int64_t i = 0; i < g.numel(); ++i) largest = std::max<double>(largest, std::abs(g.data<T>()[i]));
+        });
+    if (largest == 0 || !std::isfinite(largest)) return largest;
+    double scaled = 0;
+    for (const Tensor& g : gradients)
+        dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
+            for (std::int64_t i = 0; i < g.numel(); ++i) {
+                const double v = static_cast<double>(g.data<T>()[i]) / largest;
+                scaled += v * v;
+            }
+        });
+    return largest * std::sqrt(scaled);
+}
+}  // namespace
+
 double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
     NYX_CHECK(max_norm >= 0, "clip_grad_norm: max_norm ", max_norm, " must be >= 0");
-    double squares = 0;  // parameter by parameter, in order: deterministic
+    std::vector<Tensor> gradients;
     for (const Tensor& p : parameters)
-        if (const Tensor g = p.grad(); g.defined()) {
-            const Tensor gc = kernels::contiguous(g);
-            dispatch_floating(gc.dtype(), "clip_grad_norm", [&]<class T>() {
-                squares += static_cast<double>(vmath::dot(gc.data<T>(), gc.data<T>(), gc.numel()));
-            });
-        }
-    const double norm = std::sqrt(squares);
+        if (const Tensor g = p.grad(); g.defined()) gradients.push_back(kernels::contiguous(g));
+    const double norm = gradient_norm(gradients);
     const double factor = max_norm / (norm + 1e-6);
     if (!(factor >= 1)) {  // a NaN norm makes every gradient NaN, as in PyTorch
         NoGradGuard no_grad;

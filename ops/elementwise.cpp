@@ -129,7 +129,8 @@ Tensor log(const Tensor& x) {
 
 // y = max(x, 0)
 Tensor relu(const Tensor& x) {
-    Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v > T{0} ? v : T{0}; }); });
+    // (a NaN stays NaN, as in PyTorch: a ReLU must not hide one)
+    Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v <= T{0} ? T{0} : v; }); });
     // dx = dy where x > 0, else 0 (the kink at 0 takes gradient 0, as PyTorch does)
     record("relu", {x}, {y}, [x = saved(x)](const Gradients& g) {
         return Gradients{binary(g[0], x, "relu backward", true, [](auto dy, auto v) { return v > 0 ? dy : decltype(dy){0}; })};
@@ -174,7 +175,7 @@ Tensor abs(const Tensor& x) {
     Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v < 0 ? -v : v; }); });
     // dx = dy · sign(x) (0 at 0)
     record("abs", {x}, {y}, [x = saved(x)](const Gradients& g) {
-        return Gradients{binary(g[0], x, "abs backward", true, [](auto dy, auto v) { return v > 0 ? dy : v < 0 ? -dy : 0 * dy; })};
+        return Gradients{binary(g[0], x, "abs backward", true, [](auto dy, auto v) { return v > 0 ? dy : v < 0 ? -dy : decltype(dy){0}; })};
     });
     return y;
 }
@@ -275,6 +276,13 @@ NYX_VECTORIZED void normal_cdf_pdf(const T* x, T* cdf, T* pdf, std::int64_t n) {
     }
 }
 
+// x·w, or 0 when the weight w is 0: a saturated factor is not multiplied into an infinite x (GELU at
+// -∞ is 0, and its derivative at ±∞ is 1 or 0, never ∞ · 0 = NaN). A NaN x or w still gives NaN.
+template <class T>
+T times_weight(T x, T w) {
+    return w == T(0) ? T(0) : x * w;
+}
+
 // GELU of a block:
 //   erf form:  y = ½x(1 + erf(x/√2)) = x·Φ(x)
 //   tanh form: y = ½x(1 + t), t = tanh(u), u = √(2/π)(x + 0.044715x³)
@@ -282,12 +290,12 @@ template <class T>
 NYX_VECTORIZED void gelu_block(const T* in, T* out, std::int64_t n, bool tanh_form) {
     if (!tanh_form) {
         normal_cdf_pdf(in, out, static_cast<T*>(nullptr), n);
-        for (std::int64_t i = 0; i < n; ++i) out[i] *= in[i];
+        for (std::int64_t i = 0; i < n; ++i) out[i] = times_weight(in[i], out[i]);
         return;
     }
     for (std::int64_t i = 0; i < n; ++i) out[i] = T(sqrt_2_over_pi) * (in[i] + T(tanh_cubic) * in[i] * in[i] * in[i]);
     vmath::tanh(out, out, n);
-    for (std::int64_t i = 0; i < n; ++i) out[i] = T(0.5) * in[i] * (1 + out[i]);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = times_weight(T(0.5) * in[i], 1 + out[i]);
 }
 
 // GELU's backward for a block:
@@ -303,11 +311,12 @@ NYX_VECTORIZED void gelu_backward_block(const T* dy, const T* x, T* dx, std::int
             for (std::int64_t i = 0; i < m; ++i) t[i] = T(sqrt_2_over_pi) * (xs[i] + T(tanh_cubic) * xs[i] * xs[i] * xs[i]);
             vmath::tanh(t, t, m);
             for (std::int64_t i = 0; i < m; ++i)
-                dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) +
-                                         T(0.5) * xs[i] * (1 - t[i] * t[i]) * T(sqrt_2_over_pi) * (1 + T(3 * tanh_cubic) * xs[i] * xs[i]));
+                dx[s + i] = dy[s + i] * (T(0.5) * (1 + t[i]) + times_weight(T(0.5) * xs[i] * T(sqrt_2_over_pi) *
+                                                                                (1 + T(3 * tanh_cubic) * xs[i] * xs[i]),
+                                                                            1 - t[i] * t[i]));
         } else {
             normal_cdf_pdf(xs, t, e, m);
-            for (std::int64_t i = 0; i < m; ++i) dx[s + i] = dy[s + i] * (t[i] + xs[i] * e[i]);
+            for (std::int64_t i = 0; i < m; ++i) dx[s + i] = dy[s + i] * (t[i] + times_weight(xs[i], e[i]));
         }
     }
 }

@@ -98,7 +98,7 @@ NYX_VECTORIZED void softmax_rows(const T* px, T* py, std::int64_t first, std::in
     }
     vmath::exp(py + first * n, py + first * n, (last - first) * n);
     for (std::int64_t r = first; r < last; ++r) {
-        const T scale = T(1) / vmath::sum(py + r * n, n);
+        const T scale = static_cast<T>(1 / vmath::sum(py + r * n, n));
         for (std::int64_t j = r * n; j < (r + 1) * n; ++j) py[j] *= scale;
     }
 }
@@ -107,7 +107,7 @@ NYX_VECTORIZED void softmax_rows(const T* px, T* py, std::int64_t first, std::in
 template <class T>
 NYX_VECTORIZED void softmax_backward_rows(const T* py, const T* pg, T* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
     for (std::int64_t r = first; r < last; ++r) {
-        const T dot = vmath::dot(pg + r * n, py + r * n, n);
+        const T dot = static_cast<T>(vmath::dot(pg + r * n, py + r * n, n));
         for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = py[j] * (pg[j] - dot);
     }
 }
@@ -129,7 +129,7 @@ NYX_VECTORIZED void log_softmax_rows(const T* px, T* py, std::int64_t first, std
         const T m = vmath::max(in, n);
         for (std::int64_t j = 0; j < n; ++j) out[j] = in[j] - m;
         vmath::exp(out, e, n);
-        const T shift = std::log(vmath::sum(e, n));
+        const T shift = static_cast<T>(std::log(vmath::sum(e, n)));
         for (std::int64_t j = 0; j < n; ++j) out[j] -= shift;
     }
 }
@@ -138,7 +138,7 @@ NYX_VECTORIZED void log_softmax_rows(const T* px, T* py, std::int64_t first, std
 template <class T>
 NYX_VECTORIZED void log_softmax_backward_rows(const T* py, const T* pg, T* pd, std::int64_t first, std::int64_t last, std::int64_t n) {
     for (std::int64_t r = first; r < last; ++r) {
-        const T total = vmath::sum(pg + r * n, n);
+        const T total = static_cast<T>(vmath::sum(pg + r * n, n));
         vmath::exp(py + r * n, pd + r * n, n);
         for (std::int64_t j = r * n; j < (r + 1) * n; ++j) pd[j] = pg[j] - pd[j] * total;
     }
@@ -159,17 +159,20 @@ namespace {
 constexpr std::int64_t rows_per_chunk = 64;
 }  // namespace
 
-// Rows [first, last) of width elements: y = (x - mean)·rstd·w + b, saving mean and rstd.
+// Rows [first, last) of width elements: y = (x - mean)·rstd·w + b, saving mean and rstd in f64.
+// The statistics are f64 for f32 rows too: the mean of values near 1e8 keeps its fraction, x - mean
+// is rounded once, and the variance of values near 1e30 does not overflow.
 template <class T>
-NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py, T* pm, T* pr, std::int64_t first,
-                                    std::int64_t last, std::int64_t width, T eps) {
+NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py, double* pm, double* pr, std::int64_t first,
+                                    std::int64_t last, std::int64_t width, double eps) {
     for (std::int64_t r = first; r < last; ++r) {
         const T* __restrict in = px + r * width;
         T* __restrict out = py + r * width;
-        const T m = vmath::sum(in, width) / T(width);
-        for (std::int64_t j = 0; j < width; ++j) out[j] = in[j] - m;
-        const T inv = T(1) / std::sqrt(vmath::dot(out, out, width) / T(width) + eps);
-        pm[r] = m, pr[r] = inv;
+        const double m = vmath::sum(in, width) / static_cast<double>(width);
+        for (std::int64_t j = 0; j < width; ++j) out[j] = static_cast<T>(in[j] - m);
+        const double rstd = 1 / std::sqrt(vmath::dot(out, out, width) / static_cast<double>(width) + eps);
+        pm[r] = m, pr[r] = rstd;
+        const T inv = static_cast<T>(rstd);
         if (pw && pb)
             for (std::int64_t j = 0; j < width; ++j) out[j] = out[j] * inv * pw[j] + pb[j];
         else
@@ -179,7 +182,7 @@ NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py
 
 // dx for rows [first, last), and their dy ⊙ x̂ and dy added into one chunk's dw and db rows.
 template <class T>
-NYX_VECTORIZED void layer_norm_backward_rows(const T* px, const T* pg, const T* pw, const T* pm, const T* pr, T* pd,
+NYX_VECTORIZED void layer_norm_backward_rows(const T* px, const T* pg, const T* pw, const double* pm, const double* pr, T* pd,
                                              T* __restrict dw_row, T* __restrict db_row, std::int64_t first, std::int64_t last,
                                              std::int64_t width) {
     T* __restrict xhat = scratch<T>(2 * width);
@@ -188,16 +191,17 @@ NYX_VECTORIZED void layer_norm_backward_rows(const T* px, const T* pg, const T* 
         const T* __restrict in = px + r * width;
         const T* __restrict dy = pg + r * width;
         T* __restrict out = pd + r * width;
-        const T m = pm[r], inv = pr[r];
-        for (std::int64_t j = 0; j < width; ++j) xhat[j] = (in[j] - m) * inv;
+        const double m = pm[r];
+        const T inv = static_cast<T>(pr[r]);
+        for (std::int64_t j = 0; j < width; ++j) xhat[j] = static_cast<T>(in[j] - m) * inv;
         if (pw)
             for (std::int64_t j = 0; j < width; ++j) dxhat[j] = dy[j] * pw[j];
         else
             std::copy_n(dy, width, dxhat);
         for (std::int64_t j = 0; j < width; ++j) dw_row[j] += dy[j] * xhat[j];
         for (std::int64_t j = 0; j < width; ++j) db_row[j] += dy[j];
-        const T mean_dxhat = vmath::sum(dxhat, width) / T(width);
-        const T mean_dxhat_xhat = vmath::dot(dxhat, xhat, width) / T(width);
+        const auto mean_dxhat = static_cast<T>(vmath::sum(dxhat, width) / static_cast<double>(width));
+        const auto mean_dxhat_xhat = static_cast<T>(vmath::dot(dxhat, xhat, width) / static_cast<double>(width));
         for (std::int64_t j = 0; j < width; ++j) out[j] = inv * (dxhat[j] - mean_dxhat - xhat[j] * mean_dxhat_xhat);
     }
 }
@@ -216,13 +220,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     const std::int64_t width = numel(normalized_shape), rows = width ? x.numel() / width : 0;
     const Tensor xc = kernels::contiguous(x);
     const Tensor wc = weight.defined() ? kernels::contiguous(weight) : Tensor(), bc = bias.defined() ? kernels::contiguous(bias) : Tensor();
-    Tensor y = empty(x.shape(), x.dtype()), mean = empty({rows}, x.dtype()), rstd = empty({rows}, x.dtype());
+    Tensor y = empty(x.shape(), x.dtype()), mean = empty({rows}, f64), rstd = empty({rows}, f64);
     dispatch_floating(x.dtype(), "layer_norm", [&]<class T>() {
         const T* pw = wc.defined() ? wc.data<T>() : nullptr;
         const T* pb = bc.defined() ? bc.data<T>() : nullptr;
         parallel_for(0, rows, std::max<std::int64_t>(1, loops::grain / std::max<std::int64_t>(width, 1)),
                      [&](std::int64_t first, std::int64_t last) {
-                         layer_norm_rows(xc.data<T>(), pw, pb, y.data<T>(), mean.data<T>(), rstd.data<T>(), first, last, width, T(eps));
+                         layer_norm_rows(xc.data<T>(), pw, pb, y.data<T>(), mean.data<double>(), rstd.data<double>(), first, last, width, eps);
                      });
     });
     // x̂ = (x - mean)·rstd, dx̂ = dy·w
@@ -238,7 +242,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                Tensor partial_w = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
                Tensor partial_b = zeros({std::max<std::int64_t>(chunks, 1), width}, xc.dtype());
                dispatch_floating(xc.dtype(), "backward", [&]<class T>() {
-                   const T *px = xc.data<T>(), *pg = gc.data<T>(), *pm = mean.data<T>(), *pr = rstd.data<T>();
+                   const T *px = xc.data<T>(), *pg = gc.data<T>();
+                   const double *pm = mean.data<double>(), *pr = rstd.data<double>();
                    const T* pw = wc.defined() ? wc.data<T>() : nullptr;
                    T *pd = dx.data<T>(), *pdw = partial_w.data<T>(), *pdb = partial_b.data<T>();
                    parallel_for(0, chunks, 1, [&](std::int64_t first, std::int64_t last) {
@@ -310,7 +315,11 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
 
 // --- cross_entropy -------------------------------------------------------------------------------
 
-// loss_i = (1 - ε)·(lse_i - x_i,t) + ε·(lse_i - mean_c x_i,c), lse = log Σ_c e^x_i,c; ignored targets add 0
+// loss_i = (1 - ε)·(lse_i - x_i,t) + ε·(lse_i - mean_c x_i,c), lse = log Σ_c e^x_i,c; ignored targets add 0.
+// Each row is formed from its shifted logits x - m (m the row's maximum) and s = log Σ_c e^(x_c - m),
+// as lse - x_t = s - (x_t - m): never a difference of two large rounded numbers (at logits of 1e8,
+// lse = 1e8 + ln 2 rounds to 1e8 in f32). The smoothing term is left out when ε = 0, so that a
+// logit of -inf, whose class has probability 0, adds 0 rather than 0 · ∞.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options) {
     NYX_CHECK((logits.dim() == 2 && targets.dim() == 1 && targets.shape()[0] == logits.shape()[0]) ||
                   (logits.dim() == 1 && targets.dim() == 0),
@@ -330,41 +339,45 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
         ++counted;
     }
     const double smoothing = options.label_smoothing;
-    Tensor lse = empty({rows}, logits.dtype()), losses = empty({rows}, logits.dtype());
+    // Per row: the maximum m and s = log Σ e^(x - m), which the backward needs, and the loss.
+    Tensor row_max = empty({rows}, logits.dtype()), log_sum = empty({rows}, logits.dtype()), losses = empty({rows}, logits.dtype());
     dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
         const T* px = lc.data<T>();
-        T *pl = lse.data<T>(), *pr = losses.data<T>();
+        T *pm = row_max.data<T>(), *ps = log_sum.data<T>(), *pr = losses.data<T>();
         parallel_for(0, rows, std::max<std::int64_t>(1, loops::heavy_grain / std::max<std::int64_t>(classes, 1)),
                      [&](std::int64_t first, std::int64_t last) {
                          T* e = scratch<T>(classes);
                          for (std::int64_t r = first; r < last; ++r) {
                              const T* row = px + r * classes;
-                             const T m = vmath::max(row, classes), sum = vmath::sum(row, classes);
+                             const T m = vmath::max(row, classes);
                              for (std::int64_t c = 0; c < classes; ++c) e[c] = row[c] - m;
+                             const double shifted_mean = smoothing > 0 ? vmath::sum(e, classes) / static_cast<double>(classes) : 0;
                              vmath::exp(e, e, classes);
-                             pl[r] = m + std::log(vmath::sum(e, classes));
-                             pr[r] = pt[r] == options.ignore_index
-                                         ? T(0)
-                                         : T(1 - smoothing) * (pl[r] - row[pt[r]]) + T(smoothing) * (pl[r] - sum / T(classes));
+                             const double s = std::log(vmath::sum(e, classes));
+                             pm[r] = m, ps[r] = static_cast<T>(s);
+                             if (pt[r] == options.ignore_index) {
+                                 pr[r] = T(0);
+                                 continue;
+                             }
+                             const double nll = s - static_cast<double>(row[pt[r]] - m);  // -log p_t
+                             pr[r] = static_cast<T>(smoothing == 0 ? nll : (1 - smoothing) * nll + smoothing * (s - shifted_mean));
                          }
                      });
     });
     Tensor loss;
     if (options.reduction == Reduction::none) loss = logits.dim() == 2 ? losses : losses.as_strided({}, {}, 0);
-    else {
-        loss = kernels::sum(losses, {}, false);  // in order: deterministic
-        if (options.reduction == Reduction::mean) kernels::scale(loss, 1.0 / static_cast<double>(counted));
-    }
-    // dx_i,c = s_i · (softmax_i,c - (1 - ε)·[c = t_i] - ε / C), with s_i the incoming gradient of
-    // row i (divided by the count for mean); 0 for ignored rows
+    else  // in order: deterministic
+        loss = kernels::sum(losses, {}, false, options.reduction == Reduction::mean ? 1.0 / static_cast<double>(counted) : 1.0);
+    // dx_i,c = g_i · (softmax_i,c - (1 - ε)·[c = t_i] - ε / C), with g_i the incoming gradient of
+    // row i (divided by the count for mean) and softmax_i,c = e^(x_i,c - m_i - s_i); 0 for ignored rows
     record("cross_entropy", {logits, targets}, {loss},
-           [logits = saved(lc), targets = saved(tc), lse, options, counted, shape = logits.shape()](const Gradients& g) {
+           [logits = saved(lc), targets = saved(tc), row_max, log_sum, options, counted, shape = logits.shape()](const Gradients& g) {
                const Tensor &x = logits, &t = targets;
                const Tensor gc = kernels::contiguous(g[0]);
                const std::int64_t classes = shape.back(), rows = x.numel() / std::max<std::int64_t>(classes, 1);
                Tensor dx = empty(x.shape(), x.dtype());
                dispatch_floating(x.dtype(), "backward", [&]<class T>() {
-                   const T *px = x.data<T>(), *pl = lse.data<T>(), *pg = gc.data<T>();
+                   const T *px = x.data<T>(), *pm = row_max.data<T>(), *ps = log_sum.data<T>(), *pg = gc.data<T>();
                    const std::int64_t* pt = t.data<std::int64_t>();
                    T* pd = dx.data<T>();
                    const T smooth = T(options.label_smoothing) / T(classes), keep = T(1 - options.label_smoothing);
@@ -377,11 +390,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
                                             std::fill_n(out, classes, T(0));
                                             continue;
                                         }
-                                        const T s = (options.reduction == Reduction::none ? pg[r] : pg[0]) * mean_scale;
-                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = px[r * classes + c] - pl[r];
+                                        const T scale = (options.reduction == Reduction::none ? pg[r] : pg[0]) * mean_scale;
+                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = (px[r * classes + c] - pm[r]) - ps[r];
                                         vmath::exp(out, out, classes);  // the probabilities
-                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = s * (out[c] - smooth);
-                                        out[pt[r]] -= s * keep;
+                                        for (std::int64_t c = 0; c < classes; ++c) out[c] = scale * (out[c] - smooth);
+                                        out[pt[r]] -= scale * keep;
                                     }
                                 });
                });
@@ -577,13 +590,14 @@ Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
             for (std::int64_t k = first; k < last; ++k) {
                 const std::int64_t o = k / segments, j = k % segments;
                 const auto [start, count] = segment_bounds(j, n, segments);
-                T* out = py + (o * segments + j) * lanes.inner;
-                std::fill_n(out, lanes.inner, T(0));
+                double* total = scratch<double>(lanes.inner);  // in f64: a mean of f32 values near 3e38 stays finite
+                std::fill_n(total, lanes.inner, 0.0);
                 for (std::int64_t i = start; i < start + count; ++i) {
                     const T* row = px + (o * n + i) * lanes.inner;
-                    for (std::int64_t f = 0; f < lanes.inner; ++f) out[f] += row[f];
+                    for (std::int64_t f = 0; f < lanes.inner; ++f) total[f] += row[f];
                 }
-                for (std::int64_t f = 0; f < lanes.inner; ++f) out[f] /= T(count);
+                T* out = py + (o * segments + j) * lanes.inner;
+                for (std::int64_t f = 0; f < lanes.inner; ++f) out[f] = static_cast<T>(total[f] / static_cast<double>(count));
             }
         });
     });

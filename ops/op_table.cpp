@@ -233,6 +233,10 @@ std::vector<OpInfo> build_table() {
              return Samples{sample("all of [3, 4]", {normal({3, 4}, g)}, one([](auto& x) { return amin(x); })),
                             sample("axis 1 of transposed [3, 4]", {strided({3, 4}, g, true)}, one([](auto& x) { return amin(x, {1}); }))};
          }},
+        {"deviations", {true}, [=](Generator& g) {
+             return Samples{sample("all of [3, 4]", {normal({3, 4}, g)}, one([](auto& x) { return deviations(x); })),
+                            sample("axis 1 of stride-2 [3, 4]", {strided({3, 4}, g)}, one([](auto& x) { return deviations(x, {1}); }))};
+         }},
         {"var", {true}, [=](Generator& g) {
              return Samples{sample("all of [3, 4]", {normal({3, 4}, g)}, one([](auto& x) { return var(x); })),
                             sample("axis 1 of [3, 4], correction 0, keepdim", {normal({3, 4}, g)}, one([](auto& x) { return var(x, {1}, 0, true); })),

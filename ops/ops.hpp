@@ -53,6 +53,10 @@ Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, const Shape& axes, bool keepdim = false);
 Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const Shape& axes, bool keepdim = false);
+// x minus its mean over `axes` (all when empty), kept as size-1 axes. Each deviation is rounded once:
+// subtracting the mean rounded to f32 would be off by up to half its last place (4 near 1e8).
+// var and layer norm's composite form centre with it.
+Tensor deviations(const Tensor& x, const Shape& axes = {});
 // Variance with Bessel's correction by default (correction = 1), as torch.var.
 Tensor var(const Tensor& x, const Shape& axes = {}, double correction = 1, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const Shape& axes, bool keepdim = false);  // log Σ exp, stably
@@ -116,7 +120,7 @@ Tensor one_hot(const Tensor& ids, std::int64_t classes, DType dtype = i64);
 Tensor softmax(const Tensor& x, std::int64_t axis);
 Tensor log_softmax(const Tensor& x, std::int64_t axis);
 // Normalises over the trailing axes of `normalized_shape`, then scales by weight and adds bias
-// (each optional, of that shape). The backward keeps only the mean and 1/std of each row.
+// (each optional, of that shape). The backward keeps only the mean and 1/std of each row (in f64).
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
 // Rows of weight [vocabulary, dim] for ids (i64, any shape): [..., dim]. Rows of padding_index

@@ -51,8 +51,7 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 Tensor mean(const Tensor& x, const Shape& axes, bool keepdim) {
     NYX_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor (f32 or f64), got i64; convert it with .to(nyx::f32)");
     auto [kept, count] = keepdim_shape(x, axes, "mean");
-    Tensor y = kernels::sum(x, axes, keepdim);
-    kernels::scale(y, 1.0 / static_cast<double>(count));
+    Tensor y = kernels::sum(x, axes, keepdim, 1.0 / static_cast<double>(count));
     // dx = dy / count, broadcast back over the averaged axes
     autograd::record("mean", {x}, {y}, [kept = kept, count = count, input_shape = x.shape()](const Gradients& g) {
         return Gradients{spread(div(g[0], scalar(static_cast<double>(count), g[0].dtype())), kept, input_shape)};
@@ -144,11 +143,19 @@ Tensor amin(const Tensor& x, const Shape& axes, bool keepdim) { return extreme_o
 
 // --- composites: their gradients come from the ops they are made of ------------------------------
 
+// x - mean(x), shifted first by the mean rounded to the dtype (a constant: the deviations do not
+// depend on it), which leaves values near zero whose own mean is then exact enough
+Tensor deviations(const Tensor& x, const Shape& axes) {
+    NYX_CHECK(is_floating(x.dtype()), "deviations: expected a floating tensor (f32 or f64), got i64");
+    const Tensor shifted = sub(x, mean(x, axes, true).detach());
+    return sub(shifted, mean(shifted, axes, true));
+}
+
 // var = Σ (x - mean)² / (count - correction)
 Tensor var(const Tensor& x, const Shape& axes, double correction, bool keepdim) {
     NYX_CHECK(is_floating(x.dtype()), "var: expected a floating tensor (f32 or f64), got i64");
     const auto count = keepdim_shape(x, axes, "var").second;
-    const Tensor centered = sub(x, mean(x, axes, true));
+    const Tensor centered = deviations(x, axes);
     return div(sum(mul(centered, centered), axes, keepdim),
                scalar(std::max(0.0, static_cast<double>(count) - correction), x.dtype()));
 }

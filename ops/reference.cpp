@@ -11,13 +11,18 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
     return div(e, sum(e, {axis}, true));
 }
 
-Tensor log_softmax(const Tensor& x, std::int64_t axis) { return sub(x, logsumexp(x, {axis}, true)); }
+// log_softmax = (x - m) - log Σ e^(x - m): formed from the shifted logits, never as x - logsumexp(x),
+// the difference of two large rounded numbers (at 1e8, logsumexp rounds away ln 2 in f32)
+Tensor log_softmax(const Tensor& x, std::int64_t axis) {
+    const Tensor shifted = sub(x, amax(x, {axis}, true).detach());
+    return sub(shifted, log(sum(exp(shifted), {axis}, true)));
+}
 
 // (x - mean) / √(var + eps) · weight + bias, with the biased variance
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
     Shape axes;
     for (std::int64_t a = x.dim() - static_cast<std::int64_t>(normalized_shape.size()); a < x.dim(); ++a) axes.push_back(a);
-    const Tensor centered = sub(x, mean(x, axes, true));
+    const Tensor centered = deviations(x, axes);
     const Tensor variance = mean(mul(centered, centered), axes, true);
     Tensor y = mul(centered, rsqrt(add(variance, scalar(eps, x.dtype()))));
     if (weight.defined()) y = mul(y, weight);
@@ -25,7 +30,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     return y;
 }
 
-// mean over counted rows of (1 - ε)·(-log p_t) + ε·mean_c(-log p_c), ignored rows dropped
+// mean over counted rows of (1 - ε)·(-log p_t) + ε·mean_c(-log p_c), ignored rows dropped. A term
+// whose weight is 0 (ε = 0, ε = 1, an ignored row) is left out, not multiplied by a loss that may be ∞.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options) {
     const Tensor x = logits.dim() == 1 ? unsqueeze(logits, 0) : logits;
     const Tensor t = targets.dim() == 0 ? unsqueeze(targets, 0) : targets;
@@ -33,9 +39,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     const Tensor safe_targets = mul(t, ne(t, scalar(static_cast<double>(options.ignore_index), i64)));  // ignored -> class 0
     const Tensor log_p = log_softmax(x, 1);
     const Tensor nll = neg(squeeze(gather(log_p, 1, unsqueeze(safe_targets, 1)), 1));
-    const Tensor smooth = neg(mean(log_p, {1}));
     const double e = options.label_smoothing;
-    const Tensor per_row = mul(add(mul(nll, scalar(1 - e, x.dtype())), mul(smooth, scalar(e, x.dtype()))), keep);
+    Tensor per_row = nll;
+    if (e > 0) {
+        const Tensor smooth = neg(mean(log_p, {1}));
+        per_row = e == 1 ? smooth : add(mul(nll, scalar(1 - e, x.dtype())), mul(smooth, scalar(e, x.dtype())));
+    }
+    per_row = where(keep, per_row, scalar(0, x.dtype()));
     switch (options.reduction) {
         case Reduction::none: return logits.dim() == 1 ? squeeze(per_row, 0) : per_row;
         case Reduction::sum: return sum(per_row);
@@ -44,14 +54,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     return {};
 }
 
-// GELU = ½x(1 + erf(x/√2)), or ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+// GELU = ½x(1 + erf(x/√2)), or ½x(1 + tanh(√(2/π)(x + 0.044715x³))). Beyond |x| = 40 both forms equal
+// their limits, x for x > 0 and 0 for x < 0, to the last bit of f64 (Φ(-40) ≈ 1e-350 underflows), and
+// are taken as those limits: the formula only sees |x| <= 40, so that ±∞ (or a cube that overflows)
+// gives GELU's values and derivatives (1 and 0) at the limit rather than ∞ · 0.
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
-    const Tensor half_x = mul(x, scalar(0.5, x.dtype()));
+    const Tensor zero = scalar(0, x.dtype());
+    const Tensor saturated = gt(abs(x), scalar(40, x.dtype()));
+    const Tensor within = where(saturated, zero, x);
+    const Tensor half_x = mul(within, scalar(0.5, x.dtype()));
+    Tensor y;
     if (approximation == GeluApproximation::tanh) {
-        const Tensor inner = mul(add(x, mul(pow(x, 3), scalar(0.044715, x.dtype()))), scalar(std::sqrt(2 / std::numbers::pi), x.dtype()));
-        return mul(half_x, add(tanh(inner), scalar(1, x.dtype())));
+        const Tensor inner =
+            mul(add(within, mul(pow(within, 3), scalar(0.044715, x.dtype()))), scalar(std::sqrt(2 / std::numbers::pi), x.dtype()));
+        y = mul(half_x, add(tanh(inner), scalar(1, x.dtype())));
+    } else {
+        y = mul(half_x, add(erf(mul(within, scalar(std::numbers::sqrt2 / 2, x.dtype()))), scalar(1, x.dtype())));
     }
-    return mul(half_x, add(erf(mul(x, scalar(std::numbers::sqrt2 / 2, x.dtype()))), scalar(1, x.dtype())));
+    return where(saturated, where(gt(x, zero), x, zero), y);
 }
 
 }  // namespace nyx::ops::reference

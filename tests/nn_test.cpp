@@ -352,6 +352,23 @@ TEST_CASE("clip_grad_norm scales gradients to the maximum norm and returns the n
     CHECK(std::isnan(values(a.grad())[0]));
 }
 
+TEST_CASE("clip_grad_norm holds at huge and tiny gradients, in f32 and f64") {
+    // The squares of 3e19 overflow f32 and those of 3e200 overflow f64; those of 3e-200 underflow it.
+    for (const auto& [dtype, scale] : {std::pair{f32, 1e19}, {f32, 1e-30}, {f64, 1e200}, {f64, 1e-200}}) {
+        INFO(dtype, " at ", scale);
+        Tensor p = zeros({2}, dtype).requires_grad_();
+        p.set_grad(tensor({3 * scale, 4 * scale}, dtype));
+        CHECK(optim::clip_grad_norm({p}, 1) == doctest::Approx(5 * scale).epsilon(1e-6));
+        const std::vector<double> clipped = values(p.grad());
+        if (5 * scale > 1) {  // scaled to the maximum norm
+            CHECK(clipped[0] == doctest::Approx(0.6).epsilon(1e-6));
+            CHECK(clipped[1] == doctest::Approx(0.8).epsilon(1e-6));
+        } else {  // under it: untouched
+            CHECK(clipped[0] == doctest::Approx(3 * scale).epsilon(1e-6));
+        }
+    }
+}
+
 TEST_CASE("a small model of nn layers learns with AdamW") {
     // Two classes: inside or outside the unit circle. Over 12 seeds the loss fell fourfold and the
     // accuracy passed 95% within 40 to 55 steps: 300 are over five times that, and a majority of the
