@@ -170,6 +170,22 @@ TEST_CASE("row ops hold at large offsets and magnitudes: softmax, log_softmax, l
         }
 }
 
+TEST_CASE("row ops take their limits at infinite entries") {
+    for (const DType dtype : {f32, f64}) {
+        INFO((dtype == f32 ? "f32" : "f64"));
+        // An entry of -inf has probability 0 and log-probability -inf; the gradient stays finite.
+        Tensor x = tensor({-inf, 0, 0}, {1, 3}, dtype).requires_grad_();
+        check_values("softmax", ops::softmax(x, 1), {0, 0.5, 0.5});
+        check_values("log_softmax", ops::log_softmax(x, 1), {-inf, -std::numbers::ln2, -std::numbers::ln2});
+        check_values("log_softmax reference", ops::reference::log_softmax(x, 1), {-inf, -std::numbers::ln2, -std::numbers::ln2});
+        (ops::log_softmax(x, 1) * tensor({0, 1, 0}, {1, 3}, dtype)).sum().backward();
+        check_values("log_softmax gradient", x.grad(), {0, 0.5, -0.5});
+        // logsumexp of rows all -inf is -inf (log 0), and of a row holding +inf is +inf.
+        const Tensor rows = tensor({-inf, -inf, inf, 0, -inf, 0}, {3, 2}, dtype);
+        check_values("logsumexp", ops::logsumexp(rows, {1}), {-inf, inf, 0});
+    }
+}
+
 TEST_CASE("layer_norm, mean and segment_mean of f32 values near 1e30 and 3e38 do not overflow on the way") {
     for (const DType dtype : {f32, f64}) {
         INFO((dtype == f32 ? "f32" : "f64"));
