@@ -16,13 +16,18 @@ namespace nyx {
 namespace {
 
 std::mutex settings_mutex;
-std::unique_ptr<tbb::global_control> control;  // alive while the setting holds
+// The setting in force. It is never destroyed when the process exits: tbb::global_control's
+// destructor puts TBB's default back, which throws when threads cannot be made (short of memory,
+// say), and a destructor that throws aborts the process after its work is done. A setting that
+// is replaced is destroyed at once (TBB obeys the smallest of the live ones).
+tbb::global_control* control = nullptr;
 int current_threads = 0;                       // 0 until the first setting
 std::atomic<bool> settled{false};              // a setting is in force
 
 void apply(int n) {
-    control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                    static_cast<std::size_t>(n));
+    auto next = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
+    delete control;
+    control = next.release();
     current_threads = n;
     blas::use_single_thread();
     settled.store(true, std::memory_order_release);

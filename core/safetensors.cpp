@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <tuple>
-#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -84,24 +83,16 @@ Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::s
     const std::uint64_t data_size = bytes.size() - 8 - header_length;
     if (text.front() != '{') fail(name, "the header does not start with '{'");
 
-    // Parse, with each object's keys in a set as they come, so that a repeated key anywhere is an
-    // error (the JSON library would keep the last one silently).
-    std::vector<std::unordered_set<std::string>> open_objects;
-    bool repeated = false;
+    // A repeated key anywhere is an error (the JSON library would keep the last one silently).
+    if (const auto key = repeated_json_key(text))
+        fail(name, "the header names a key twice in one object (\"", key->substr(0, 40), "\")");
     json header;
     try {
-        header = json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
-            if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-            else if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
-            else if (event == json::parse_event_t::key && !open_objects.empty())
-                repeated = !open_objects.back().insert(parsed.get<std::string>()).second || repeated;
-            return true;
-        });
+        header = json::parse(text);
     } catch (const json::exception& e) {
         fail(name, "the header (bytes 8-", 8 + header_length, ") is not valid JSON: ", e.what());
     }
     if (!header.is_object()) fail(name, "the header is not a JSON object");
-    if (repeated) fail(name, "the header names a key twice in one object");
 
     // Pass 1: check every entry and the tiling of the spans, before allocating anything. Error
     // messages never print untrusted JSON (a deeply nested value would take the printer deep).

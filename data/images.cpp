@@ -3,7 +3,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
 #include <zlib.h>
+
+#include <nyx/core/file.hpp>
 
 namespace nyx::data {
 namespace {
@@ -12,7 +15,9 @@ namespace {
 constexpr std::size_t max_idx_bytes = std::size_t{1} << 30;
 
 std::vector<std::uint8_t> inflate_file(const std::string& path) {
-    gzFile file = gzopen(path.c_str(), "rb");  // also reads a file that is not compressed
+    const io::ReadableFile opened = io::open_regular_file(path);  // refuses a FIFO or a device by name
+    gzFile file = gzdopen(opened.fd, "rb");  // also reads a file that is not compressed
+    if (!file) ::close(opened.fd);
     NYX_CHECK(file, path, ": cannot open: ", std::strerror(errno));
     std::vector<std::uint8_t> bytes;
     std::uint8_t buffer[1 << 16];

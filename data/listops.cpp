@@ -187,10 +187,9 @@ std::int64_t listops_evaluate(std::span<const std::uint16_t> tokens) {
 }
 
 Dataset read_listops_tsv(const std::string& path) {
-    const std::vector<unsigned char> bytes = io::read_file(path);
-    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const std::string text = io::read_text_file(path);
     Dataset d = empty_split(path);
-    NYX_CHECK(!bytes.empty(), path, ": the file is empty; expected the header \"Source<TAB>Target\"");
+    NYX_CHECK(!text.empty(), path, ": the file is empty; expected the header \"Source<TAB>Target\"");
     io::for_each_line(text, [&](std::int64_t line_number, std::string_view line) {
         if (line_number == 1) {
             NYX_CHECK(line == "Source\tTarget", path, ":1: expected the header \"Source<TAB>Target\", got \"", line.substr(0, 80), "\"");

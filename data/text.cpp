@@ -20,8 +20,7 @@ bool is_integer(const std::string& s) {
 Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
     NYX_CHECK(options.max_length >= 1 && options.max_length <= 65536, "read_text_tsv: max_length must lie in 1..65536, got ",
               options.max_length);
-    const std::vector<unsigned char> bytes = io::read_file(path);
-    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const std::string text = io::read_text_file(path);
     struct Row {
         std::string label;
         std::int64_t line;
@@ -60,6 +59,9 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
         const auto it = ids.find(row.label);
         NYX_CHECK(it != ids.end(), path, ":", row.line, ": the label \"", row.label.substr(0, 40), "\" is not one of the ",
                   classes.size(), " classes of the training file");
+        NYX_CHECK(options.max_classes <= 0 || it->second < options.max_classes, path, ":", row.line, ": the label \"",
+                  row.label.substr(0, 40), "\" is class ", it->second + 1, " of ", classes.size(), "; at most ", options.max_classes,
+                  " classes are allowed");
         row.example.label = it->second;
         d.examples.push_back(std::move(row.example));
     }

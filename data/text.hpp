@@ -15,9 +15,13 @@ struct TextOptions {
     // The class names, in id order. Empty: the file's distinct labels, in numeric order when all
     // are integers and in byte order otherwise. A label outside a given list is an error.
     std::vector<std::string> classes;
+    // More distinct labels than this are an error naming the line of the first label past it (a
+    // caller's limit, found before anything trains); 0: no limit.
+    std::int64_t max_classes = 0;
 };
 
-// Errors name the file and the line: a line without a tab, an empty label or text, an unknown label.
+// Errors name the file and the line: a line without a tab, an empty label or text, an unknown label,
+// a label past max_classes. A UTF-8 byte-order mark at the start of the file is skipped.
 Dataset read_text_tsv(const std::string& path, const TextOptions& options = {});
 
 }  // namespace nyx::data

@@ -110,7 +110,10 @@ std::int64_t load_training_state(const io::Safetensors& file, const std::string&
         restore();
         throw;
     }
-    optimizer.set_lr(lr);
+    // With a schedule, the learning rate is the schedule's at the restored position (set_position
+    // above), so that a run resumed with more total steps follows its new plan from the first step;
+    // the saved rate is for a run without one.
+    if (!schedule) optimizer.set_lr(lr);
     generator = Generator(seed, offset);
     return step;
 }

@@ -21,7 +21,9 @@ void load_weights(const std::string& path, Module& model, bool strict = true);
 // function writes (format, step, schedule_position, lr, rng_seed, rng_offset).
 void save_training_state(const std::string& path, std::int64_t step, const Module& model, const optim::Optimizer& optimizer,
                          const optim::LRScheduler* schedule, const Generator& generator, const io::Metadata& metadata = {});
-// Restores all of it and returns the step at which it was saved.
+// Restores all of it and returns the step at which it was saved. With a schedule the learning rate
+// is the schedule's at the saved position, so a schedule planned over more steps than the saved one
+// (a longer run) takes over at once; without one it is the saved rate.
 std::int64_t load_training_state(const std::string& path, Module& model, optim::Optimizer& optimizer,
                                  optim::LRScheduler* schedule, Generator& generator);
 

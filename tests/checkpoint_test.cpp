@@ -247,4 +247,37 @@ TEST_CASE("weights round-trip into a fresh model; a training state resumes with 
     fs::remove_all(folder);
 }
 
+TEST_CASE("a training state resumed under a schedule planned over more steps takes the new schedule's learning rate at once") {
+    const fs::path folder = scratch_folder("resume-longer");
+    const auto plan = [](std::int64_t total) {
+        return optim::ScheduleOptions{.kind = optim::Schedule::linear, .warmup_steps = 2, .total_steps = total};
+    };
+    // A run of 10 steps, to the end of its schedule: its last learning rate is 0.
+    Generator gen(1);
+    nn::Linear layer(3, 1, {}, gen);
+    optim::AdamW opt(layer.named_parameters(), {.lr = 1e-3, .eps = 1e-6, .weight_decay = 0});
+    optim::LRScheduler schedule(opt, plan(10));
+    for (int step = 0; step < 10; ++step) {
+        layer(ones({4, 3})).sum().backward();
+        opt.step();
+        schedule.step();
+        opt.zero_grad();
+    }
+    CHECK(opt.lr() == 0);
+    nn::save_training_state(folder / "state.safetensors", 10, layer, opt, &schedule, gen);
+    // Resumed with 20 steps in all: step 11 runs at the new plan's rate, 1e-3 · (20 - 10) / (20 - 2).
+    nn::Linear resumed_layer(3, 1, {}, gen);
+    optim::AdamW resumed(resumed_layer.named_parameters(), {.lr = 1e-3, .eps = 1e-6, .weight_decay = 0});
+    optim::LRScheduler longer(resumed, plan(20));
+    CHECK(nn::load_training_state(folder / "state.safetensors", resumed_layer, resumed, &longer, gen) == 10);
+    CHECK(longer.position() == 10);
+    CHECK(resumed.lr() == doctest::Approx(1e-3 * optim::lr_factor(plan(20), 10)).epsilon(1e-12));
+    CHECK(resumed.lr() == doctest::Approx(5.5556e-4).epsilon(1e-4));
+    // Without a schedule the saved rate is restored.
+    optim::AdamW constant(resumed_layer.named_parameters(), {.lr = 0.5, .eps = 1e-6, .weight_decay = 0});
+    nn::load_training_state(folder / "state.safetensors", resumed_layer, constant, nullptr, gen);
+    CHECK(constant.lr() == 0);
+    fs::remove_all(folder);
+}
+
 }  // TEST_SUITE

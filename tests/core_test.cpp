@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "test_util.hpp"
 
 using namespace nyx;
@@ -328,6 +330,37 @@ TEST_CASE("empty tensors work through ops and backward") {
     CHECK(x.narrow(1, 1, 2).shape() == Shape{0, 2});
     CHECK(x.reshape({3, 0}).shape() == Shape{3, 0});
     CHECK(x.matmul(ones({3, 2}, f64)).shape() == Shape{0, 2});
+}
+
+TEST_CASE("read_file refuses a FIFO, a device and a directory at once, by name; a symbolic link to a file reads") {
+    namespace fs = std::filesystem;
+    const fs::path folder = scratch_folder("special-files");
+    REQUIRE(::mkfifo((folder / "pipe").c_str(), 0600) == 0);
+    CHECK_ERROR_CONTAINS(io::read_file(folder / "pipe"), "pipe is a FIFO (named pipe), not a regular file");  // open() blocked for ever
+    CHECK_ERROR_CONTAINS(io::load_safetensors(folder / "pipe"), "load_safetensors", "pipe is a FIFO");
+    fs::create_symlink("/dev/zero", folder / "zeros");
+    CHECK_ERROR_CONTAINS(io::read_file(folder / "zeros"), "zeros is a character device, not a regular file");  // read() never ended
+    CHECK_ERROR_CONTAINS(io::read_file(folder), "is a directory, not a regular file");
+    CHECK_ERROR_CONTAINS(io::read_file(folder / "missing"), "missing: cannot open: No such file");
+    write_bytes(folder / "file", "abc");
+    fs::create_symlink(folder / "file", folder / "link");
+    CHECK(io::read_file(folder / "link") == std::vector<unsigned char>{'a', 'b', 'c'});
+    fs::remove_all(folder);
+}
+
+TEST_CASE("read_text_file drops a UTF-8 byte-order mark; repeated_json_key finds a key given twice in one object") {
+    namespace fs = std::filesystem;
+    const fs::path folder = scratch_folder("text-file");
+    write_bytes(folder / "bom.txt", "\xEF\xBB\xBFlabel\ttext\n");
+    CHECK(io::read_text_file(folder / "bom.txt") == "label\ttext\n");
+    write_bytes(folder / "inside.txt", "a\xEF\xBB\xBF\n");  // only at the start is it a mark
+    CHECK(io::read_text_file(folder / "inside.txt") == "a\xEF\xBB\xBF\n");
+    fs::remove_all(folder);
+    CHECK(io::repeated_json_key(R"({"a": 1, "b": {"c": 2, "c": 3}})") == "c");
+    CHECK(io::repeated_json_key(R"({"seed": 0, "steps": 4, "seed": 1})") == "seed");
+    CHECK(!io::repeated_json_key(R"({"a": {"a": 1}, "b": [{"b": 2}, {"b": 3}]})"));  // one key in different objects is fine
+    CHECK(!io::repeated_json_key(R"({"a": )"));  // invalid JSON: the parse that follows reports it
+    CHECK(!io::repeated_json_key(std::string(100000, '[')));  // deep nesting does not recurse
 }
 
 TEST_CASE("bad arguments to core functions raise clear errors") {

@@ -337,6 +337,26 @@ TEST_CASE("text TSV: bytes as tokens, class names, truncation, and bad lines wit
     fs::remove_all(folder);
 }
 
+TEST_CASE("text and ListOps TSV files: a UTF-8 byte-order mark is not part of the first line") {
+    const fs::path folder = scratch_folder("bom");
+    write_bytes(folder / "text.tsv", "\xEF\xBB\xBFpos\tgood\nneg\tbad\npos\tfine\n");
+    const data::Dataset text = data::read_text_tsv(folder / "text.tsv");
+    CHECK(text.class_names == std::vector<std::string>{"neg", "pos"});  // not a third class "\xEF\xBB\xBFpos"
+    CHECK(text.examples.at(0).label == 1);
+    write_bytes(folder / "listops.tsv", "\xEF\xBB\xBFSource\tTarget\n[MAX 2 9 ]\t9\n");
+    CHECK(data::read_listops_tsv(folder / "listops.tsv").examples.at(0).label == 9);
+    fs::remove_all(folder);
+}
+
+TEST_CASE("text TSV: more distinct labels than max_classes are refused, naming the line of the first label past it") {
+    const fs::path folder = scratch_folder("classes");
+    write_bytes(folder / "many.tsv", "3\tc\n1\ta\n4\td\n2\tb\n5\te\n");
+    CHECK(data::read_text_tsv(folder / "many.tsv", {.max_length = 10, .classes = {}, .max_classes = 5}).classes == 5);
+    CHECK_ERROR_CONTAINS(data::read_text_tsv(folder / "many.tsv", {.max_length = 10, .classes = {}, .max_classes = 3}),
+                         "many.tsv:3: the label \"4\" is class 4 of 5; at most 3 classes are allowed");
+    fs::remove_all(folder);
+}
+
 TEST_CASE("batches: padding to the longest, masks, labels and a fixed length") {
     const data::Dataset d = small_dataset();
     const std::int64_t pick[] = {0, 3, 5};  // lengths 1, 4, 2

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -35,7 +36,13 @@ void check(bool ok, const char* flag, const T& value, const char* rule) {
     NYX_CHECK(ok, "--", flag, " must ", rule, ", got ", value);
 }
 
-std::string absolute(const std::string& path) { return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string(); }
+// Absolute and normal, without a trailing '/' (runs/r1/ and ./runs/r1 are runs/r1).
+std::string absolute(const std::string& path) {
+    if (path.empty()) return path;
+    std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
+    if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
+    return normal.string();
+}
 
 }  // namespace
 
@@ -94,9 +101,11 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
 }
 
 Config read_config(const std::string& path) {
-    const std::vector<unsigned char> bytes = io::read_file(path);
-    const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    const std::string text = io::read_text_file(path);
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     NYX_CHECK(!j.is_discarded(), path, ": not valid JSON");
+    if (const auto key = io::repeated_json_key(text))
+        throw Error(detail::cat(path, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
     Config c = from_json(j, path);
     validate(c);
     return c;
@@ -149,8 +158,27 @@ void validate(const Config& c) {
         check(!c.test_file.empty(), "test-file", "nothing", "name a TSV file (label<TAB>text per line)");
         check(c.max_len >= 1 && c.max_len <= 65536, "max-len", c.max_len, "lie in 1..65536");
     }
-    NYX_CHECK(c.max_positions >= 0 && c.max_positions <= 65536 && c.classes >= 0 && c.classes <= 65536,
-              "the configuration's max_positions (", c.max_positions, ") and classes (", c.classes, ") must lie in 0..65536");
+    NYX_CHECK(c.max_positions >= 0 && c.max_positions <= position_limit && c.classes >= 0 && c.classes <= class_limit,
+              "the configuration's max_positions (", c.max_positions, ") and classes (", c.classes, ") must lie in 0..", class_limit);
+}
+
+std::string key_of(std::string_view flag) {
+    std::string key(flag.substr(flag.find_first_not_of('-')));
+    std::replace(key.begin(), key.end(), '-', '_');
+    return key;
+}
+
+bool may_change_on_resume(std::string_view key) {
+    return key == "steps" || key == "threads" || key == "eval_every" || key == "log_every";
+}
+
+std::string value_text(const nlohmann::ordered_json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+std::optional<Difference> first_difference(const Config& first, const Config& second) {
+    const nlohmann::ordered_json a = to_json(first), b = to_json(second);
+    for (const auto& [key, value] : a.items())
+        if (!may_change_on_resume(key) && key != "run_dir" && value != b[key]) return Difference{key, value_text(value), value_text(b[key])};
+    return std::nullopt;
 }
 
 std::uint64_t derived_seed(std::uint64_t seed, Stream stream) {
@@ -182,7 +210,7 @@ Splits load_data(const Config& c) {
         data::ImageSplits s = data::load_fashion_mnist({.folder = c.data_dir, .patch = c.patch});
         train = std::move(s.train), test = std::move(s.test);
     } else {
-        train = data::read_text_tsv(c.train_file, {.max_length = c.max_len, .classes = {}});
+        train = data::read_text_tsv(c.train_file, {.max_length = c.max_len, .classes = {}, .max_classes = class_limit});
         test = data::read_text_tsv(c.test_file, {.max_length = c.max_len, .classes = train.class_names});
     }
     NYX_CHECK(c.val_size >= 1 && c.val_size < train.size(), "--val-size must lie in 1..", train.size() - 1, " (held out of the ",

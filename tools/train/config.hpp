@@ -1,7 +1,9 @@
 #pragma once
 // A nyx-train run's configuration: every option, resolved, as RUN_DIR/config.json holds it and as
 // each checkpoint's metadata repeats it (so a checkpoint alone can be evaluated).
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +53,25 @@ Config read_config(const std::string& path);
 
 // Checks ranges and choices; the message names the flag (--landmarks must be ...).
 void validate(const Config& config);
+
+// The most classes, and positions, a run may have (config.json's limits).
+inline constexpr std::int64_t class_limit = 65536, position_limit = 65536;
+
+// The config.json key of a flag: "head_dim" for "--head-dim".
+std::string key_of(std::string_view flag);
+// The options that may change when a run is resumed: steps, threads, eval_every and log_every.
+bool may_change_on_resume(std::string_view key);
+inline constexpr const char* resume_changes = "only --steps, --threads, --eval-every and --log-every can change on resume";
+
+// The first key, in config.json's order, whose values differ between the configurations of one
+// run, with both values as text; none when they agree. The options that may change on resume are
+// not compared, nor run_dir (a run directory may be moved).
+struct Difference {
+    std::string key, first, second;
+};
+std::optional<Difference> first_difference(const Config& first, const Config& second);
+// A config.json value as text: strings without quotes, numbers as JSON writes them.
+std::string value_text(const nlohmann::ordered_json& value);
 
 // Independent random streams from one --seed: the data (generation, shuffling before a split), the
 // model (initial weights, then dropout) and the loader's order. (Ranks other than 0 of a

@@ -36,8 +36,9 @@ struct TaskFlags {
         fields.emplace_back(option, [field](Config& to, const Config& from) { to.*field = from.*field; });
     }
 
-    // The preset's defaults with the given flags on top; for --resume, the run's configuration
-    // with only the flags that may change on resume.
+    // The preset's defaults with the given flags on top; for --resume, the run's configuration, with
+    // the flags that may change on resume. The others may be given (a job script re-runs its own
+    // command line with --resume added) but must equal the run's values.
     Config resolve(const std::string& task) const {
         if (resume.empty()) {
             Config c = train::defaults(task, given.preset);
@@ -46,21 +47,28 @@ struct TaskFlags {
             return c;
         }
         NYX_CHECK(std::filesystem::is_directory(resume), "--resume: Directory does not exist: ", resume);
-        Config c = train::read_config(resume + "/config.json");
+        const std::string source = resume + "/config.json";
+        Config c = train::read_config(source);
         NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
+        c.run_dir = resume;
+        // Compared as stored: paths made absolute, as resolve_paths makes them.
+        const nlohmann::ordered_json run = train::to_json(train::resolve_paths(c)), command = train::to_json(train::resolve_paths(given));
         const std::int64_t threads = c.threads;
         for (const auto& [option, copy] : fields) {
             if (option->count() == 0) continue;
-            const std::string name = option->get_name();
-            NYX_CHECK(name == "--steps" || name == "--threads" || name == "--eval-every" || name == "--log-every", name,
-                      " cannot change when resuming (it is in ", resume, "/config.json); only --steps, --threads, --eval-every and "
-                      "--log-every can");
-            copy(c, given);
+            const std::string key = train::key_of(option->get_name());
+            if (train::may_change_on_resume(key)) {
+                copy(c, given);
+                continue;
+            }
+            NYX_CHECK(key != "run_dir" || run[key] == command[key], "--run-dir names ", train::value_text(command[key]),
+                      " but --resume names ", train::value_text(run[key]), "; a run resumes in its own directory");
+            NYX_CHECK(run[key] == command[key], option->get_name(), " is ", train::value_text(run[key]), " in ", source,
+                      ", the command gives ", train::value_text(command[key]), "; ", train::resume_changes);
         }
         if (c.threads != threads)
             std::printf("note: the run used %ld threads; with another count the losses may differ in the last bits from an "
                         "uninterrupted run (matrix products split their work by the thread count)\n", static_cast<long>(threads));
-        c.run_dir = resume;
         return c;
     }
 };
@@ -204,6 +212,12 @@ int main(int argc, char** argv) {
             return train::train(config, !flags.resume.empty());
         }
         return 2;
+    } catch (const std::bad_alloc&) {
+        const char* message = "out of memory (std::bad_alloc): this run needs more memory than the machine, or the address-space limit "
+                              "(ulimit -v), allows; try a smaller --batch, model or data";
+        if (dist::world_size() > 1) end_job(message);
+        std::fprintf(stderr, "\nnyx-train: %s\n", message);
+        return 1;
     } catch (const std::exception& e) {  // nyx::Error, and the file system's errors
         if (dist::world_size() > 1) end_job(e.what());
         std::fprintf(stderr, "\nnyx-train: %s\n", e.what());

@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include <filesystem>
+
 #include <nyx/core/error.hpp>
 #include <nyx/core/file.hpp>
 
@@ -9,13 +11,13 @@ namespace {
 // The JSON objects of a file, one per line, each with its line as written. Lines that are not an
 // object with an integer "step" (the torn last line of a killed writer, say) are skipped.
 std::vector<std::pair<nlohmann::json, std::string>> read_records(const std::string& path) {
-    std::ifstream in(path);
     std::vector<std::pair<nlohmann::json, std::string>> records;
-    for (std::string line; std::getline(in, line);) {
+    if (!std::filesystem::exists(path)) return records;
+    io::for_each_line(io::read_text_file(path), [&](std::int64_t, std::string_view line) {
         nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
         if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer())
-            records.emplace_back(std::move(j), std::move(line));
-    }
+            records.emplace_back(std::move(j), std::string(line));
+    });
     return records;
 }
 }  // namespace
@@ -31,7 +33,7 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
     return records;
 }
 
-MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) {
+MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) : path_(path) {
     std::string kept;
     for (const auto& [j, line] : read_records(path))  // a finished run's test result is redone
         if (j["step"].get<std::int64_t>() <= last_step && !(j.contains("split") && j["split"] == "test")) kept += line + "\n";
@@ -44,6 +46,12 @@ void MetricsWriter::write(const nlohmann::ordered_json& record) {
     out_ << record.dump() << '\n';
     out_.flush();
     NYX_CHECK(out_.good(), "writing metrics failed (is the disk full?)");
+}
+
+void MetricsWriter::sync() {
+    out_.flush();
+    NYX_CHECK(out_.good(), "writing metrics failed (is the disk full?)");
+    io::sync_file(path_);
 }
 
 }  // namespace nyx::train

@@ -30,8 +30,11 @@ class MetricsWriter {
     // again, and its own test result), then appends.
     MetricsWriter(const std::string& path, std::int64_t last_step);
     void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed
+    // Puts the lines written so far on the disk (fsync): before a checkpoint that covers them.
+    void sync();
 
   private:
+    std::string path_;
     std::ofstream out_;
 };
 

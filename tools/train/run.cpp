@@ -16,6 +16,7 @@
 
 #include "metrics.hpp"
 #include "plot.hpp"
+#include "run_dir.hpp"
 
 namespace nyx::train {
 namespace {
@@ -58,6 +59,20 @@ double peak_rss_mb() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<double>(usage.ru_maxrss) / 1024;
+}
+
+// Refuses, before the first matrix product, an address-space limit (ulimit -v) too small to run
+// in: OpenBLAS reserves 128 MiB for each thread that multiplies matrices and, when that fails,
+// retries for ever (deaf to SIGTERM), and the C library reserves 64 MiB for each thread that
+// allocates. The floor, 256 MiB and 256 MiB per thread, leaves room for the rest of a small run.
+void check_address_space(int threads) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    constexpr std::uint64_t mib = std::uint64_t{1} << 20;
+    const std::uint64_t needed = (256 + 256 * static_cast<std::uint64_t>(threads)) * mib;
+    NYX_CHECK(limit.rlim_cur >= needed, "the address space is limited to ", limit.rlim_cur / mib, " MiB (ulimit -v ", limit.rlim_cur / 1024,
+              "), and nyx-train with ", threads, " threads needs at least ", needed / mib, " MiB (256 MiB, and 256 MiB per thread for "
+              "OpenBLAS's and the C library's buffers); raise it (ulimit -v ", needed / 1024, " or more) or use fewer --threads");
 }
 
 std::string clock_text(double seconds) {
@@ -187,6 +202,17 @@ io::Safetensors read_on_rank_0(const std::string& path) {
     return io::parse_safetensors({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
+// The configuration a checkpoint's metadata holds (nyx-train writes it into every checkpoint).
+Config config_of(const io::Safetensors& file, const std::string& path) {
+    const auto it = file.metadata.find("config");
+    NYX_CHECK(it != file.metadata.end(), path, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
+    const nlohmann::json json = nlohmann::json::parse(it->second, nullptr, false);
+    NYX_CHECK(!json.is_discarded(), path, ": the configuration in its metadata is not valid JSON");
+    Config c = from_json(json, path);
+    validate(c);
+    return c;
+}
+
 std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Splits& s, Generator& generator) {
     return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
 }
@@ -228,16 +254,20 @@ int train(Config c, bool resume) {
     // c.threads stays as given (0: chosen here), so that a resume with another K chooses afresh.
     if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
     else if (ranks > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
+    check_address_space(num_threads());
+    // Rank 0 holds the run directory, locked, for the whole run. Nothing in it changes before the
+    // data, the configuration and the checkpoint are all accepted.
+    std::optional<RunDirectory> held;
     if (lead) {
         NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
                   "so it must be a multiple of ", ranks, "; try --batch ", std::max<std::int64_t>(1, c.batch / ranks) * ranks);
         if (c.run_dir.empty()) c.run_dir = new_run_dir(c);
+        held.emplace(c.run_dir);
         const std::string latest = c.run_dir + "/latest.safetensors";
         if (resume) NYX_CHECK(fs::exists(latest), c.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
         else  // a directory whose run stopped before its first checkpoint may be started afresh
             NYX_CHECK(!fs::exists(latest), c.run_dir, " already holds a run; continue it with --resume ", c.run_dir, ", or choose another --run-dir");
-        fs::create_directories(c.run_dir);
-        remove_stale_temporaries(c.run_dir);
+        remove_stale_temporaries(c.run_dir);  // safe: no other process has the directory
     }
     dist::broadcast(c.run_dir);
     const std::string dir = c.run_dir, latest = dir + "/latest.safetensors", best_path = dir + "/best.safetensors";
@@ -250,6 +280,7 @@ int train(Config c, bool resume) {
               ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
               c.max_positions, " and ", c.classes, ")");
     c.max_positions = positions, c.classes = data.train.classes;
+    validate(c);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
     const io::Metadata run_metadata{{"config", to_json(c).dump()}};
 
     Generator generator(derived_seed(c.seed, Stream::model));  // initialises the weights, then drives dropout
@@ -262,7 +293,13 @@ int train(Config c, bool resume) {
     std::int64_t step = 0;
     Tensor best = full({1}, -1.0, f64);
     if (resume) {  // a checkpoint written by any number of ranks: the state is the same on all of them
-        step = nn::load_training_state(read_on_rank_0(latest), latest, *model, optimizer, &schedule, generator);
+        const io::Safetensors checkpoint = read_on_rank_0(latest);
+        // The checkpoint must be this run's, not another's of the same shape (another seed, say).
+        if (const auto d = first_difference(config_of(checkpoint, latest), c))
+            throw Error(detail::cat(latest, " is not this run's checkpoint: its configuration has ", d->key, " ", d->first, " where ", dir,
+                                    "/config.json has ", d->second, " (copied from another run?); resume the run it belongs to, or start "
+                                    "afresh without --resume"));
+        step = nn::load_training_state(checkpoint, latest, *model, optimizer, &schedule, generator);
         NYX_CHECK(step < c.steps, dir, " already ran ", step, " steps; give a larger --steps to continue it");
         if (lead)
             for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
@@ -271,15 +308,20 @@ int train(Config c, bool resume) {
     }
     generator = dist::rank_stream(generator);  // each rank its own dropout masks
     dist::DataParallel parallel(*model);  // rank 0's weights on every rank; each backward() averages the gradients
-    // Only now, with the resume accepted, does the run directory change.
-    std::optional<MetricsWriter> metrics, speed;
-    if (lead) {
-        io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
-        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);
-    }
     data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
                                      .pad_to = c.pad_to, .bucket = c.bucket, .shards = ranks, .shard = me});
     loader.seek(step);
+    // Only now, with everything accepted, does the run directory change. Before each write it must
+    // still be the directory this process locked.
+    const auto check_run_dir = [&] {
+        if (lead) held->check_unchanged();
+    };
+    std::optional<MetricsWriter> metrics, speed;
+    if (lead) {
+        check_run_dir();
+        io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
+        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);
+    }
     const std::int64_t first_step = step;
 
     std::int64_t parameters = 0;
@@ -310,8 +352,27 @@ int train(Config c, bool resume) {
                 throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad, ")", stopping));
         dist::check_replicas_identical(*model);
     };
+    // A checkpoint never covers metrics lines that are not on the disk.
+    const auto before_checkpoint = [&] {
+        check_run_dir();
+        if (lead) metrics->sync(), speed->sync();
+    };
     const auto save_latest = [&] {
+        before_checkpoint();
         if (lead) nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata);
+    };
+    // Divergence: a uniform guess over the classes has the cross-entropy ln(classes), so a loss a
+    // hundred times that, step after step, is a run that is no longer learning (a learning rate
+    // far too high, say). It stops the run as a non-finite loss does.
+    const double divergence_loss = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c.classes, 2)));
+    constexpr std::int64_t divergence_steps = 10;
+    std::int64_t steps_above = 0;
+    const auto check_divergence = [&](double loss_value, bool checkpoint_due) {
+        steps_above = loss_value > divergence_loss ? steps_above + 1 : 0;
+        if (steps_above < divergence_steps && (steps_above == 0 || !checkpoint_due)) return;  // no checkpoint from such a step
+        const std::string when = steps_above >= divergence_steps ? detail::cat("for ", steps_above, " steps in a row") : "where a checkpoint was due";
+        throw Error(detail::cat("the loss diverged: ", loss_value, " is above ", divergence_loss, " (100 times ln ", c.classes,
+                                ", a uniform guess's loss) ", when, stopping));
     };
     while (step < c.steps) {
         const std::int64_t current = step + 1;
@@ -343,19 +404,23 @@ int train(Config c, bool resume) {
             trained_positions += step_positions, interval_positions += step_positions, trained_tokens += static_cast<std::int64_t>(f[3]);
             NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
                       stopping);
+            const bool evaluated = step % c.eval_every == 0 || step == c.steps;
+            check_divergence(loss_value, evaluated || (stop && step < c.steps));
 
             const bool logged = step % c.log_every == 0 || step == c.steps;
             const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
             if (logged && lead) {
+                check_run_dir();
                 metrics->write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
                 speed->write({{"step", step}, {"tokens_per_s", std::round(tokens_per_s)}});
             }
             if (logged) interval_seconds = 0, interval_positions = 0;
             progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
 
-            if (step % c.eval_every == 0 || step == c.steps) {
+            if (evaluated) {
                 check_weights();
                 const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
+                check_run_dir();
                 if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
                 const bool improved = val.accuracy > best.data<double>()[0];
                 if (improved) {
@@ -363,6 +428,7 @@ int train(Config c, bool resume) {
                     io::Metadata m = run_metadata;
                     m.emplace("step", std::to_string(step));
                     m.emplace("val_accuracy", std::to_string(val.accuracy));
+                    before_checkpoint();
                     if (lead) nn::save_weights(best_path, *model, m);
                 }
                 save_latest();
@@ -388,6 +454,7 @@ int train(Config c, bool resume) {
     nn::load_weights(read_on_rank_0(best_path), best_path, *model);
     const Evaluation test = evaluate(*model, data.test, c.batch, c.bucket);
     if (lead) {
+        check_run_dir();
         metrics->write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
         write_plot(dir);
     }
@@ -414,22 +481,18 @@ int train(Config c, bool resume) {
 
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads) {
     if (threads > 0) set_num_threads(static_cast<int>(threads));
+    check_address_space(num_threads());
     std::string path = target;
     if (fs::is_directory(target)) {
         path = target + "/best.safetensors";
         if (!fs::exists(path)) path = target + "/latest.safetensors";
     }
     const io::Safetensors file = io::load_safetensors(path);
-    const auto it = file.metadata.find("config");
-    NYX_CHECK(it != file.metadata.end(), path, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
-    const nlohmann::json json = nlohmann::json::parse(it->second, nullptr, false);
-    NYX_CHECK(!json.is_discarded(), path, ": the configuration in its metadata is not valid JSON");
-    const Config c = from_json(json, path);
-    validate(c);
+    const Config c = config_of(file, path);
     const Splits data = load_data(c);
     Generator generator(c.seed);
     const auto model = make_model(c, data, generator);
-    nn::load_weights(path, *model);
+    nn::load_weights(file, path, *model);
     const data::Dataset& dataset = split_of(data, split);
     const Evaluation e = evaluate(*model, dataset, c.batch, c.bucket);
     std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
