@@ -5,8 +5,9 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and stops.
 set -euo pipefail
 
+# strace: the test nyx_train_write-order watches the order of nyx-train's fsync and rename calls.
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist "$@")
+          zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist strace "$@")
 
 missing=()
 for p in "${packages[@]}"; do
