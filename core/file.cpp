@@ -78,9 +78,10 @@ std::vector<unsigned char> read_file(const std::string& path) {
 std::string read_text_file(const std::string& path) {
     const std::vector<unsigned char> bytes = read_file(path);
     constexpr std::string_view bom = "\xEF\xBB\xBF";
-    std::string text(bytes.begin(), bytes.end());
-    if (text.starts_with(bom)) text.erase(0, bom.size());
-    return text;
+    const auto* first = reinterpret_cast<const char*>(bytes.data());
+    std::string_view text(first, bytes.size());
+    if (text.starts_with(bom)) text.remove_prefix(bom.size());
+    return std::string(text);  // one copy, without the mark
 }
 
 void for_each_line(std::string_view text, const std::function<void(std::int64_t, std::string_view)>& visit) {

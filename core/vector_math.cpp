@@ -85,6 +85,14 @@ void exp(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_expf, _ZG
 void erf(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_erff, _ZGVdN8v_erff, _ZGVeN16v_erff, in, out, n); }
 void tanh(const float* in, float* out, std::int64_t n) { apply(_ZGVbN4v_tanhf, _ZGVdN8v_tanhf, _ZGVeN16v_tanhf, in, out, n); }
 
+// The 16 partial sums added pairwise, halves onto halves: a fixed order, done in vector registers
+// (adding them one by one reloads each from memory, which stalls a short row's reduction).
+inline double combine(double (&partial)[lanes]) {
+    for (int width = lanes / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; ++k) partial[k] += partial[k + width];
+    return partial[0];
+}
+
 // Sums of f32 accumulate in f64: 16 partial sums, combined in a fixed order. A sum of squares of
 // values up to f32's largest (3.4e38) does not overflow, and a mean of values near 1e8 keeps its
 // fraction.
@@ -93,8 +101,7 @@ NYX_VECTORIZED double sum(const float* x, std::int64_t n) {
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
         for (int k = 0; k < lanes; ++k) partial[k] += x[i + k];
-    double total = 0;
-    for (int k = 0; k < lanes; ++k) total += partial[k];
+    double total = combine(partial);
     for (; i < n; ++i) total += x[i];
     return total;
 }
@@ -104,8 +111,7 @@ NYX_VECTORIZED double dot(const float* x, const float* y, std::int64_t n) {
     std::int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
         for (int k = 0; k < lanes; ++k) partial[k] += static_cast<double>(x[i + k]) * y[i + k];
-    double total = 0;
-    for (int k = 0; k < lanes; ++k) total += partial[k];
+    double total = combine(partial);
     for (; i < n; ++i) total += static_cast<double>(x[i]) * y[i];
     return total;
 }

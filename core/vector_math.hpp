@@ -15,7 +15,8 @@
 // run their inner loops at full vector width. Works on function templates too.
 // Not under ThreadSanitizer: it instruments the clones' resolvers, which the loader runs before the
 // TSan runtime has started (the program crashes at load). Not when built with NYX_VECTORIZE=OFF
-// (NYX_NO_VECTORIZE), which runs baseline code as on a CPU without AVX, libmvec's SSE width included.
+// (NYX_NO_VECTORIZE): then nyx's kernels run baseline code, and libmvec its SSE width, as on a CPU
+// without AVX.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && !defined(NYX_NO_VECTORIZE)
 #define NYX_VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

@@ -159,9 +159,18 @@ namespace {
 constexpr std::int64_t rows_per_chunk = 64;
 }  // namespace
 
+// x - m for a row, with the f64 mean m taken in two parts: m rounded to T, subtracted exactly from
+// the values near it, then what the rounding left. Near 1e8 in f32 that keeps the 4 units that the
+// rounded mean alone would lose, and the loop stays in T (vector width).
+template <class T>
+inline void subtract_mean(const T* __restrict in, double m, T* __restrict out, std::int64_t width) {  // inlined into the vector clones
+    const auto rounded = static_cast<T>(m), rest = static_cast<T>(m - static_cast<double>(rounded));
+    for (std::int64_t j = 0; j < width; ++j) out[j] = (in[j] - rounded) - rest;
+}
+
 // Rows [first, last) of width elements: y = (x - mean)·rstd·w + b, saving mean and rstd in f64.
-// The statistics are f64 for f32 rows too: the mean of values near 1e8 keeps its fraction, x - mean
-// is rounded once, and the variance of values near 1e30 does not overflow.
+// The statistics are f64 for f32 rows too: the mean of values near 1e8 keeps its fraction, and the
+// variance of values near 1e30 does not overflow.
 template <class T>
 NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py, double* pm, double* pr, std::int64_t first,
                                     std::int64_t last, std::int64_t width, double eps) {
@@ -169,7 +178,7 @@ NYX_VECTORIZED void layer_norm_rows(const T* px, const T* pw, const T* pb, T* py
         const T* __restrict in = px + r * width;
         T* __restrict out = py + r * width;
         const double m = vmath::sum(in, width) / static_cast<double>(width);
-        for (std::int64_t j = 0; j < width; ++j) out[j] = static_cast<T>(in[j] - m);
+        subtract_mean(in, m, out, width);
         const double rstd = 1 / std::sqrt(vmath::dot(out, out, width) / static_cast<double>(width) + eps);
         pm[r] = m, pr[r] = rstd;
         const T inv = static_cast<T>(rstd);
@@ -191,9 +200,9 @@ NYX_VECTORIZED void layer_norm_backward_rows(const T* px, const T* pg, const T* 
         const T* __restrict in = px + r * width;
         const T* __restrict dy = pg + r * width;
         T* __restrict out = pd + r * width;
-        const double m = pm[r];
         const T inv = static_cast<T>(pr[r]);
-        for (std::int64_t j = 0; j < width; ++j) xhat[j] = static_cast<T>(in[j] - m) * inv;
+        subtract_mean(in, pm[r], xhat, width);
+        for (std::int64_t j = 0; j < width; ++j) xhat[j] *= inv;
         if (pw)
             for (std::int64_t j = 0; j < width; ++j) dxhat[j] = dy[j] * pw[j];
         else
@@ -318,8 +327,9 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
 // loss_i = (1 - ε)·(lse_i - x_i,t) + ε·(lse_i - mean_c x_i,c), lse = log Σ_c e^x_i,c; ignored targets add 0.
 // Each row is formed from its shifted logits x - m (m the row's maximum) and s = log Σ_c e^(x_c - m),
 // as lse - x_t = s - (x_t - m): never a difference of two large rounded numbers (at logits of 1e8,
-// lse = 1e8 + ln 2 rounds to 1e8 in f32). The smoothing term is left out when ε = 0, so that a
-// logit of -inf, whose class has probability 0, adds 0 rather than 0 · ∞.
+// lse = 1e8 + ln 2 rounds to 1e8 in f32). A term of weight 0 is left out (the smoothing term when
+// ε = 0, the label's when ε = 1), so that a logit of -inf, whose class has probability 0, adds 0
+// rather than 0 · ∞.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options) {
     NYX_CHECK((logits.dim() == 2 && targets.dim() == 1 && targets.shape()[0] == logits.shape()[0]) ||
                   (logits.dim() == 1 && targets.dim() == 0),
@@ -360,7 +370,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
                                  continue;
                              }
                              const double nll = s - static_cast<double>(row[pt[r]] - m);  // -log p_t
-                             pr[r] = static_cast<T>(smoothing == 0 ? nll : (1 - smoothing) * nll + smoothing * (s - shifted_mean));
+                             const double smoothed = s - shifted_mean;  // mean over c of -log p_c
+                             pr[r] = static_cast<T>(smoothing == 0   ? nll
+                                                    : smoothing == 1 ? smoothed
+                                                                     : (1 - smoothing) * nll + smoothing * smoothed);
                          }
                      });
     });

@@ -53,9 +53,10 @@ Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, const Shape& axes, bool keepdim = false);
 Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const Shape& axes, bool keepdim = false);
-// x minus its mean over `axes` (all when empty), kept as size-1 axes. Each deviation is rounded once:
-// subtracting the mean rounded to f32 would be off by up to half its last place (4 near 1e8).
-// var and layer norm's composite form centre with it.
+// x minus its mean over `axes` (all when empty), of x's shape. x is shifted first by its mean rounded
+// to the dtype, then by the mean of what is left, so the deviations are right to their own last
+// places; subtracting the rounded mean alone would be off by up to half the mean's last place (4 for
+// f32 values near 1e8). var and layer norm's composite form centre with it.
 Tensor deviations(const Tensor& x, const Shape& axes = {});
 // Variance with Bessel's correction by default (correction = 1), as torch.var.
 Tensor var(const Tensor& x, const Shape& axes = {}, double correction = 1, bool keepdim = false);

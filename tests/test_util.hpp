@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the test files.
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -61,7 +62,13 @@ inline std::vector<std::uint64_t> learning_seeds() {
     if (!text) return {1, 2, 3};
     std::vector<std::uint64_t> seeds;
     std::stringstream list(text);
-    for (std::string item; std::getline(list, item, ',');) seeds.push_back(std::stoull(item));
+    for (std::string item; std::getline(list, item, ',');) {
+        std::uint64_t seed = 0;
+        const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), seed);
+        REQUIRE_MESSAGE((error == std::errc() && end == item.data() + item.size() && !item.empty()),
+                        "NYX_LEARNING_SEEDS=\"", text, "\" is not a comma-separated list of seeds (\"", item, "\")");
+        seeds.push_back(seed);
+    }
     REQUIRE_MESSAGE(!seeds.empty(), "NYX_LEARNING_SEEDS holds no seed");
     return seeds;
 }

@@ -373,10 +373,14 @@ divergence)
   blow=(listops "${tiny[@]}" --lr 1e6 --warmup 0 --steps 100 --log-every 1)
   expect_error "the loss diverged" "${blow[@]}" --eval-every 50 --run-dir d
   [ ! -e d/latest.safetensors ] || fail "a checkpoint was written after the loss diverged"
-  # A checkpoint due while the loss is that high is not written: the last good one stays.
-  expect_error "The last good checkpoint is $work/d2/latest.safetensors" "${blow[@]}" --eval-every 1 --run-dir d2
+  # No checkpoint holds diverged weights. With a warm-up, step 1 runs at lr 0 and is checkpointed;
+  # step 2's update blows the weights up, which its training loss (taken before the update) cannot
+  # show, but validation does, before the checkpoint is written: the last good one stays step 1's.
+  expect_error "The last good checkpoint is $work/d2/latest.safetensors" listops "${tiny[@]}" --lr 1e6 --warmup 10 --steps 100 \
+    --log-every 1 --eval-every 1 --run-dir d2
   grep -q '"step":1,"split":"val"' d2/metrics.jsonl && ! grep -q '"step":2,"split":"val"' d2/metrics.jsonl || fail "expected step 1's validation only"
-  "$nyx_train" eval d2/latest.safetensors > /dev/null || fail "the last good checkpoint does not load"
+  loss=$("$nyx_train" eval d2/latest.safetensors --split val | sed -E 's/.*\(loss ([^,]+),.*/\1/')
+  awk -v l="$loss" 'BEGIN { exit !(l + 0 < 230) }' || fail "the last good checkpoint holds diverged weights (validation loss $loss)"
   ;;
 failed-resume)
   # A resume that is refused changes nothing: here the training file has lost lines, and the data

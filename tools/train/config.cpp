@@ -169,7 +169,17 @@ std::string key_of(std::string_view flag) {
 }
 
 bool may_change_on_resume(std::string_view key) {
-    return key == "steps" || key == "threads" || key == "eval_every" || key == "log_every";
+    return std::find(resumable_keys.begin(), resumable_keys.end(), key) != resumable_keys.end();
+}
+
+std::string resume_changes() {
+    std::string text = "only";
+    for (std::size_t i = 0; i < resumable_keys.size(); ++i) {
+        std::string flag = "--" + std::string(resumable_keys[i]);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        text += (i == 0 ? " " : i + 1 == resumable_keys.size() ? " and " : ", ") + flag;
+    }
+    return text + " can change on resume";
 }
 
 std::string value_text(const nlohmann::ordered_json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }

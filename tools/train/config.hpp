@@ -1,6 +1,7 @@
 #pragma once
 // A nyx-train run's configuration: every option, resolved, as RUN_DIR/config.json holds it and as
 // each checkpoint's metadata repeats it (so a checkpoint alone can be evaluated).
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,9 +60,11 @@ inline constexpr std::int64_t class_limit = 65536, position_limit = 65536;
 
 // The config.json key of a flag: "head_dim" for "--head-dim".
 std::string key_of(std::string_view flag);
-// The options that may change when a run is resumed: steps, threads, eval_every and log_every.
+// The options that may change when a run is resumed (config.json keys); every other must equal the run's.
+inline constexpr std::array<std::string_view, 4> resumable_keys = {"steps", "threads", "eval_every", "log_every"};
 bool may_change_on_resume(std::string_view key);
-inline constexpr const char* resume_changes = "only --steps, --threads, --eval-every and --log-every can change on resume";
+// "only --steps, --threads, --eval-every and --log-every can change on resume", from resumable_keys.
+std::string resume_changes();
 
 // The first key, in config.json's order, whose values differ between the configurations of one
 // run, with both values as text; none when they agree. The options that may change on resume are

@@ -64,7 +64,7 @@ struct TaskFlags {
             NYX_CHECK(key != "run_dir" || run[key] == command[key], "--run-dir names ", train::value_text(command[key]),
                       " but --resume names ", train::value_text(run[key]), "; a run resumes in its own directory");
             NYX_CHECK(run[key] == command[key], option->get_name(), " is ", train::value_text(run[key]), " in ", source,
-                      ", the command gives ", train::value_text(command[key]), "; ", train::resume_changes);
+                      ", the command gives ", train::value_text(command[key]), "; ", train::resume_changes());
         }
         if (c.threads != threads)
             std::printf("note: the run used %ld threads; with another count the losses may differ in the last bits from an "

@@ -256,7 +256,8 @@ int train(Config c, bool resume) {
     else if (ranks > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
     check_address_space(num_threads());
     // Rank 0 holds the run directory, locked, for the whole run. Nothing in it changes before the
-    // data, the configuration and the checkpoint are all accepted.
+    // data, the configuration and the checkpoint are all accepted, but the lock file (which names
+    // the holder) and the temporary files of a killed write (which are removed).
     std::optional<RunDirectory> held;
     if (lead) {
         NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
@@ -374,6 +375,22 @@ int train(Config c, bool resume) {
         throw Error(detail::cat("the loss diverged: ", loss_value, " is above ", divergence_loss, " (100 times ln ", c.classes,
                                 ", a uniform guess's loss) ", when, stopping));
     };
+    // A step's training loss comes from the weights before its update, so the weights a checkpoint
+    // would hold are checked too, by a loss computed from them (validation's, or the step's batch
+    // again, in eval mode so that no dropout mask is drawn).
+    const auto check_weights_loss = [&](double loss_value) {
+        if (loss_value > divergence_loss)
+            throw Error(detail::cat("the loss diverged: the weights after this step give the loss ", loss_value, ", above ",
+                                    divergence_loss, " (100 times ln ", c.classes, ", a uniform guess's loss)", stopping));
+    };
+    const auto batch_loss = [&](const data::Batch& batch) {
+        NoGradGuard no_grad;
+        model->eval();
+        Tensor loss = tensor({ops::cross_entropy((*model)(batch.inputs, batch.mask), batch.labels).item<float>()}, f64);
+        model->train();
+        dist::all_reduce(loss);
+        return loss.item<double>() / ranks;
+    };
     while (step < c.steps) {
         const std::int64_t current = step + 1;
         try {  // an error names its step and the last good checkpoint, which it leaves as it was
@@ -420,6 +437,7 @@ int train(Config c, bool resume) {
             if (evaluated) {
                 check_weights();
                 const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
+                check_weights_loss(val.loss);
                 check_run_dir();
                 if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
                 const bool improved = val.accuracy > best.data<double>()[0];
@@ -437,6 +455,7 @@ int train(Config c, bool resume) {
             }
             if (stop && step < c.steps) {
                 check_weights();
+                check_weights_loss(batch_loss(batch));
                 save_latest();
                 if (lead) write_plot(dir);
                 progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
