@@ -303,6 +303,12 @@ special-files)
   "$nyx_train" eval r > /dev/null || fail "a checkpoint behind a symbolic link does not load"
   mkfifo train.fifo
   expect_error "train.fifo is a FIFO (named pipe), not a regular file" text --train-file train.fifo --test-file train.fifo --run-dir t
+  # A checkpoint whose weights hold a NaN (damaged, or not written by nyx-train) is refused by name,
+  # not evaluated to a loss of NaN. The last 4 bytes of a weights file are an f32 of its last tensor.
+  "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir nanrun > /dev/null
+  size=$(stat -c %s nanrun/best.safetensors)
+  printf '\000\000\300\177' | dd of=nanrun/best.safetensors bs=1 seek=$((size - 4)) conv=notrunc status=none
+  expect_error "nanrun/best.safetensors holds non-finite weights" eval nanrun/best.safetensors
   ;;
 foreign)
   # Another run's checkpoint of the same shape (another seed) is not resumed as if it were this run's.
@@ -331,6 +337,15 @@ address-space)
       [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v $kib: status $status (137: it hung and was killed; 134: it aborted): $out"
       grep -q "(ulimit -v $kib), and nyx-train with .* threads needs at least" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
     done
+  done
+  # Below about 200000 OpenBLAS's own thread spins from the moment the library loads, and an
+  # ordinary exit waits for it for ever: any command, --help included, is refused and leaves at once.
+  for command in "--help" "listops ${tiny[*]} --steps 4 --run-dir as150000"; do
+    status=0
+    # shellcheck disable=SC2086
+    out=$( (ulimit -v 150000; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
+    [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v 150000: status $status (137: it hung and was killed): $out"
+    grep -q "(ulimit -v 150000)" <<<"$out" || fail "under ulimit -v 150000, no clear message: $out"
   done
   ;;
 replaced)
@@ -391,9 +406,21 @@ failed-resume)
         --landmarks 4 --conv 3 --batch 8)
   "$nyx_train" "${text[@]}" --steps 4 --eval-every 2 --run-dir t > /dev/null
   cp -r t before
+  cp train.tsv full.tsv
   head -24 train.tsv > shorter.tsv && mv shorter.tsv train.tsv
   expect_error "has 4 examples, fewer than one batch of 8" text --resume t --steps 8
   diff -r -x .lock before t > /dev/null || fail "a refused resume changed the run directory: $(diff -r -x .lock before t | head -5)"
+  # The same when the fault is in speed.jsonl (here a directory), which is read before anything is written.
+  cp full.tsv train.tsv
+  rm -rf t && cp -r before t && rm t/speed.jsonl && mkdir t/speed.jsonl && cp -r t before-bad-speed
+  expect_error "speed.jsonl" text --resume t --steps 8
+  diff -r -x .lock before-bad-speed t > /dev/null || fail "a refused resume changed the run directory: $(diff -r -x .lock before-bad-speed t | head -5)"
+  # Empty values, as an unset variable in a job script gives, are refused rather than taken as the default.
+  expect_error "--resume needs a run directory" text --resume ""
+  expect_error "--run-dir needs a directory" "${text[@]}" --run-dir ""
+  # A padded length shorter than the data is refused before anything is written.
+  expect_error "--pad-to 5 is shorter than the longest sequence" "${text[@]}" --pad-to 5 --run-dir p
+  [ ! -e p/config.json ] || fail "a refused --pad-to wrote p/config.json"
   ;;
 write-order)
   # Each checkpoint is written after an fsync of metrics.jsonl and speed.jsonl, so a checkpoint

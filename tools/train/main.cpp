@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,13 @@ struct TaskFlags {
     // the flags that may change on resume. The others may be given (a job script re-runs its own
     // command line with --resume added) but must equal the run's values.
     Config resolve(const std::string& task) const {
+        // An empty value given on purpose is a mistake (an unset variable in a job script, say), not
+        // a request for the default: --resume "" would silently start a new run.
+        NYX_CHECK(app->get_option("--resume")->count() == 0 || !resume.empty(),
+                  "--resume needs a run directory, got an empty one (is a variable in the command unset?)");
+        NYX_CHECK(app->get_option("--run-dir")->count() == 0 || !given.run_dir.empty(),
+                  "--run-dir needs a directory, got an empty one (is a variable in the command unset?); leave the flag out for "
+                  "the default runs/TASK-ATTN-TIME");
         if (resume.empty()) {
             Config c = train::defaults(task, given.preset);
             for (const auto& [option, copy] : fields)
@@ -159,6 +167,17 @@ Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // First of all, the address space. Under a small limit (ulimit -v below about 200000) OpenBLAS's
+    // own thread, started when the library loaded, retries a failing allocation for ever, and a
+    // normal exit would wait for it for ever: even --help would hang. So the check comes before
+    // anything else, and a refusal leaves with _Exit, which does not wait.
+    try {
+        train::check_address_space(1);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nyx-train: %s\n", e.what());
+        std::fflush(nullptr);
+        std::_Exit(1);
+    }
     std::optional<dist::Session> session;  // MPI, when mpirun started this process
     try {
         session.emplace(argc, argv);

@@ -34,12 +34,15 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
 }
 
 MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) : path_(path) {
-    std::string kept;
     for (const auto& [j, line] : read_records(path))  // a finished run's test result is redone
-        if (j["step"].get<std::int64_t>() <= last_step && !(j.contains("split") && j["split"] == "test")) kept += line + "\n";
-    io::write_file_atomically(path, kept);
-    out_.open(path, std::ios::app);
-    NYX_CHECK(out_.good(), path, ": cannot open for writing");
+        if (j["step"].get<std::int64_t>() <= last_step && !(j.contains("split") && j["split"] == "test")) kept_ += line + "\n";
+}
+
+void MetricsWriter::start() {
+    io::write_file_atomically(path_, kept_);
+    kept_.clear();
+    out_.open(path_, std::ios::app);
+    NYX_CHECK(out_.good(), path_, ": cannot open for writing");
 }
 
 void MetricsWriter::write(const nlohmann::ordered_json& record) {

@@ -26,15 +26,18 @@ std::vector<MetricsRecord> read_metrics(const std::string& path);
 // Writes either file.
 class MetricsWriter {
   public:
-    // Keeps the records up to `last_step` but the test result (a resumed run writes what came after
-    // again, and its own test result), then appends.
+    // Reads the file (a missing one is empty) and keeps the records up to `last_step` but the test
+    // result (a resumed run writes what came after again, and its own test result). Writes nothing
+    // until start(), so that a resume refused after this leaves the file as it was.
     MetricsWriter(const std::string& path, std::int64_t last_step);
+    // Writes the kept records back, then appends.
+    void start();
     void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed
     // Puts the lines written so far on the disk (fsync): before a checkpoint that covers them.
     void sync();
 
   private:
-    std::string path_;
+    std::string path_, kept_;
     std::ofstream out_;
 };
 

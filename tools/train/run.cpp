@@ -65,16 +65,6 @@ double peak_rss_mb() {
 // in: OpenBLAS reserves 128 MiB for each thread that multiplies matrices and, when that fails,
 // retries for ever (deaf to SIGTERM), and the C library reserves 64 MiB for each thread that
 // allocates. The floor, 256 MiB and 256 MiB per thread, leaves room for the rest of a small run.
-void check_address_space(int threads) {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
-    constexpr std::uint64_t mib = std::uint64_t{1} << 20;
-    const std::uint64_t needed = (256 + 256 * static_cast<std::uint64_t>(threads)) * mib;
-    NYX_CHECK(limit.rlim_cur >= needed, "the address space is limited to ", limit.rlim_cur / mib, " MiB (ulimit -v ", limit.rlim_cur / 1024,
-              "), and nyx-train with ", threads, " threads needs at least ", needed / mib, " MiB (256 MiB, and 256 MiB per thread for "
-              "OpenBLAS's and the C library's buffers); raise it (ulimit -v ", needed / 1024, " or more) or use fewer --threads");
-}
-
 std::string clock_text(double seconds) {
     const auto s = static_cast<long>(seconds);
     char out[32];
@@ -217,12 +207,36 @@ std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Spl
     return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
 }
 
+// The first parameter holding NaN or ±inf, as "NAME holds ...", or "" when all are finite.
+std::string first_non_finite_weight(const nn::Module& model) {
+    for (const auto& [name, p] : model.named_parameters())
+        if (const std::string bad = autograd::first_non_finite(p); !bad.empty()) return detail::cat(name, " holds ", bad);
+    return {};
+}
+
+// A checkpoint's weights, just loaded, are finite: a file written by anything else than nyx-train
+// (which never saves non-finite weights) or damaged is refused rather than evaluated to NaN.
+void check_loaded_weights(const nn::Module& model, const std::string& path) {
+    const std::string bad = first_non_finite_weight(model);
+    NYX_CHECK(bad.empty(), path, " holds non-finite weights (", bad, "); it is not a checkpoint nyx-train wrote, or it was damaged");
+}
+
 void write_plot(const std::string& run_dir) {
     const std::string svg = plot_svg({{run_label(run_dir), read_metrics(run_dir + "/metrics.jsonl")}});
     io::write_file_atomically(run_dir + "/curves.svg", svg);
 }
 
 }  // namespace
+
+void check_address_space(int threads) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    constexpr std::uint64_t mib = std::uint64_t{1} << 20;
+    const std::uint64_t needed = (256 + 256 * static_cast<std::uint64_t>(threads)) * mib;
+    NYX_CHECK(limit.rlim_cur >= needed, "the address space is limited to ", limit.rlim_cur / mib, " MiB (ulimit -v ", limit.rlim_cur / 1024,
+              "), and nyx-train with ", threads, " threads needs at least ", needed / mib, " MiB (256 MiB, and 256 MiB per thread for "
+              "OpenBLAS's and the C library's buffers); raise it (ulimit -v ", needed / 1024, " or more) or use fewer --threads");
+}
 
 Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket) {
     const bool was_training = model.is_training();
@@ -276,7 +290,10 @@ int train(Config c, bool resume) {
     std::printf("nyx-train %s: loading the data...\n", c.task.c_str());
     std::fflush(stdout);
     const Splits data = load_data(c);
-    const std::int64_t positions = c.pad_to > 0 ? c.pad_to : std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
+    const std::int64_t longest = std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
+    NYX_CHECK(c.pad_to == 0 || c.pad_to >= longest, "--pad-to ", c.pad_to, " is shorter than the longest sequence of the data (",
+              longest, " positions); give --pad-to ", longest, " or more, or 0 to pad each batch to its longest");
+    const std::int64_t positions = c.pad_to > 0 ? c.pad_to : longest;
     NYX_CHECK(!resume || (c.max_positions == positions && c.classes == data.train.classes), dir,
               ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
               c.max_positions, " and ", c.classes, ")");
@@ -301,6 +318,7 @@ int train(Config c, bool resume) {
                                     "/config.json has ", d->second, " (copied from another run?); resume the run it belongs to, or start "
                                     "afresh without --resume"));
         step = nn::load_training_state(checkpoint, latest, *model, optimizer, &schedule, generator);
+        check_loaded_weights(*model, latest);
         NYX_CHECK(step < c.steps, dir, " already ran ", step, " steps; give a larger --steps to continue it");
         if (lead)
             for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
@@ -320,8 +338,9 @@ int train(Config c, bool resume) {
     std::optional<MetricsWriter> metrics, speed;
     if (lead) {
         check_run_dir();
+        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);  // read, not yet written
         io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
-        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);
+        metrics->start(), speed->start();
     }
     const std::int64_t first_step = step;
 
@@ -348,9 +367,8 @@ int train(Config c, bool resume) {
     const char* const stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
     // Called before any checkpoint is written, so that the last one is always good to resume.
     const auto check_weights = [&] {
-        for (const auto& [name, p] : model->named_parameters())
-            if (const std::string bad = autograd::first_non_finite(p); !bad.empty())
-                throw Error(detail::cat("the weights became non-finite (", name, " holds ", bad, ")", stopping));
+        if (const std::string bad = first_non_finite_weight(*model); !bad.empty())
+            throw Error(detail::cat("the weights became non-finite (", bad, ")", stopping));
         dist::check_replicas_identical(*model);
     };
     // A checkpoint never covers metrics lines that are not on the disk.
@@ -512,6 +530,7 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     Generator generator(c.seed);
     const auto model = make_model(c, data, generator);
     nn::load_weights(file, path, *model);
+    check_loaded_weights(*model, path);
     const data::Dataset& dataset = split_of(data, split);
     const Evaluation e = evaluate(*model, dataset, c.batch, c.bucket);
     std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
