@@ -226,7 +226,13 @@ bad-flags)
   cmp -s r/config.json config.before && cmp -s r/metrics.jsonl metrics.before || fail "a corrupt checkpoint's resume changed the run"
   cp latest.good r/latest.safetensors
   expect_error "is a listops run" text --resume r
-  expect_error "--resume: Directory does not exist" listops --resume nowhere
+  expect_error "--resume nowhere: no such directory" listops --resume nowhere
+  mkdir empty-dir
+  expect_error "holds no config.json, so it is not a nyx-train run directory" listops --resume empty-dir
+  # Numbers are decimal and within their type: no wrapped --seed -1, no clamped seed, no hex.
+  expect_error '"-1" is not a decimal number' listops --seed -1
+  expect_error '"18446744073709551616" is not a decimal number' listops --seed 18446744073709551616
+  expect_error '"0x10" is not a decimal number' listops --lr 0x10
   # A run that stopped before its first checkpoint can be started afresh.
   "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir fresh > /dev/null
   rm fresh/latest.safetensors
@@ -445,7 +451,7 @@ mpi)
   within_1e4 one two || fail "2 ranks' losses differ from one process's by more than 1e-4: $(largest_difference one two)"
   echo "2 ranks against 1 process: largest relative difference of the loss $(largest_difference one two)"
   [ "$(grep -c 'loading the data' two.txt)" -eq 1 ] || fail "more than rank 0 printed: $(cat two.txt)"
-  grep -q '2 ranks × 1 threads' two.txt && grep -q 'data parallel: 2 ranks; per step (after the first) .* MB of gradients averaged in .* allreduce' two.txt || fail "no data-parallel summary: $(cat two.txt)"
+  grep -q '2 ranks × 1 thread$' two.txt && grep -q 'data parallel: 2 ranks; per step (after the first) .* MB of gradients averaged in .* allreduce' two.txt || fail "no data-parallel summary: $(cat two.txt)"
   mkdir auto && (cd auto && ranks 2 "$nyx_train" "${run[@]}" --steps 2 > /dev/null)  # no --run-dir: rank 0 names one
   [ "$(ls auto/runs | wc -l)" -eq 1 ] || fail "expected one run directory, made by rank 0: $(ls auto/runs)"
   for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "two/$f" ] || fail "two/$f is missing"; done

@@ -1,5 +1,6 @@
 // nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 
@@ -34,6 +36,19 @@ struct TaskFlags {
     void add(const char* flag, T Config::*field, const char* help, const Config& shown) {
         CLI::Option* option = app->add_option(flag, given.*field, help);
         option->default_str(CLI::detail::to_string(shown.*field));
+        // A number must be written out in decimal and fit its type: CLI11 alone wraps --seed -1 to
+        // 2^64 - 1, saturates values past the type's range, and reads 0x10 as 16.
+        if constexpr (std::is_arithmetic_v<T>)
+            option->check(CLI::Validator(
+                [](std::string& text) -> std::string {
+                    T value{};
+                    const char *first = text.data(), *last = first + text.size();
+                    const auto [end, error] = std::from_chars(first, last, value);
+                    if (error == std::errc() && end == last && (std::is_signed_v<T> || text.front() != '-')) return {};
+                    return "\"" + text + "\" is not a decimal number in the range of " +
+                           (std::is_floating_point_v<T> ? "a double" : std::is_signed_v<T> ? "a 64-bit integer" : "a 64-bit unsigned integer");
+                },
+                "", "decimal"));
         fields.emplace_back(option, [field](Config& to, const Config& from) { to.*field = from.*field; });
     }
 
@@ -54,7 +69,9 @@ struct TaskFlags {
                 if (option->count() > 0) copy(c, given);
             return c;
         }
-        NYX_CHECK(std::filesystem::is_directory(resume), "--resume: Directory does not exist: ", resume);
+        NYX_CHECK(std::filesystem::exists(resume), "--resume ", resume, ": no such directory");
+        NYX_CHECK(std::filesystem::is_directory(resume), "--resume ", resume, " is not a directory; give the run directory (which holds config.json)");
+        NYX_CHECK(std::filesystem::exists(resume + "/config.json"), "--resume ", resume, " holds no config.json, so it is not a nyx-train run directory");
         const std::string source = resume + "/config.json";
         Config c = train::read_config(source);
         NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);

@@ -346,7 +346,8 @@ int train(Config c, bool resume) {
 
     std::int64_t parameters = 0;
     for (const Tensor& p : model->parameters()) parameters += p.numel();
-    const std::string layout = ranks > 1 ? detail::cat(ranks, " ranks × ", num_threads(), " threads") : detail::cat(num_threads(), " threads");
+    const std::string threads = detail::cat(num_threads(), num_threads() == 1 ? " thread" : " threads");
+    const std::string layout = ranks > 1 ? detail::cat(ranks, " ranks × ", threads) : threads;
     std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
                 "%s\n%s %s from step %ld to %ld\n",
                 c.task.c_str(), static_cast<long>(data.train.size()), static_cast<long>(data.val.size()), static_cast<long>(data.test.size()),
