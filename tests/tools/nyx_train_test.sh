@@ -233,6 +233,9 @@ bad-flags)
   expect_error '"-1" is not a decimal number' listops --seed -1
   expect_error '"18446744073709551616" is not a decimal number' listops --seed 18446744073709551616
   expect_error '"0x10" is not a decimal number' listops --lr 0x10
+  # A zero-padded number is decimal (CLI11 alone read 010 as octal 8, and refused 08).
+  "$nyx_train" listops "${tiny[@]}" --steps 010 --seed 08 --eval-every 5 --run-dir padded > /dev/null || fail "--steps 010 --seed 08 refused"
+  grep -q '"steps": 10,' padded/config.json && grep -q '"seed": 8,' padded/config.json || fail "010 and 08 not read as 10 and 8: $(cat padded/config.json)"
   # A run that stopped before its first checkpoint can be started afresh.
   "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir fresh > /dev/null
   rm fresh/latest.safetensors
@@ -335,23 +338,27 @@ address-space)
   # Under an address-space limit OpenBLAS retried a failing mmap for ever (deaf to SIGTERM), or
   # nyx aborted at exit. Now a limit too small is refused at once, naming it.
   [ -n "${NYX_TESTS_SANITIZED:-}" ] && { echo "SKIPPED: sanitizers reserve terabytes of address space, so ulimit -v stops them first"; exit 77; }
-  for kib in 300000 200000; do
-    for command in "listops ${tiny[*]} --steps 4 --run-dir as$kib" "eval as$kib"; do
+  # Enough for one thread, not for the two of the command: refused when the run starts.
+  for kib in 600000 700000; do
+    for command in "listops ${tiny[*]} --steps 4 --run-dir as$kib" "eval as$kib --threads 2"; do
       status=0
       # shellcheck disable=SC2086  # the command's words
       out=$( (ulimit -v "$kib"; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
       [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v $kib: status $status (137: it hung and was killed; 134: it aborted): $out"
-      grep -q "(ulimit -v $kib), and nyx-train with .* threads needs at least" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
+      grep -q "(ulimit -v $kib), and nyx-train with 2 threads needs at least 768 MiB" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
     done
   done
-  # Below about 200000 OpenBLAS's own thread spins from the moment the library loads, and an
-  # ordinary exit waits for it for ever: any command, --help included, is refused and leaves at once.
-  for command in "--help" "listops ${tiny[*]} --steps 4 --run-dir as150000"; do
-    status=0
-    # shellcheck disable=SC2086
-    out=$( (ulimit -v 150000; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
-    [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v 150000: status $status (137: it hung and was killed): $out"
-    grep -q "(ulimit -v 150000)" <<<"$out" || fail "under ulimit -v 150000, no clear message: $out"
+  # Too small for any run: every command, --help included, is refused first thing and leaves at
+  # once. Below about 200000 OpenBLAS's own thread spins from the moment the library loads, and an
+  # ordinary exit would wait for it for ever.
+  for kib in 300000 150000; do
+    for command in "--help" "listops ${tiny[*]} --steps 4 --run-dir as$kib"; do
+      status=0
+      # shellcheck disable=SC2086
+      out=$( (ulimit -v "$kib"; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
+      [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v $kib: status $status (137: it hung and was killed): $out"
+      grep -q "(ulimit -v $kib), and nyx-train with 1 thread needs at least 512 MiB" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
+    done
   done
   ;;
 replaced)

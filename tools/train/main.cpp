@@ -22,6 +22,26 @@ using train::Config;
 
 namespace {
 
+// A number written out in decimal that fits T. CLI11 alone wraps --seed -1 to 2^64 - 1, saturates
+// values past the type's range, and reads 0x10 as 16 and 010 as 8: so the text is checked here, and
+// an integer is handed on in its plain decimal form (010 is 10). A leading + is allowed.
+template <class T>
+CLI::Validator decimal() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            T value{};
+            const char *first = text.data() + (text.starts_with('+') ? 1 : 0), *last = text.data() + text.size();
+            const auto [end, error] = std::from_chars(first, last, value);
+            if (error == std::errc() && end == last && first != last && (std::is_signed_v<T> || *first != '-')) {
+                if constexpr (std::is_integral_v<T>) text = std::to_string(value);
+                return {};
+            }
+            return "\"" + text + "\" is not a decimal number in the range of " +
+                   (std::is_floating_point_v<T> ? "a double" : std::is_signed_v<T> ? "a 64-bit integer" : "a 64-bit unsigned integer");
+        },
+        "", "decimal");
+}
+
 // A task's flags. Each is written to `given`; only the flags on the command line override the
 // preset's defaults (so `--preset lra --steps 100` keeps the rest of the LRA preset).
 struct TaskFlags {
@@ -36,19 +56,7 @@ struct TaskFlags {
     void add(const char* flag, T Config::*field, const char* help, const Config& shown) {
         CLI::Option* option = app->add_option(flag, given.*field, help);
         option->default_str(CLI::detail::to_string(shown.*field));
-        // A number must be written out in decimal and fit its type: CLI11 alone wraps --seed -1 to
-        // 2^64 - 1, saturates values past the type's range, and reads 0x10 as 16.
-        if constexpr (std::is_arithmetic_v<T>)
-            option->check(CLI::Validator(
-                [](std::string& text) -> std::string {
-                    T value{};
-                    const char *first = text.data(), *last = first + text.size();
-                    const auto [end, error] = std::from_chars(first, last, value);
-                    if (error == std::errc() && end == last && (std::is_signed_v<T> || text.front() != '-')) return {};
-                    return "\"" + text + "\" is not a decimal number in the range of " +
-                           (std::is_floating_point_v<T> ? "a double" : std::is_signed_v<T> ? "a 64-bit integer" : "a 64-bit unsigned integer");
-                },
-                "", "decimal"));
+        if constexpr (std::is_arithmetic_v<T>) option->transform(decimal<T>());
         fields.emplace_back(option, [field](Config& to, const Config& from) { to.*field = from.*field; });
     }
 
@@ -133,6 +141,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     app->add_option("--resume", t.resume, "continue the run in RUN_DIR from its latest checkpoint");
     app->add_option("--comm-timeout", t.comm_timeout,
                     "with mpirun: seconds a rank waits for the others before it ends the job (a rank died or hangs)")
+        ->transform(decimal<double>())
         ->check(CLI::Range(0.001, 1e8))
         ->capture_default_str();
     app->add_flag("--detect-anomaly", t.detect_anomaly,
@@ -224,7 +233,7 @@ int main(int argc, char** argv) {
     CLI::App* eval = app.add_subcommand("eval", "evaluate a run's best checkpoint, or a checkpoint file");
     eval->add_option("target", target, "RUN_DIR or CHECKPOINT")->required();
     eval->add_option("--split", split, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
-    eval->add_option("--threads", threads, "threads (0 = every core)")->check(CLI::Range(0, 4096))->capture_default_str();
+    eval->add_option("--threads", threads, "threads (0 = every core)")->transform(decimal<std::int64_t>())->check(CLI::Range(0, 4096))->capture_default_str();
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
     plot->add_option("runs", run_dirs, "RUN_DIR...")->required()->check(CLI::ExistingDirectory);
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");

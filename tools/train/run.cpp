@@ -61,10 +61,6 @@ double peak_rss_mb() {
     return static_cast<double>(usage.ru_maxrss) / 1024;
 }
 
-// Refuses, before the first matrix product, an address-space limit (ulimit -v) too small to run
-// in: OpenBLAS reserves 128 MiB for each thread that multiplies matrices and, when that fails,
-// retries for ever (deaf to SIGTERM), and the C library reserves 64 MiB for each thread that
-// allocates. The floor, 256 MiB and 256 MiB per thread, leaves room for the rest of a small run.
 std::string clock_text(double seconds) {
     const auto s = static_cast<long>(seconds);
     char out[32];
@@ -228,14 +224,19 @@ void write_plot(const std::string& run_dir) {
 
 }  // namespace
 
+// Refused before the first matrix product: OpenBLAS reserves 128 MiB for each thread that
+// multiplies matrices and, when that fails, retries for ever (deaf to SIGTERM), and the C library
+// reserves 64 MiB for each thread that allocates. The floor, 256 MiB and 256 MiB per thread, leaves
+// room for the rest of a small run.
 void check_address_space(int threads) {
     rlimit limit{};
     if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
     constexpr std::uint64_t mib = std::uint64_t{1} << 20;
     const std::uint64_t needed = (256 + 256 * static_cast<std::uint64_t>(threads)) * mib;
     NYX_CHECK(limit.rlim_cur >= needed, "the address space is limited to ", limit.rlim_cur / mib, " MiB (ulimit -v ", limit.rlim_cur / 1024,
-              "), and nyx-train with ", threads, " threads needs at least ", needed / mib, " MiB (256 MiB, and 256 MiB per thread for "
-              "OpenBLAS's and the C library's buffers); raise it (ulimit -v ", needed / 1024, " or more) or use fewer --threads");
+              "), and nyx-train with ", threads, threads == 1 ? " thread" : " threads", " needs at least ", needed / mib,
+              " MiB (256 MiB, and 256 MiB per thread for OpenBLAS's and the C library's buffers); raise it (ulimit -v ", needed / 1024,
+              " or more)", threads > 1 ? " or use fewer --threads" : "");
 }
 
 Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket) {
@@ -292,7 +293,9 @@ int train(Config c, bool resume) {
     const Splits data = load_data(c);
     const std::int64_t longest = std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
     NYX_CHECK(c.pad_to == 0 || c.pad_to >= longest, "--pad-to ", c.pad_to, " is shorter than the longest sequence of the data (",
-              longest, " positions); give --pad-to ", longest, " or more, or 0 to pad each batch to its longest");
+              longest, " positions); ",
+              resume ? "the data no longer fits the run: restore the run's data, or start a new run"
+                     : detail::cat("give --pad-to ", longest, " or more, or 0 to pad each batch to its longest"));
     const std::int64_t positions = c.pad_to > 0 ? c.pad_to : longest;
     NYX_CHECK(!resume || (c.max_positions == positions && c.classes == data.train.classes), dir,
               ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
@@ -398,7 +401,7 @@ int train(Config c, bool resume) {
     // would hold are checked too, by a loss computed from them (validation's, or the step's batch
     // again, in eval mode so that no dropout mask is drawn).
     const auto check_weights_loss = [&](double loss_value) {
-        if (loss_value > divergence_loss)
+        if (!(loss_value <= divergence_loss))  // NaN and +inf too
             throw Error(detail::cat("the loss diverged: the weights after this step give the loss ", loss_value, ", above ",
                                     divergence_loss, " (100 times ln ", c.classes, ", a uniform guess's loss)", stopping));
     };
@@ -456,7 +459,7 @@ int train(Config c, bool resume) {
             if (evaluated) {
                 check_weights();
                 const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
-                check_weights_loss(val.loss);
+                if (val.examples > 0) check_weights_loss(val.loss);
                 check_run_dir();
                 if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
                 const bool improved = val.accuracy > best.data<double>()[0];

@@ -7,13 +7,13 @@
 
 namespace nyx::train {
 
-// Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
-// `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved).
 // Throws, naming the limit and what is needed, when the address space (ulimit -v) is too small for
 // nyx-train with `threads` threads: 256 MiB, and 256 MiB per thread for OpenBLAS's and the C
 // library's buffers.
 void check_address_space(int threads);
 
+// Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
+// `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved).
 int train(Config config, bool resume);
 
 struct Evaluation {
