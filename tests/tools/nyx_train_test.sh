@@ -338,27 +338,24 @@ address-space)
   # Under an address-space limit OpenBLAS retried a failing mmap for ever (deaf to SIGTERM), or
   # nyx aborted at exit. Now a limit too small is refused at once, naming it.
   [ -n "${NYX_TESTS_SANITIZED:-}" ] && { echo "SKIPPED: sanitizers reserve terabytes of address space, so ulimit -v stops them first"; exit 77; }
+  # refused KIB MESSAGE COMMAND: under ulimit -v KIB, the command ends with status 1 and MESSAGE.
+  refused() {
+    local kib=$1 message=$2 status=0 out; shift 2
+    out=$( (ulimit -v "$kib"; timeout -s KILL 60 "$nyx_train" "$@") 2>&1) || status=$?
+    [ "$status" -eq 1 ] || fail "nyx-train $* under ulimit -v $kib: status $status (137: it hung and was killed; 134: it aborted): $out"
+    grep -q "(ulimit -v $kib), and nyx-train with $message" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
+  }
   # Enough for one thread, not for the two of the command: refused when the run starts.
   for kib in 600000 700000; do
-    for command in "listops ${tiny[*]} --steps 4 --run-dir as$kib" "eval as$kib --threads 2"; do
-      status=0
-      # shellcheck disable=SC2086  # the command's words
-      out=$( (ulimit -v "$kib"; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
-      [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v $kib: status $status (137: it hung and was killed; 134: it aborted): $out"
-      grep -q "(ulimit -v $kib), and nyx-train with 2 threads needs at least 768 MiB" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
-    done
+    refused "$kib" "2 threads needs at least 768 MiB" listops "${tiny[@]}" --steps 4 --run-dir "as$kib"
+    refused "$kib" "2 threads needs at least 768 MiB" eval "as$kib" --threads 2
   done
   # Too small for any run: every command, --help included, is refused first thing and leaves at
   # once. Below about 200000 OpenBLAS's own thread spins from the moment the library loads, and an
   # ordinary exit would wait for it for ever.
   for kib in 300000 150000; do
-    for command in "--help" "listops ${tiny[*]} --steps 4 --run-dir as$kib"; do
-      status=0
-      # shellcheck disable=SC2086
-      out=$( (ulimit -v "$kib"; timeout -s KILL 60 "$nyx_train" $command) 2>&1) || status=$?
-      [ "$status" -eq 1 ] || fail "nyx-train $command under ulimit -v $kib: status $status (137: it hung and was killed): $out"
-      grep -q "(ulimit -v $kib), and nyx-train with 1 thread needs at least 512 MiB" <<<"$out" || fail "under ulimit -v $kib, no clear message: $out"
-    done
+    refused "$kib" "1 thread needs at least 512 MiB" --help
+    refused "$kib" "1 thread needs at least 512 MiB" listops "${tiny[@]}" --steps 4 --run-dir "as$kib"
   done
   ;;
 replaced)
