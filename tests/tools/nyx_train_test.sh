@@ -333,6 +333,10 @@ foreign)
   sed -i 's/^  "seed": 0,$/  "seed": 0,\n  "seed": 1,/' mine/config.json
   [ "$(grep -c '"seed"' mine/config.json)" -eq 2 ] || fail "the test could not repeat the key"
   expect_error 'mine/config.json: the key "seed" appears twice' listops --resume mine --steps 8
+  # Bytes after a NUL would pass the JSON parser, which takes the NUL for the end of its input.
+  sed -i '/^  "seed": 1,$/d' mine/config.json
+  printf '\000garbage{' >> mine/config.json
+  expect_error "mine/config.json: a NUL byte at offset" listops --resume mine --steps 8
   ;;
 address-space)
   # Under an address-space limit OpenBLAS retried a failing mmap for ever (deaf to SIGTERM), or

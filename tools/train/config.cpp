@@ -102,6 +102,9 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
 
 Config read_config(const std::string& path) {
     const std::string text = io::read_text_file(path);
+    // The JSON parser takes a NUL byte for the end of its input, so anything after one would pass.
+    const std::size_t nul = text.find('\0');
+    NYX_CHECK(nul == std::string::npos, path, ": a NUL byte at offset ", nul, "; config.json is text (was it damaged?)");
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     NYX_CHECK(!j.is_discarded(), path, ": not valid JSON");
     if (const auto key = io::repeated_json_key(text))
