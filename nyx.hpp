@@ -2,7 +2,7 @@
 // nyx: the public API in one include. Start reading here; each line names the header that holds
 // a part, with its documentation.
 #include <nyx/core/error.hpp>      // nyx::Error, thrown with the op, the shapes and a hint
-#include <nyx/core/dtype.hpp>      // f32, f64, i64
+#include <nyx/core/dtype.hpp>      // f32, f64, i64, bf16
 #include <nyx/core/shape.hpp>      // Shape, broadcasting rules
 #include <nyx/core/tensor.hpp>     // Tensor, views, element access, printing, factories
 #include <nyx/core/random.hpp>     // Generator, rand, randn, randint (seeded, counter-based)
@@ -11,6 +11,7 @@
 #include <nyx/core/safetensors.hpp>  // io::save_safetensors, load_safetensors (validated, atomic)
 #include <nyx/core/file.hpp>     // io::read_file, write_file_atomically
 #include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
+#include <nyx/autograd/autocast.hpp>   // AutocastGuard: bf16 products, f32 everywhere else
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
 #include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators

@@ -368,8 +368,8 @@ HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const T
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
-    NYX_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors (f32, f64) can require gradients; "
-              "this one is ", dtype());
+    NYX_CHECK(!on || dtype() == f32 || dtype() == f64, "requires_grad_: only floating tensors of f32 or f64 can require gradients; "
+              "this one is ", dtype(), dtype() == bf16 ? " (autocast keeps parameters f32 and makes bf16 copies itself)" : "");
     NYX_CHECK(is_leaf(), "requires_grad_: this tensor is the result of '", grad_fn_name(),
               "', not a leaf; gradients flow to it already. To start a new leaf from it, call .detach() first");
     impl_->requires_grad = on;

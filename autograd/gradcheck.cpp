@@ -6,6 +6,7 @@
 
 #include <nyx/core/kernels.hpp>
 
+#include "autocast.hpp"
 #include "grad_mode.hpp"
 
 namespace nyx {
@@ -50,6 +51,7 @@ std::vector<double> evaluate(const TensorFunction& f, const std::vector<Tensor>&
 }  // namespace
 
 GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
+    const AutocastGuard full_precision(false);  // the Jacobians are compared in the inputs' f64
     std::vector<std::size_t> checked;
     std::vector<std::pair<const Storage*, std::int64_t>> memory;  // every checked element, to find overlaps
     for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -2,6 +2,8 @@
 """Runs nyx-bench and the PyTorch yardstick (../shared/anchors/torch_nystrom.py) alternately on the
 same configurations, several repetitions, in one run, and writes docs/benchmarks.md: a markdown table
 of the medians and their ratios, the machine, the date, and SVG plots of time and memory against n.
+Training steps run in both precisions on both systems, as four peers: nyx f32, nyx bf16 (under
+nyx::AutocastGuard), PyTorch f32 and PyTorch bf16 (torch.autocast, PyTorch's fastest CPU setting).
 
   /usr/bin/python3 benchmarks/compare.py [--build build] [--reps 3] [--threads 2] [--only lra,bert,attention]
                                          [--output docs/benchmarks.md] [--yardstick "CMD"] [--quick]
@@ -31,6 +33,12 @@ ATTENTION = dict(heads=4, head_dim=64, batch=1, landmarks=64, conv=35)
 # alone) at least; memory ratios (nyx's peak over PyTorch's peak minus its base) at most.
 SPEED_TARGETS = {("lra", "nystrom", 2048): 3.0, ("bert", "nystrom", 2048): 1.5, ("lra", "softmax", None): 1.5,
                  ("bert", "softmax", None): 1.5, ("attention fwd+bwd", "nystrom", 8192): 2.0}
+# Issue #16's, against PyTorch bf16: nyx bf16's speed-up, and nyx f32's.
+BF16_TARGETS = {("lra", "nystrom", 2048): 4.0, ("bert", "nystrom", None): 2.0}
+F32_OVER_BF16_TARGETS = {("bert", "nystrom", None): 1.5}
+# The training peers: (name, which program, precision); attention runs the f32 pair only.
+PEERS = [("nyx", "nyx", "f32"), ("nyx bf16", "nyx", "bf16"), ("yardstick", "yardstick", "f32"), ("yardstick bf16", "yardstick", "bf16")]
+GEMM_SHAPES = ["2048,2048,2048", "16384,64,64", "16384,128,64", "2048,64,2048", "8192,256,256"]
 MEMORY_TARGETS = {("lra", None, None): 1.0, ("attention fwd+bwd", "nystrom", 8192): 0.5}
 
 
@@ -69,8 +77,10 @@ def configurations(quick, max_softmax_n):
     return out
 
 
-def command_line(prefix, mode, attn, flags, threads, steps, warmup):
+def command_line(prefix, mode, attn, flags, threads, steps, warmup, precision="f32"):
     args = prefix + [mode, "--attn", attn, "--threads", str(threads), "--steps", str(steps), "--warmup", str(warmup)]
+    if precision != "f32":
+        args += ["--precision", precision]
     for key, value in flags.items():
         if key == "forward_only":
             args += ["--forward-only"] if value else []
@@ -216,26 +226,29 @@ def main():
         p.error(f"--only: unknown group(s) {', '.join(sorted(unknown))}; choose from lra, bert, attention")
     configs = [c for c in configurations(a.quick, a.max_softmax_n) if c[0].split()[0] in groups]
 
-    results = {i: {"nyx": [], "yardstick": []} for i in range(len(configs))}
-    gemm = []
+    results = {i: {name: [] for name, _, _ in PEERS} for i in range(len(configs))}
+    gemm = []  # one list of per-shape results per repetition
     raw_path = os.path.splitext(a.output)[0] + "-raw.jsonl"  # every result, as it arrives
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
     with open(raw_path, "w", encoding="utf-8") as log:
         for rep in range(a.reps):
-            gemm.append(run(nyx + ["gemm", "--threads", str(a.threads), "--size", "256" if a.quick else "2048"], log))
+            shapes = ["256,256,256"] if a.quick else GEMM_SHAPES
+            gemm.append([run(nyx + ["gemm", "--threads", str(a.threads), "--shape", shape], log) for shape in shapes])
             for i, (group, mode, attn, flags) in enumerate(configs):
                 print(f"rep {rep + 1}/{a.reps}: {group} {attn} n={flags['n']}", file=sys.stderr, flush=True)
-                # Alternate which system goes first, so that drift in the machine's speed falls on both.
-                order = [("nyx", nyx), ("yardstick", yardstick)]
-                for system, prefix in (order if (rep + i) % 2 == 0 else order[::-1]):
-                    results[i][system].append(run(command_line(prefix, mode, attn, flags, a.threads, a.steps, a.warmup), log))
+                # Rotate which peer goes first, so that drift in the machine's speed falls on all of them.
+                peers = [p for p in PEERS if mode == "train" or p[2] == "f32"]
+                shift = (rep + i) % len(peers)
+                for name, program, precision in peers[shift:] + peers[:shift]:
+                    prefix = nyx if program == "nyx" else yardstick
+                    results[i][name].append(run(command_line(prefix, mode, attn, flags, a.threads, a.steps, a.warmup, precision), log))
 
     rows_train, rows_attention = [], []
-    errors = [f"nyx gemm: {r['error']}" for r in gemm if "error" in r]
+    errors = [f"nyx gemm: {r['error']}" for rep in gemm for r in rep if "error" in r]
     curves = {}  # (group, attn, system, "ms"|"mb") -> [(n, value)]
     for i, (group, mode, attn, flags) in enumerate(configs):
         r_nyx, r_y = results[i]["nyx"], results[i]["yardstick"]
-        for system, rs in (("nyx", r_nyx), ("yardstick", r_y)):
+        for system, rs in results[i].items():
             errors += [f"{system}, {group} {attn} n={flags['n']}: {r['error']}" for r in rs if "error" in r]
         # The tables compare nyx's whole peak with PyTorch's peak minus its base, as the issue asks;
         # the curves and slopes take both above their base, so that a constant does not bend the fit.
@@ -246,12 +259,16 @@ def main():
         memory_check = verdict(memory_ratio, target(MEMORY_TARGETS, group, attn, flags["n"]), at_least=False)
         if mode == "train":
             t_nyx, t_y = median(r_nyx, "tokens_per_s"), median(r_y, "tokens_per_s")
-            speed = ratio(t_nyx, t_y)
+            t_nyx16, t_y16 = median(results[i]["nyx bf16"], "tokens_per_s"), median(results[i]["yardstick bf16"], "tokens_per_s")
+            speed, speed16, speed_f32_16 = ratio(t_nyx, t_y), ratio(t_nyx16, t_y16), ratio(t_nyx, t_y16)
             gflop = median(r_nyx, "gflop_per_step")
             rate = gflop / (flags["batch"] * flags["n"] / t_nyx) if gflop and t_nyx else None
-            rows_train.append(f"| {group} | {attn} | {flags['n']} | {flags['batch']} | {fmt(t_nyx)} | {fmt(t_y)} | "
-                              f"**{fmt(speed, 2)}×**{verdict(speed, speed_target, at_least=True)} | {fmt(rate, 1)} | {fmt(mem_nyx)} | "
-                              f"{fmt(mem_y)} | {fmt(memory_ratio, 2)}{memory_check} |")
+            rate16 = gflop / (flags["batch"] * flags["n"] / t_nyx16) if gflop and t_nyx16 else None
+            rows_train.append(f"| {group} | {attn} | {flags['n']} | {flags['batch']} | {fmt(t_nyx)} | {fmt(t_nyx16)} | {fmt(t_y)} | "
+                              f"{fmt(t_y16)} | **{fmt(speed, 2)}×**{verdict(speed, speed_target, at_least=True)} | "
+                              f"**{fmt(speed16, 2)}×**{verdict(speed16, target(BF16_TARGETS, group, attn, flags['n']), at_least=True)} | "
+                              f"{fmt(speed_f32_16, 2)}×{verdict(speed_f32_16, target(F32_OVER_BF16_TARGETS, group, attn, flags['n']), at_least=True)} | "
+                              f"{fmt(rate, 1)} | {fmt(rate16, 1)} | {fmt(mem_nyx)} | {fmt(mem_y)} | {fmt(memory_ratio, 2)}{memory_check} |")
         else:
             t_nyx, t_y = median(r_nyx, "ms"), median(r_y, "ms")
             speed = ratio(t_y, t_nyx)
@@ -285,7 +302,14 @@ def main():
                 if s_t is not None:
                     slopes.append(f"| {group.removeprefix('attention ')} | {system} | {attn} | {s_t:.2f} | {fmt(s_m, 2)} |")
 
-    gflops = median(gemm, "gflops")
+    gemm_rows = []
+    for s_i, shape in enumerate(["256,256,256"] if a.quick else GEMM_SHAPES):
+        rs = [rep[s_i] for rep in gemm if s_i < len(rep) and "gflops" in rep[s_i]]
+        med = lambda key: statistics.median([r["gflops"][key] for r in rs]) if rs else None
+        backend = rs[0]["nyx_backend"] if rs else {}
+        gemm_rows.append(f"| {shape.replace(',', ' × ')} | {fmt(med('nyx_f32'), 1)} | {fmt(med('nyx_bf16'), 1)} | {fmt(med('openblas_f32'), 1)} | "
+                         f"{fmt(med('onednn_f32'), 1)} | {fmt(med('onednn_bf16'), 1)} | {backend.get('f32', '—')}; {backend.get('bf16', '—')} |")
+    isa = next((r["isa"] for rep in gemm for r in rep if "isa" in r), "unknown")
     attention_flags = configs[-1][3] if configs and configs[-1][1] == "attention" else dict(ATTENTION)
     lines = [
         "# Benchmarks: nyx against PyTorch's CPU backend",
@@ -297,17 +321,30 @@ def main():
         f"- {a.threads} threads; each figure is the median of {a.reps} runs, and each run reports the median of {a.steps} "
         f"steps after {a.warmup} untimed ones. The two systems alternate, configuration by configuration.",
         f"- Yardstick: `{a.yardstick}` ({yardstick_system}).",
-        f"- OpenBLAS sgemm through nyx's matmul ({'256' if a.quick else '2048'}³, f32): {fmt(gflops, 1)} GFLOP/s.",
+        f"- oneDNN's CPU ISA here: {isa} (bf16 products run at bf16 speed only with avx512_core_bf16 or above).",
+        "",
+        "## Matrix products (GFLOP/s, M × N × K)",
+        "",
+        "nyx's matmul in f32 and under autocast (bf16 inputs, f32 result), and the libraries called directly, split into one "
+        "row block per thread as nyx splits a product (`nyx-bench gemm`).",
+        "",
+        "| M × N × K | nyx f32 | nyx bf16 | OpenBLAS f32 | oneDNN f32 | oneDNN bf16 | nyx's backends (f32; bf16) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        *gemm_rows,
         "",
         "## Training step (forward, cross-entropy, backward, AdamW)",
         "",
-        "Speed-up: nyx's tokens/s over PyTorch's (above 1: nyx is faster). GFLOP/s: the step's FLOPs as nyx-bench counts them "
+        "Four peers: nyx and PyTorch, each in f32 and in bf16 mixed precision (nyx::AutocastGuard; torch.autocast). "
+        "Speed-ups: nyx's tokens/s over PyTorch's in the same precision (above 1: nyx is faster), and nyx f32's over "
+        "PyTorch bf16's. GFLOP/s: the step's FLOPs as nyx-bench counts them "
         "(2·m·n·k per matrix product and the depthwise convolution's multiply-adds, forward × 3 for forward and backward) "
         "over its time. Memory: nyx's whole peak RSS against PyTorch's peak minus its base (what the interpreter and torch "
         "hold before any model exists); the memory ratio is nyx's over PyTorch's (below 1: nyx needs less).",
         "",
-        "| config | attention | n | batch | nyx tokens/s | PyTorch tokens/s | speed-up | nyx GFLOP/s | nyx MB | PyTorch MB | memory ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | attention | n | batch | nyx f32 tokens/s | nyx bf16 tokens/s | PyTorch f32 tokens/s | PyTorch bf16 tokens/s | "
+        "speed-up f32 | speed-up bf16 | nyx f32 / PyTorch bf16 | nyx f32 GFLOP/s | nyx bf16 GFLOP/s | nyx MB (f32) | "
+        "PyTorch MB (f32) | memory ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows_train,
         "",
         f"## Attention alone (batch {attention_flags['batch']}, {attention_flags['heads']} heads × {attention_flags['head_dim']}; "

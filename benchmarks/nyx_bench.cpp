@@ -3,14 +3,18 @@
 //
 //   nyx-bench train     [--attn nystrom|softmax] [--n 2048] [--batch 8] ...   one AdamW step of the encoder
 //   nyx-bench attention [--attn ...] [--forward-only] ...                     the attention module alone
-//   nyx-bench gemm      [--size 2048]                                         one f32 matrix product
+//   nyx-bench gemm      [--shape M,N,K] [--size S]                           nyx's products against the libraries
 //   mpirun -np K nyx-bench allreduce [--mb 4]                                 dist::all_reduce of f32 gradients
+// train and attention take --precision f32|bf16 (bf16: under nyx::AutocastGuard, as the yardstick's
+// --precision bf16 runs under torch.autocast).
 //
-// It prints one JSON line. Times are medians over --steps after --warmup. peak_rss_mb is the
-// process's peak; base_rss_mb what it held before any model or data existed; module_mb (attention)
-// the most the caching allocator held above its inputs during a step; gflop_per_step (train) the
-// step's FLOPs as train_gflop counts them, and gflops (gemm) the rate of nyx's matmul, OpenBLAS
-// sgemm inside.
+// It prints one JSON line (gemm: one per shape). Times are medians over --steps after --warmup.
+// peak_rss_mb is the process's peak; base_rss_mb what it held before any model or data existed;
+// module_mb (attention) the most the caching allocator held above its inputs during a step;
+// gflop_per_step (train) the step's FLOPs as train_gflop counts them, and gflops its rate. gemm
+// times one M×K by K×N product on --threads threads: nyx's matmul in f32 and under autocast
+// (bf16 inputs, f32 result), and OpenBLAS's sgemm and oneDNN's f32 and bf16 matmul called directly,
+// split into row blocks over the threads as nyx splits a product.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +26,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nyx/core/blas.hpp>
+#include <nyx/core/onednn.hpp>
 #include <nyx/nyx.hpp>
 
 using namespace nyx;
@@ -33,7 +39,9 @@ struct Flags {
     std::int64_t n = 2048, batch = 8, dim = 64, hidden = 128, heads = 2, head_dim = 32, layers = 2, vocab = 32, landmarks = 64, conv = 35;
     double dropout = 0.1;
     bool forward_only = false;
-    std::int64_t size = 2048;  // gemm
+    std::string precision = "f32";
+    std::vector<std::string> shapes;  // gemm: "M,N,K"; the table when empty and no --size
+    std::int64_t size = 0;            // gemm: one square product
     double mb = 4;             // allreduce
     int threads = 2, steps = 5, warmup = 2;
     std::uint64_t seed = 0;
@@ -104,24 +112,62 @@ std::string train(const Flags& f, Generator& gen) {
     optim::AdamW opt(model.named_parameters(), {.lr = 1e-4, .eps = 1e-6, .weight_decay = 0});
     const Tensor ids = randint(1, f.vocab, {f.batch, f.n}, gen), mask = ones({f.batch, f.n}), labels = randint(0, 10, {f.batch}, gen);
     const double seconds = median_seconds(f, [&] {
-        Tensor loss = ops::cross_entropy(model(ids, mask), labels);
+        Tensor loss;
+        {
+            AutocastGuard autocast(f.precision == "bf16");
+            loss = ops::cross_entropy(model(ids, mask), labels);
+        }
         opt.zero_grad();
         loss.backward();
         opt.step();
     });
-    char out[200];
-    std::snprintf(out, sizeof out, "\"step_ms\": %.2f, \"tokens_per_s\": %.0f, \"gflop_per_step\": %.3f", seconds * 1e3,
-                  static_cast<double>(f.batch * f.n) / seconds, train_gflop(f));
+    char out[240];
+    std::snprintf(out, sizeof out, "\"step_ms\": %.2f, \"tokens_per_s\": %.0f, \"gflop_per_step\": %.3f, \"gflops\": %.1f",
+                  seconds * 1e3, static_cast<double>(f.batch * f.n) / seconds, train_gflop(f), train_gflop(f) / seconds);
     return out;
 }
 
-std::string gemm(const Flags& f, Generator& gen) {
-    const Tensor a = randn({f.size, f.size}, f32, gen), b = randn({f.size, f.size}, f32, gen);
-    const double seconds = median_seconds(f, [&] { a.matmul(b); });
-    const double size = static_cast<double>(f.size);
-    char out[160];
-    std::snprintf(out, sizeof out, "\"size\": %ld, \"ms\": %.2f, \"gflops\": %.1f", static_cast<long>(f.size), seconds * 1e3,
-                  2 * size * size * size / seconds / 1e9);
+// One M×K by K×N product per library, in GFLOP/s; the libraries are called as nyx calls them, on
+// row blocks of the product, one per thread.
+std::string gemm(const Flags& f, Generator& gen, std::int64_t m, std::int64_t n, std::int64_t k) {
+    const Tensor a = randn({m, k}, f32, gen), b = randn({k, n}, f32, gen), c = empty({m, n});
+    const Tensor a16 = a.to(bf16), b16 = b.to(bf16);
+    const double flop = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    auto rate = [&](const std::function<void()>& product) { return flop / median_seconds(f, product) / 1e9; };
+    auto split = [&](auto library) {
+        return [&, library] {
+            const std::int64_t rows = (m + f.threads - 1) / f.threads;
+            parallel_for(0, m, rows, [&](std::int64_t first, std::int64_t last) { library(first, last); });
+        };
+    };
+    const float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    float* pc = c.data<float>();
+    const double openblas = rate(split([&](std::int64_t first, std::int64_t last) {
+        blas::openblas_gemm<float>(false, false, last - first, n, k, pa + first * k, k, pb, n, 0.f, pc + first * n, n);
+    }));
+    double onednn_f32 = 0, onednn_bf16 = 0;
+    if (onednn::available()) {
+        onednn_f32 = rate(split([&](std::int64_t first, std::int64_t last) {
+            onednn::gemm(false, false, last - first, n, k, pa + first * k, k, pb, n, false, pc + first * n, n);
+        }));
+        onednn_bf16 = rate(split([&](std::int64_t first, std::int64_t last) {
+            onednn::gemm(false, false, last - first, n, k, a16.data<bfloat16>() + first * k, k, b16.data<bfloat16>(), n, false,
+                         pc + first * n, n);
+        }));
+    }
+    const double nyx_f32 = rate([&] { a.matmul(b); });
+    const double nyx_bf16 = rate([&] {
+        AutocastGuard autocast;
+        a.matmul(b);
+    });
+    char out[400];
+    std::snprintf(out, sizeof out,
+                  "\"m\": %ld, \"n\": %ld, \"k\": %ld, \"isa\": \"%s\", \"gflops\": {\"nyx_f32\": %.1f, \"nyx_bf16\": %.1f, "
+                  "\"openblas_f32\": %.1f, \"onednn_f32\": %.1f, \"onednn_bf16\": %.1f}, \"nyx_backend\": {\"f32\": \"%s\", \"bf16\": \"%s\"}",
+                  static_cast<long>(m), static_cast<long>(n), static_cast<long>(k), onednn::isa_name(), nyx_f32, nyx_bf16,
+                  openblas, onednn_f32, onednn_bf16, std::string(blas::name(blas::backend_for(f32))).c_str(),
+                  blas::native_bf16() ? "oneDNN bf16" : "f32 products of bf16-rounded inputs");
     return out;
 }
 
@@ -159,6 +205,7 @@ std::string attention(const Flags& f, Generator& gen) {
     const std::size_t inputs = memory::stats().live_bytes;
     memory::reset_peak();
     const double seconds = median_seconds(f, [&] {
+        AutocastGuard autocast(f.precision == "bf16");
         if (f.forward_only) {
             NoGradGuard no_grad;
             (*module)(q, k, v, mask);
@@ -183,14 +230,24 @@ int main(int argc, char** argv) {
     CLI::App *gemm_mode = nullptr, *allreduce_mode = nullptr;
     for (CLI::App* mode : {app.add_subcommand("train", "one optimiser step of the EncoderClassifier on random tokens"),
                            app.add_subcommand("attention", "the attention module alone on random Q, K, V [batch, heads, n, head_dim]"),
-                           gemm_mode = app.add_subcommand("gemm", "one f32 matrix product [size, size] x [size, size]: the GEMM rate the steps compare with"),
+                           gemm_mode = app.add_subcommand("gemm", "matrix products [M, K] x [K, N]: nyx's against OpenBLAS's and oneDNN's"),
                            allreduce_mode = app.add_subcommand("allreduce", "under mpirun: one allreduce of --mb MiB of f32 over the ranks")}) {
         mode->add_option("--threads", f.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
         mode->add_option("--steps", f.steps, "timed steps")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--warmup", f.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
         mode->add_option("--seed", f.seed, "random seed")->capture_default_str();
         if (mode == gemm_mode) {
-            mode->add_option("--size", f.size, "rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15))->capture_default_str();
+            mode->add_option("--size", f.size, "one square product: rows = columns = inner dimension")->check(CLI::Range(1, 1 << 15));
+            mode->add_option("--shape", f.shapes, "M,N,K (repeatable); default: 2048,2048,2048 16384,64,64 16384,128,64 "
+                                                  "2048,64,2048 8192,256,256")
+                ->check([](const std::string& text) {
+                    long m = 0, n = 0, k = 0;
+                    char end = 0;
+                    if (std::sscanf(text.c_str(), "%ld,%ld,%ld%c", &m, &n, &k, &end) != 3 || m < 1 || n < 1 || k < 1 ||
+                        m > (1 << 16) || n > (1 << 16) || k > (1 << 16))
+                        return std::string("expected M,N,K: three sizes from 1 to 65536, as 2048,64,2048");
+                    return std::string();
+                });
             continue;
         }
         if (mode == allreduce_mode) {
@@ -209,6 +266,9 @@ int main(int argc, char** argv) {
         mode->add_option("--landmarks", f.landmarks, "Nyström landmarks")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--conv", f.conv, "Nyström conv kernel (odd; 0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
         mode->add_option("--dropout", f.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+        mode->add_option("--precision", f.precision, "f32, or bf16: mixed precision under nyx::AutocastGuard")
+            ->check(CLI::IsMember({"f32", "bf16"}))
+            ->capture_default_str();
         if (mode->get_name() == "attention") mode->add_flag("--forward-only", f.forward_only, "time the forward pass only");
     }
     CLI11_PARSE(app, argc, argv);
@@ -217,16 +277,25 @@ int main(int argc, char** argv) {
         set_num_threads(f.threads);
         Generator gen(f.seed);
         const double base = current_rss_mb();  // before any model or data
-        const std::string out = mode == "train"       ? train(f, gen)
-                                : mode == "attention" ? attention(f, gen)
-                                : mode == "gemm"      ? gemm(f, gen)
-                                                      : allreduce(f);
-        char shape[160] = "";  // the model's configuration, which gemm and allreduce do not have
-        if (mode == "train" || mode == "attention")
-            std::snprintf(shape, sizeof shape, "\"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, ", f.attn.c_str(),
-                          static_cast<long>(f.n), static_cast<long>(f.batch));
-        std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", %s\"threads\": %d, %s, \"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",
-                    NYX_VERSION, mode.c_str(), shape, f.threads, out.c_str(), peak_rss_mb(), base);
+        auto print = [&](const std::string& out) {
+            char shape[200] = "";  // the model's configuration, which gemm and allreduce do not have
+            if (mode == "train" || mode == "attention")
+                std::snprintf(shape, sizeof shape, "\"attn\": \"%s\", \"n\": %ld, \"batch\": %ld, \"precision\": \"%s\", ",
+                              f.attn.c_str(), static_cast<long>(f.n), static_cast<long>(f.batch), f.precision.c_str());
+            std::printf("{\"system\": \"nyx-%s\", \"mode\": \"%s\", %s\"threads\": %d, %s, \"peak_rss_mb\": %.0f, \"base_rss_mb\": %.0f}\n",
+                        NYX_VERSION, mode.c_str(), shape, f.threads, out.c_str(), peak_rss_mb(), base);
+        };
+        if (mode == "gemm") {
+            if (f.size > 0) f.shapes.push_back(std::to_string(f.size) + "," + std::to_string(f.size) + "," + std::to_string(f.size));
+            if (f.shapes.empty()) f.shapes = {"2048,2048,2048", "16384,64,64", "16384,128,64", "2048,64,2048", "8192,256,256"};
+            for (const std::string& text : f.shapes) {
+                long m = 0, n = 0, k = 0;
+                std::sscanf(text.c_str(), "%ld,%ld,%ld", &m, &n, &k);
+                print(gemm(f, gen, m, n, k));
+            }
+            return 0;
+        }
+        print(mode == "train" ? train(f, gen) : mode == "attention" ? attention(f, gen) : allreduce(f));
         return 0;
     } catch (const nyx::Error& e) {
         std::fprintf(stderr, "nyx-bench: %s\n", e.what());

@@ -6,17 +6,22 @@
 #include <vector>
 
 #include "loops.hpp"
+#include "vector_math.hpp"
 
 namespace nyx::kernels {
 
 namespace {
 // Converts one element; a floating value that an i64 cannot hold (NaN, infinity, beyond ±2^63)
-// is an error rather than undefined behaviour.
+// is an error rather than undefined behaviour. bf16 goes through f32, which holds it exactly.
 template <class D, class S>
 D convert(S value) {
-    if constexpr (std::is_same_v<D, std::int64_t> && !std::is_same_v<S, std::int64_t>)
-        NYX_CHECK(value >= -0x1p63 && value < 0x1p63, "conversion to i64: the value ", value, " does not fit in an i64");
-    return static_cast<D>(value);
+    if constexpr (std::is_same_v<S, bfloat16> && !std::is_same_v<D, bfloat16>) {
+        return convert<D>(static_cast<float>(value));
+    } else {
+        if constexpr (std::is_same_v<D, std::int64_t> && !std::is_same_v<S, std::int64_t>)
+            NYX_CHECK(value >= -0x1p63 && value < 0x1p63, "conversion to i64: the value ", value, " does not fit in an i64");
+        return static_cast<D>(value);
+    }
 }
 
 // update(d, s) for each element d of destination and the element s of source broadcast to it
@@ -43,8 +48,16 @@ void update_from(const Tensor& destination, const Tensor& source, const Update& 
 void copy(const Tensor& destination, const Tensor& source) {
     NYX_CHECK(broadcasts_to(source.shape(), destination.shape()), "copy: a source of shape ",
               to_string(source.shape()), " cannot fill a destination of shape ", to_string(destination.shape()));
-    dispatch(destination.dtype(), [&]<class D>() {
-        dispatch(source.dtype(), [&]<class S>() {
+    if (destination.dtype() == bf16 && source.dtype() == f32 && destination.is_contiguous() && source.is_contiguous() &&
+        source.shape() == destination.shape()) {  // autocast's conversion, vectorised
+        const float* s = source.data<float>();
+        bfloat16* d = destination.data<bfloat16>();
+        parallel_for(0, destination.numel(), loops::grain,
+                     [&](std::int64_t b, std::int64_t e) { vmath::to_bf16(s + b, d + b, e - b); });
+        return;
+    }
+    dispatch_with_bf16(destination.dtype(), [&]<class D>() {
+        dispatch_with_bf16(source.dtype(), [&]<class S>() {
             update_from<D, S>(destination, source, [](D& d, S s) { d = convert<D>(s); });
         });
     });
@@ -72,6 +85,7 @@ void update_each(const Tensor& destination, double value, const Update& update) 
 }  // namespace
 
 void fill(const Tensor& destination, double value) {
+    if (destination.dtype() == bf16) return copy(destination, full({}, value, f32));  // rounds once, as a copy does
     update_each(destination, value, [](auto& element, auto v) { element = v; });
 }
 

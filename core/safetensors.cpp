@@ -14,7 +14,16 @@ namespace {
 
 using json = nlohmann::json;
 
-const char* dtype_name(DType dtype) { return dtype == f32 ? "F32" : dtype == f64 ? "F64" : "I64"; }
+// safetensors' names of nyx's dtypes; BF16 is the format's bfloat16, byte for byte.
+const char* dtype_name(DType dtype) {
+    switch (dtype) {
+        case DType::f32: return "F32";
+        case DType::f64: return "F64";
+        case DType::i64: return "I64";
+        case DType::bf16: return "BF16";
+    }
+    return "?";
+}
 
 std::uint64_t read_u64_le(const unsigned char* p) {
     std::uint64_t v = 0;
@@ -124,7 +133,8 @@ Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::s
         if (dtype_text == "F32") dtype = f32;
         else if (dtype_text == "F64") dtype = f64;
         else if (dtype_text == "I64") dtype = i64;
-        else fail(name, where, ": dtype \"", dtype_text.substr(0, 16), "\" is not one nyx reads (F32, F64, I64)");
+        else if (dtype_text == "BF16") dtype = bf16;
+        else fail(name, where, ": dtype \"", dtype_text.substr(0, 16), "\" is not one nyx reads (F32, F64, I64, BF16)");
         const json& shape_field = entry["shape"];
         if (!shape_field.is_array()) fail(name, where, ": shape is not an array");
         if (shape_field.size() > 64) fail(name, where, ": shape has ", shape_field.size(), " axes (at most 64)");

@@ -6,7 +6,7 @@
 //
 // Writing is atomic: a temporary file beside the target, flushed and fsync'd, then renamed over
 // it, so a reader never sees half a file. Reading trusts nothing before checking it: the header
-// length against the file and a 100 MiB cap, the JSON, every dtype (F32, F64, I64), shape and
+// length against the file and a 100 MiB cap, the JSON, every dtype (F32, F64, I64, BF16), shape and
 // offset pair, each span's size against shape × dtype, and that the spans tile the data exactly
 // (no overlap, no hole, no trailing bytes). Any failure names the file and the problem.
 #include <cstddef>

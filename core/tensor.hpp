@@ -224,7 +224,7 @@ T Tensor::item() const {
     NYX_CHECK(numel() == 1, "item: the tensor has ", numel(), " elements (shape ", nyx::to_string(shape()),
               "); item() needs exactly one");
     T value{};
-    dispatch(dtype(), [&]<class S>() { value = static_cast<T>(*static_cast<S*>(raw_data())); });
+    dispatch_with_bf16(dtype(), [&]<class S>() { value = static_cast<T>(*static_cast<S*>(raw_data())); });
     return value;
 }
 

@@ -1,6 +1,7 @@
 #include "vector_math.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <immintrin.h>
 
@@ -104,6 +105,15 @@ NYX_VECTORIZED double sum(const float* x, std::int64_t n) {
     double total = combine(partial);
     for (; i < n; ++i) total += x[i];
     return total;
+}
+
+NYX_VECTORIZED void to_bf16(const float* in, bfloat16* out, std::int64_t n) {
+    auto* bits = reinterpret_cast<std::uint16_t*>(out);
+    for (std::int64_t i = 0; i < n; ++i) bits[i] = bfloat16::round(in[i]);
+}
+
+NYX_VECTORIZED void round_to_bf16(const float* in, float* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::bit_cast<float>(static_cast<std::uint32_t>(bfloat16::round(in[i])) << 16);
 }
 
 NYX_VECTORIZED double dot(const float* x, const float* y, std::int64_t n) {

@@ -10,6 +10,8 @@
 //     overflow, and a mean keeps its fraction beside a large offset (DESIGN.md, "Numerics").
 #include <cstdint>
 
+#include "dtype.hpp"
+
 // Marks a hot kernel to be compiled for AVX-512, AVX2 and baseline x86-64, with the version the CPU
 // supports picked when the program loads (GCC's function multiversioning): portable builds still
 // run their inner loops at full vector width. Works on function templates too.
@@ -29,6 +31,10 @@ void exp(const float* in, float* out, std::int64_t n);   // out may equal in
 void erf(const float* in, float* out, std::int64_t n);
 void tanh(const float* in, float* out, std::int64_t n);
 double sum(const float* x, std::int64_t n);
+// bf16 conversions (round to nearest even; NaN stays NaN), vectorised: to bf16 storage, or rounded
+// to bf16's precision in f32 storage (exactly the values the first gives, widened back).
+void to_bf16(const float* in, bfloat16* out, std::int64_t n);
+void round_to_bf16(const float* in, float* out, std::int64_t n);
 double dot(const float* x, const float* y, std::int64_t n);
 float max(const float* x, std::int64_t n);              // -inf for n = 0; NaN if any element is NaN
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <nyx/autograd/autocast.hpp>
+
 #include "distributed.hpp"
 #include "init.hpp"
 
@@ -43,6 +45,9 @@ Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start,
     NYX_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), "iterative_pinv: expected square matrices [..., m, m], got ",
               to_string(a.shape()));
     NYX_CHECK(iterations >= 0, "iterative_pinv: the iteration count ", iterations, " must be >= 0");
+    // In f32 under autocast too: each iteration multiplies by AZ, so bf16's 2^-9 rounding would
+    // compound over the iterations (autograd/autocast.hpp).
+    const AutocastGuard f32_products(false);
     const std::int64_t m = a.size(-1);
     // c: the largest column sum (A is row-stochastic, so its largest row sum is 1 and c = ‖A‖₁‖A‖∞)
     const Tensor column_sums = a.sum({-2});  // [..., m]

@@ -1,12 +1,18 @@
-// matmul: batched GEMM through OpenBLAS (single-threaded per call), parallel over the batch with
-// TBB, or over row blocks of one large product. Transposed operands are passed to BLAS as flags.
+// matmul and linear: batched GEMM through core/blas.hpp (oneDNN or OpenBLAS, single-threaded per
+// call), parallel over the batch with TBB, or over row blocks of one large product. Transposed
+// operands are passed to the library as flags. Under autocast (autograd/autocast.hpp) both take
+// bf16 copies of f32 operands, forward and backward, and return f32.
 #include <algorithm>
 #include <optional>
+#include <type_traits>
 
+#include <nyx/autograd/autocast.hpp>
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/blas.hpp>
 #include <nyx/core/kernels.hpp>
+#include <nyx/core/loops.hpp>
 #include <nyx/core/parallel.hpp>
+#include <nyx/core/vector_math.hpp>
 
 #include "ops.hpp"
 
@@ -50,10 +56,12 @@ Operand prepare(const Tensor& x, const Shape& batch) {
     return {t, *layout, broadcast_strides(own_batch, own_strides, batch)};
 }
 
-// out[b] = a[b] · b[b] (+ out[b] when accumulating) for every batch index b of out: [batch..., m, n], contiguous.
-template <class T>
+// out[b] = a[b] · b[b] (+ out[b] when accumulating) for every batch index b of out: [batch..., m, n],
+// contiguous. The operands are In (float, double or bfloat16); out is In, or float for bfloat16.
+template <class In>
 void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::int64_t m, std::int64_t n, std::int64_t k,
                   bool accumulate) {
+    using T = std::conditional_t<std::is_same_v<In, bfloat16>, float, In>;
     const Shape batch(out.shape().begin(), out.shape().end() - 2);
     const std::int64_t count = numel(batch);
     T* c = out.data<T>();
@@ -62,8 +70,8 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
         return;
     }
     const T beta = accumulate ? T{1} : T{0};
-    const T* pa = a.tensor.data<T>();
-    const T* pb = b.tensor.data<T>();
+    const In* pa = a.tensor.data<In>();
+    const In* pb = b.tensor.data<In>();
     auto offset_of = [&](std::int64_t item, const Shape& strides) {
         std::int64_t offset = 0;
         for (auto axis = batch.size(); axis-- > 0;) {
@@ -74,10 +82,10 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
     };
     // Rows [first, last) of one product.
     auto gemm_rows = [&](std::int64_t item, std::int64_t first, std::int64_t last) {
-        const T* a_rows = pa + offset_of(item, a.batch_strides) + first * (a.layout.transposed ? 1 : a.layout.ld);
-        blas::gemm<T>(a.layout.transposed, b.layout.transposed, last - first, n, k, T{1}, a_rows, a.layout.ld,
-                      pb + offset_of(item, b.batch_strides), b.layout.ld, beta, c + item * m * n + first * n,
-                      std::max<std::int64_t>(n, 1));
+        const In* a_rows = pa + offset_of(item, a.batch_strides) + first * (a.layout.transposed ? 1 : a.layout.ld);
+        blas::gemm(a.layout.transposed, b.layout.transposed, last - first, n, k, a_rows, a.layout.ld,
+                   pb + offset_of(item, b.batch_strides), b.layout.ld, beta, c + item * m * n + first * n,
+                   std::max<std::int64_t>(n, 1));
     };
     const std::int64_t flops = 2 * m * n * k;
     constexpr std::int64_t flops_per_task = std::int64_t{1} << 20;  // below this a task costs more than it saves
@@ -94,13 +102,14 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
     }
 }
 
-// out = A · B (+ out when accumulating) for operands of rank >= 2; out is contiguous, of the result's shape.
+// out = A · B (+ out when accumulating) for operands of rank >= 2; out is contiguous, of the result's
+// shape, and f32 when the operands are bf16.
 void gemm_into(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
     const Shape batch(out.shape().begin(), out.shape().end() - 2);
     const Operand pa = prepare(a, batch), pb = prepare(b, batch);
-    dispatch_floating(a.dtype(), "matmul", [&]<class T>() {
-        batched_gemm<T>(pa, pb, out, a.size(-2), b.size(-1), a.size(-1), accumulate);
-    });
+    auto run = [&]<class In>() { batched_gemm<In>(pa, pb, out, a.size(-2), b.size(-1), a.size(-1), accumulate); };
+    if (a.dtype() == bf16) run.template operator()<bfloat16>();
+    else dispatch_floating(a.dtype(), "matmul", run);
 }
 
 // C = A · B for operands of rank >= 2.
@@ -109,10 +118,28 @@ Tensor matmul_batched(const Tensor& a, const Tensor& b) {
                                        Shape(b.shape().begin(), b.shape().end() - 2), "matmul (batch axes)");
     out_shape.push_back(a.size(-2));
     out_shape.push_back(b.size(-1));
-    Tensor out = empty(out_shape, a.dtype());
+    Tensor out = empty(out_shape, a.dtype() == bf16 ? f32 : a.dtype());
     gemm_into(a, b, out, false);
     return out;
 }
+
+// What a product reads of an operand: x itself, or under autocast x rounded to bf16: a bf16 copy
+// where the CPU multiplies bf16 at bf16 speed, else an f32 copy holding the same rounded values,
+// which f32 products multiply exactly as bf16 ones would (core/blas.hpp).
+Tensor operand(const Tensor& x, bool low) {
+    if (!low) return x;
+    if (blas::native_bf16()) return x.detach().to(bf16);
+    const Tensor source = kernels::contiguous(x);
+    Tensor rounded = empty(x.shape(), f32);
+    const float* in = source.data<float>();
+    float* out = rounded.data<float>();
+    parallel_for(0, rounded.numel(), loops::grain,
+                 [&](std::int64_t b, std::int64_t e) { vmath::round_to_bf16(in + b, out + b, e - b); });
+    return rounded;
+}
+
+// Whether autocast runs this product in bf16 (autograd/autocast.hpp): f32 operands only.
+bool in_bf16(const Tensor& x) { return is_autocast_enabled() && x.dtype() == f32; }
 
 }  // namespace
 
@@ -122,7 +149,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
               " and ", to_string(b.shape()), "; multiply by a scalar with * instead");
     NYX_CHECK(a.dtype() == b.dtype(), "matmul: dtypes differ (", a.dtype(), " and ", b.dtype(),
               "); convert one operand with .to(nyx::", a.dtype(), ")");
-    NYX_CHECK(is_floating(a.dtype()), "matmul: expected floating tensors (f32 or f64), got i64; convert with .to(nyx::f32)");
+    NYX_CHECK(a.dtype() == f32 || a.dtype() == f64, "matmul: expected f32 or f64 tensors, got ", a.dtype(),
+              "; convert with .to(nyx::f32) (autocast makes bf16 copies of f32 operands itself)");
     const std::int64_t k = a.size(-1), k_b = b.size(b.dim() == 1 ? 0 : -2);
     if (k != k_b) {
         const bool second = b.dim() >= 2 && k == b.size(-1), first = a.dim() >= 2 && b.dim() >= 2 && a.size(-2) == k_b;
@@ -139,15 +167,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // A 1-D operand is a matrix with a unit axis added, which the result then drops.
     if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2 + (b.dim() == 1));
     if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-    Tensor c = matmul_batched(a, b);
-    // dA = dC · Bᵀ, dB = Aᵀ · dC (in the broadcast batch shape; the engine sums over broadcast axes).
-    // Each operand is kept only when the other one's gradient needs it.
+    const bool low = in_bf16(a);
+    const Tensor a_read = operand(a, low), b_read = operand(b, low);
+    Tensor c = matmul_batched(a_read, b_read);
+    // dA = dC · Bᵀ, dB = Aᵀ · dC (in the broadcast batch shape; the engine sums over broadcast axes),
+    // in bf16 when the forward was. Each operand is kept only when the other one's gradient needs it.
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
     autograd::record("matmul", {a, b}, {c},
-                     [a = need_b ? autograd::saved(a) : autograd::Saved(), b = need_a ? autograd::saved(b) : autograd::Saved(),
-                      need_a, need_b](const autograd::Gradients& g) {
-                         return autograd::Gradients{need_a ? matmul_batched(g[0], transpose(b, -1, -2)) : Tensor(),
-                                                    need_b ? matmul_batched(transpose(a, -1, -2), g[0]) : Tensor()};
+                     [a = need_b ? autograd::saved(a_read) : autograd::Saved(),
+                      b = need_a ? autograd::saved(b_read) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
+                         const Tensor dc = operand(g[0], low);
+                         return autograd::Gradients{need_a ? matmul_batched(dc, transpose(b, -1, -2)) : Tensor(),
+                                                    need_b ? matmul_batched(transpose(a, -1, -2), dc) : Tensor()};
                      });
     return c;
 }
@@ -162,26 +193,30 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
               "], got shape ", to_string(bias.shape()));
     NYX_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), "linear: dtypes differ (input ",
               x.dtype(), ", weight ", weight.dtype(), bias.defined() ? detail::cat(", bias ", bias.dtype()) : "", ")");
-    NYX_CHECK(is_floating(x.dtype()), "linear: expected floating tensors, got i64");
+    NYX_CHECK(x.dtype() == f32 || x.dtype() == f64, "linear: expected f32 or f64 tensors, got ", x.dtype());
     const std::int64_t in = weight.size(1), out = weight.size(0);
     const std::int64_t rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
+    const bool low = in_bf16(x);
     Tensor x2 = x.detach();  // [rows, in]: a view whenever x's strides allow (always for contiguous x)
     if (x.dim() != 2) x2 = reshape(x2, {rows, in});
+    x2 = operand(x2, low);
+    const Tensor w = operand(weight.detach(), low);
     Shape shape = x.shape();
     shape.back() = out;
     Tensor y = empty(shape, x.dtype());
     const Tensor y2 = y.as_strided({x2.size(0), out}, {out, 1}, 0);
     if (bias.defined()) kernels::copy(y2, bias);  // then one GEMM adds x·Wᵀ onto the bias rows
-    gemm_into(x2, weight.detach().as_strided({in, out}, {weight.strides()[1], weight.strides()[0]}, weight.offset()), y2,
-              bias.defined());
-    // dx = dy · W,  dW = dyᵀ · x,  db = Σ_rows dy   (dy and x seen as [N, out] and [N, in])
+    gemm_into(x2, w.as_strided({in, out}, {w.strides()[1], w.strides()[0]}, w.offset()), y2, bias.defined());
+    // dx = dy · W,  dW = dyᵀ · x,  db = Σ_rows dy   (dy and x seen as [N, out] and [N, in]); the
+    // products in bf16 when the forward's were, the bias's sum in f32.
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
     autograd::record("linear", {x, weight, bias}, {y},
-                     [x2 = need_w ? autograd::saved(x2) : autograd::Saved(), weight = need_x ? autograd::saved(weight) : autograd::Saved(),
-                      need_x, need_w, need_b, x_shape = x.shape(), rows, out](const autograd::Gradients& g) {
+                     [x2 = need_w ? autograd::saved(x2) : autograd::Saved(), w = need_x ? autograd::saved(w) : autograd::Saved(),
+                      need_x, need_w, need_b, x_shape = x.shape(), rows, out, low](const autograd::Gradients& g) {
                          const Tensor g2 = reshape(g[0], {rows, out});
-                         return autograd::Gradients{need_x ? reshape(matmul_batched(g2, weight), x_shape) : Tensor(),
-                                                    need_w ? matmul_batched(transpose(g2, 0, 1), x2) : Tensor(),
+                         const Tensor dy = operand(g2, low);
+                         return autograd::Gradients{need_x ? reshape(matmul_batched(dy, w), x_shape) : Tensor(),
+                                                    need_w ? matmul_batched(transpose(dy, 0, 1), x2) : Tensor(),
                                                     need_b ? kernels::sum(g2, {0}, false) : Tensor()};
                      });
     return y;

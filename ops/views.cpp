@@ -276,8 +276,9 @@ Tensor to(const Tensor& x, DType dtype) {
     if (x.dtype() == dtype) return x;
     Tensor y = empty(x.shape(), dtype);
     kernels::copy(y, x);
-    // dx = dy converted back to x's dtype (nothing flows through a conversion to i64)
-    if (is_floating(dtype))
+    // dx = dy converted back to x's dtype (nothing flows through a conversion to i64 or bf16, which
+    // hold data; autocast's bf16 products record their own backward)
+    if (dtype == f32 || dtype == f64)
         record("to", {x}, {y}, [from = x.dtype()](const Gradients& g) { return Gradients{to(g[0], from)}; });
     return y;
 }

@@ -5,9 +5,10 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and stops.
 set -euo pipefail
 
+# libdnnl-dev: oneDNN, for AVX-512 and bf16 products (core/blas.hpp).
 # strace: the test nyx_train_write-order watches the order of nyx-train's fsync and rename calls.
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist strace "$@")
+          zlib1g-dev libopenmpi-dev openmpi-bin libdnnl-dev dataset-fashion-mnist strace "$@")
 
 missing=()
 for p in "${packages[@]}"; do
