@@ -4,6 +4,7 @@
 #   resume    Ctrl-C mid-run, then --resume: the losses equal those of an uninterrupted run; the
 #             same after kill -9 (the metrics past the last checkpoint are dropped and redone)
 #   text      the text task on a small TSV file; fashion: Fashion-MNIST as patches, a few steps
+#   bf16      --precision bf16: bitwise resume, losses unlike f32's, no change of precision on resume
 #   crash     kill -9 at 20 moments: a loadable checkpoint always, and the uninterrupted run's losses
 #   anomaly   a loss that goes non-finite stops the run with the last good checkpoint; --detect-anomaly names the op
 #   bad-flags bad flags and bad resumes get a clear message and a non-zero status
@@ -119,6 +120,28 @@ resume)
   [ "$(grep -c '"split":"val"' killed/metrics.jsonl)" -eq 20 ] || fail "validation lines duplicated or lost after kill -9"
   ls killed | grep -q tmp && fail "a temporary file was left behind"
   echo "killed with $logged steps logged; the resumed run's 400 losses and 20 validations match"
+  ;;
+bf16)
+  # Mixed precision: bitwise resume within bf16, different losses from f32, and the precision is
+  # part of the run (a resume cannot change it; a config.json from before --precision means f32).
+  "$nyx_train" listops "${tiny[@]}" --precision bf16 --steps 200 --eval-every 20 --log-every 1 --run-dir straight > straight.txt
+  grep -q "mixed precision: bf16 products" straight.txt || fail "no mixed-precision line: $(head -3 straight.txt)"
+  grep -q '"precision": "bf16"' straight/config.json || fail "config.json does not say bf16"
+  "$nyx_train" listops "${tiny[@]}" --steps 200 --eval-every 20 --log-every 1 --run-dir f32 > /dev/null
+  diff <(losses straight) <(losses f32) > /dev/null && fail "bf16 and f32 runs gave identical losses"
+  "$nyx_train" listops "${tiny[@]}" --precision bf16 --steps 200 --eval-every 20 --log-every 1 --run-dir cut > /dev/null &
+  pid=$!
+  for _ in $(seq 1 3000); do [ -e cut/latest.safetensors ] && break; sleep 0.01; done
+  kill -INT "$pid"; wait "$pid" || true
+  [ "$(losses cut | tail -1 | cut -d' ' -f1)" -lt 200 ] || fail "the bf16 run finished before the interruption"
+  expect_error "--precision is bf16 in cut/config.json, the command gives f32" listops --resume cut --precision f32
+  "$nyx_train" listops --resume cut > /dev/null
+  diff <(losses straight) <(losses cut) > /dev/null || fail "the resumed bf16 run's losses differ: $(diff <(losses straight) <(losses cut) | head -3)"
+  # A run directory written before --precision existed resumes as f32.
+  "$nyx_train" listops "${tiny[@]}" --steps 20 --eval-every 10 --run-dir old > /dev/null
+  grep -v '"precision"' old/config.json > config.tmp && mv config.tmp old/config.json
+  "$nyx_train" listops --resume old --steps 30 > /dev/null || fail "a config.json without precision did not resume"
+  echo "bf16: resumed losses match at all 200 steps and differ from f32's; the precision cannot change on resume"
   ;;
 text)
   for i in $(seq 1 120); do

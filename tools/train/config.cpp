@@ -14,7 +14,7 @@ void for_each_field(C& c, F&& f) {
         f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
         f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
         f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
-        f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket), f("pad_to", c.pad_to),
+        f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket), f("pad_to", c.pad_to),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
         f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
@@ -79,6 +79,7 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
     for_each_field(c, [&](const char* key, auto& value) {
         using T = std::decay_t<decltype(value)>;
         const auto it = j.find(key);
+        if (it == j.end() && std::string_view(key) == "precision") return;  // runs from before --precision: f32
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
                           : std::is_same_v<T, double>    ? it->is_number()
@@ -121,6 +122,7 @@ void validate(const Config& c) {
     check(c.pinv_start == "original" || c.pinv_start == "per-matrix", "pinv-start", c.pinv_start, "be original or per-matrix");
     check(c.schedule == "linear" || c.schedule == "cosine" || c.schedule == "constant", "schedule", c.schedule,
           "be linear, cosine or constant");
+    check(c.precision == "f32" || c.precision == "bf16", "precision", c.precision, "be f32 or bf16");
     check(c.landmarks >= 1, "landmarks", c.landmarks, "be at least 1");
     check(c.pinv_iters >= 0 && c.pinv_iters <= 100, "pinv-iters", c.pinv_iters, "lie in 0..100");
     check(c.conv >= 0 && (c.conv == 0 || c.conv % 2 == 1), "conv", c.conv, "be 0 (off) or odd");

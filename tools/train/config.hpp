@@ -25,6 +25,7 @@ struct Config {
     std::int64_t batch = 32, warmup = 1000, steps = 5000;
     double lr = 1e-4, weight_decay = 0, clip = 0;
     std::string schedule = "linear";  // linear | cosine | constant
+    std::string precision = "f32";    // f32 | bf16: products in bf16 under nyx::AutocastGuard, the rest f32
     std::uint64_t seed = 0;
     std::int64_t threads = 0;  // 0: NYX_NUM_THREADS or every core
     std::int64_t eval_every = 500, log_every = 10;

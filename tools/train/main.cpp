@@ -128,6 +128,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--warmup", &Config::warmup, "linear warm-up steps", shown);
     t.add("--steps", &Config::steps, "training steps in all", shown);
     t.add("--schedule", &Config::schedule, "after the warm-up: linear, cosine or constant", shown);
+    t.add("--precision", &Config::precision, "f32, or bf16: mixed precision (bf16 products, f32 weights and the rest)", shown);
     t.add("--weight-decay", &Config::weight_decay, "AdamW's decoupled weight decay", shown);
     t.add("--clip", &Config::clip, "clip the gradient norm to this (0 = off)", shown);
     t.add("--seed", &Config::seed, "seed of the data, the weights and dropout", shown);

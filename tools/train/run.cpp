@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <nyx/core/blas.hpp>
+
 #include "metrics.hpp"
 #include "plot.hpp"
 #include "run_dir.hpp"
@@ -239,10 +241,12 @@ void check_address_space(int threads) {
               " or more)", threads > 1 ? " or use fewer --threads" : "");
 }
 
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket) {
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, const Config& c) {
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
+    const AutocastGuard autocast(c.precision == "bf16");
+    const std::int64_t batch = c.batch, bucket = c.bucket;
     // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up.
     const int ranks = dist::world_size();
     data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false, .bucket = bucket, .prefetch = ranks == 1});
@@ -356,6 +360,11 @@ int train(Config c, bool resume) {
                 c.task.c_str(), static_cast<long>(data.train.size()), static_cast<long>(data.val.size()), static_cast<long>(data.test.size()),
                 static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters), layout.c_str(),
                 resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
+    if (c.precision == "bf16")
+        std::printf("mixed precision: bf16 products, f32 weights and everything else (%s)\n",
+                    blas::native_bf16() ? "this CPU multiplies bf16 natively"
+                                        : "this CPU has no AVX512_BF16, so the products multiply bf16-rounded values as f32: "
+                                          "bf16's results at f32's speed");
 
     interrupted.store(false);
     std::signal(SIGINT, on_interrupt);
@@ -407,6 +416,7 @@ int train(Config c, bool resume) {
     };
     const auto batch_loss = [&](const data::Batch& batch) {
         NoGradGuard no_grad;
+        const AutocastGuard autocast(c.precision == "bf16");
         model->eval();
         Tensor loss = tensor({ops::cross_entropy((*model)(batch.inputs, batch.mask), batch.labels).item<float>()}, f64);
         model->train();
@@ -418,7 +428,10 @@ int train(Config c, bool resume) {
         try {  // an error names its step and the last good checkpoint, which it leaves as it was
             const auto step_start = Clock::now();
             const data::Batch batch = loader.next();
-            const Tensor logits = (*model)(batch.inputs, batch.mask);
+            const Tensor logits = [&] {
+                const AutocastGuard autocast(c.precision == "bf16");  // the backward follows each op's forward
+                return (*model)(batch.inputs, batch.mask);
+            }();
             const Tensor loss = ops::cross_entropy(logits, batch.labels);
             optimizer.zero_grad();
             loss.backward();  // with K ranks, returns with the gradients averaged over them
@@ -458,7 +471,7 @@ int train(Config c, bool resume) {
 
             if (evaluated) {
                 check_weights();
-                const Evaluation val = evaluate(*model, data.val, c.batch, c.bucket);
+                const Evaluation val = evaluate(*model, data.val, c);
                 if (val.examples > 0) check_weights_loss(val.loss);
                 check_run_dir();
                 if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
@@ -493,7 +506,7 @@ int train(Config c, bool resume) {
     progress.finish();
 
     nn::load_weights(read_on_rank_0(best_path), best_path, *model);
-    const Evaluation test = evaluate(*model, data.test, c.batch, c.bucket);
+    const Evaluation test = evaluate(*model, data.test, c);
     if (lead) {
         check_run_dir();
         metrics->write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
@@ -536,7 +549,7 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     nn::load_weights(file, path, *model);
     check_loaded_weights(*model, path);
     const data::Dataset& dataset = split_of(data, split);
-    const Evaluation e = evaluate(*model, dataset, c.batch, c.bucket);
+    const Evaluation e = evaluate(*model, dataset, c);
     std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
                 100 * e.accuracy, e.loss, static_cast<long>(e.examples), 100 * majority_baseline(data.train, dataset));
     return 0;

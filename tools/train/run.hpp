@@ -21,7 +21,8 @@ struct Evaluation {
     std::int64_t examples = 0;
 };
 // In order of length when bucket > 0 (less padding), else in the dataset's order.
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, std::int64_t batch, std::int64_t bucket);
+// Loss and accuracy over a dataset, in batches of the run's size and in its precision.
+Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, const Config& c);
 
 // `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy.
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads);
