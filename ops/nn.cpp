@@ -423,6 +423,16 @@ namespace {
 constexpr std::int64_t dropout_block = 4 * philox_block_size;
 std::int64_t dropout_blocks(std::int64_t n) { return (n + dropout_block - 1) / dropout_block; }
 
+// out[j] = in[j] · (kept ? keep : 0) for the `count` (at most 64) elements of one block; see below.
+template <class T>
+NYX_VECTORIZED void mask_block(const PhiloxBlock& w, std::int32_t threshold, T keep, const T* in, T* out, std::int64_t count) {
+    constexpr int L = philox_block_size;
+    T factor[dropout_block];  // element 16·word + lane's: keep or 0
+    for (int word = 0; word < 4; ++word)
+        for (int lane = 0; lane < L; ++lane) factor[word * L + lane] = static_cast<std::int32_t>(w[word][lane] >> 8) >= threshold ? keep : T(0);
+    for (std::int64_t j = 0; j < count; ++j) out[j] = in[j] * factor[j];
+}
+
 // x · mask / (1 − p), for the mask drawn at (seed, offset). Elements go in blocks of 64, one
 // philox_block each: element i takes word (i / 16) % 4 of counter offset + 16 · (i / 64) + i % 16,
 // and is kept when that word's top 24 bits, as a fraction of 2²⁴, are at least p. Each counter
@@ -442,11 +452,8 @@ Tensor apply_dropout_mask(const Tensor& x, double p, std::uint64_t seed, std::ui
         parallel_for(0, dropout_blocks(n), loops::grain / per_block, [&](std::int64_t b, std::int64_t e) {
             for (std::int64_t block = b; block < e; ++block) {
                 const PhiloxBlock w = philox_block(offset + static_cast<std::uint64_t>(block * L), seed);
-                T factor[per_block];  // element i0 + 16·word + lane's: keep or 0
-                for (int word = 0; word < 4; ++word)
-                    for (int lane = 0; lane < L; ++lane) factor[word * L + lane] = static_cast<std::int32_t>(w[word][lane] >> 8) >= threshold ? keep : T(0);
-                const std::int64_t i0 = block * per_block, count = std::min(per_block, n - i0);
-                for (std::int64_t j = 0; j < count; ++j) out[i0 + j] = in[i0 + j] * factor[j];
+                const std::int64_t i0 = block * per_block;
+                mask_block<T>(w, threshold, keep, in + i0, out + i0, std::min(per_block, n - i0));
             }
         });
     });
