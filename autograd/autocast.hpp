@@ -15,6 +15,7 @@
 //   so every attention product, the
 //   feed-forward and the classifier
 //   Nyström's pseudo-inverse iteration   f32              f32   (it runs with autocast off)
+//   and the product F·Z with its result
 //   softmax, log_softmax, layer_norm,    f32              f32
 //   gelu, reductions, the losses,
 //   everything elementwise

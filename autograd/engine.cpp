@@ -113,6 +113,11 @@ const Tensor& Saved::get() const {
               "a tensor saved for backward was modified in place after it was saved (version ", version_, ", now ",
               tensor_.impl()->storage->version(), "); its gradient would be wrong. Clone the tensor before writing "
               "to it, or do the in-place write after backward()");
+    if (const auto source = source_.lock())
+        NYX_CHECK(source->version() == source_version_,
+                  "a tensor whose bf16 copy autocast saved for backward was modified in place after the forward "
+                  "(version ", source_version_, ", now ", source->version(), "); its gradient would be wrong. Clone "
+                  "the tensor before writing to it, or do the in-place write after backward()");
     return tensor_;
 }
 
@@ -368,7 +373,7 @@ HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const T
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
-    NYX_CHECK(!on || dtype() == f32 || dtype() == f64, "requires_grad_: only floating tensors of f32 or f64 can require gradients; "
+    NYX_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors of f32 or f64 can require gradients; "
               "this one is ", dtype(), dtype() == bf16 ? " (autocast keeps parameters f32 and makes bf16 copies itself)" : "");
     NYX_CHECK(is_leaf(), "requires_grad_: this tensor is the result of '", grad_fn_name(),
               "', not a leaf; gradients flow to it already. To start a new leaf from it, call .detach() first");

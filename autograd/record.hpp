@@ -26,15 +26,25 @@ class Saved {
   public:
     Saved() = default;
     explicit Saved(const Tensor& t) : tensor_(t.defined() ? t.detach() : Tensor()), version_(t.defined() ? t.impl()->storage->version() : 0) {}
+    // Keeps `copy`, a converted copy of `source` (autocast's bf16 operands), and checks `source`'s
+    // version too, without keeping its memory alive: writing the original in place after the
+    // forward is the same error as writing a saved tensor.
+    Saved(const Tensor& copy, const Tensor& source) : Saved(copy) {
+        source_ = source.impl()->storage;
+        source_version_ = source.impl()->storage->version();
+    }
     const Tensor& get() const;  // throws when the storage was written in place since saving
     operator const Tensor&() const { return get(); }
 
   private:
     Tensor tensor_;
     std::uint64_t version_ = 0;
+    std::weak_ptr<Storage> source_;
+    std::uint64_t source_version_ = 0;
 };
 
 inline Saved saved(const Tensor& t) { return Saved(t); }
+inline Saved saved(const Tensor& copy, const Tensor& source) { return Saved(copy, source); }
 // Receives one gradient per output (zeros for outputs that got none) and returns one per input,
 // in the shape of the op's broadcast result: the engine sums each back to its input's shape.
 // An undefined tensor means "no gradient for this input". Incoming gradients may be any view

@@ -38,7 +38,6 @@ BF16_TARGETS = {("lra", "nystrom", 2048): 4.0, ("bert", "nystrom", None): 2.0}
 F32_OVER_BF16_TARGETS = {("bert", "nystrom", None): 1.5}
 # The training peers: (name, which program, precision); attention runs the f32 pair only.
 PEERS = [("nyx", "nyx", "f32"), ("nyx bf16", "nyx", "bf16"), ("yardstick", "yardstick", "f32"), ("yardstick bf16", "yardstick", "bf16")]
-GEMM_SHAPES = ["2048,2048,2048", "16384,64,64", "16384,128,64", "2048,64,2048", "8192,256,256"]
 MEMORY_TARGETS = {("lra", None, None): 1.0, ("attention fwd+bwd", "nystrom", 8192): 0.5}
 
 
@@ -89,9 +88,10 @@ def command_line(prefix, mode, attn, flags, threads, steps, warmup, precision="f
     return args
 
 
-def run(args, log=None):
-    """The JSON line a benchmark prints, or {"error": ...} when it fails (out of memory, say).
-    Each result is also appended to `log` as it arrives, so that a long run loses nothing."""
+def run(args, log=None, every_line=False):
+    """The JSON line a benchmark prints (every_line: all of them, in a list), or {"error": ...} when
+    it fails (out of memory, say). Each result is also appended to `log` as it arrives, so that a
+    long run loses nothing."""
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
         lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
@@ -99,7 +99,7 @@ def run(args, log=None):
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             result = {"error": f"exit status {done.returncode}: {tail}"}
         else:
-            result = json.loads(lines[-1])
+            result = [json.loads(l) for l in lines] if every_line else json.loads(lines[-1])
     except subprocess.TimeoutExpired:
         result = {"error": "timed out after an hour"}
     except (OSError, ValueError) as e:  # no such program, or a line that is not JSON
@@ -232,8 +232,10 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
     with open(raw_path, "w", encoding="utf-8") as log:
         for rep in range(a.reps):
-            shapes = ["256,256,256"] if a.quick else GEMM_SHAPES
-            gemm.append([run(nyx + ["gemm", "--threads", str(a.threads), "--shape", shape], log) for shape in shapes])
+            # nyx-bench's own shapes (issue #16's table), or one small one in --quick mode.
+            shapes = ["--shape", "256,256,256"] if a.quick else []
+            result = run(nyx + ["gemm", "--threads", str(a.threads)] + shapes, log, every_line=True)
+            gemm.append(result if isinstance(result, list) else [result])
             for i, (group, mode, attn, flags) in enumerate(configs):
                 print(f"rep {rep + 1}/{a.reps}: {group} {attn} n={flags['n']}", file=sys.stderr, flush=True)
                 # Rotate which peer goes first, so that drift in the machine's speed falls on all of them.
@@ -268,7 +270,8 @@ def main():
                               f"{fmt(t_y16)} | **{fmt(speed, 2)}×**{verdict(speed, speed_target, at_least=True)} | "
                               f"**{fmt(speed16, 2)}×**{verdict(speed16, target(BF16_TARGETS, group, attn, flags['n']), at_least=True)} | "
                               f"{fmt(speed_f32_16, 2)}×{verdict(speed_f32_16, target(F32_OVER_BF16_TARGETS, group, attn, flags['n']), at_least=True)} | "
-                              f"{fmt(rate, 1)} | {fmt(rate16, 1)} | {fmt(mem_nyx)} | {fmt(mem_y)} | {fmt(memory_ratio, 2)}{memory_check} |")
+                              f"{fmt(rate, 1)} | {fmt(rate16, 1)} | {fmt(mem_nyx)} | {fmt(median(results[i]['nyx bf16'], 'peak_rss_mb'))} | "
+                              f"{fmt(mem_y)} | {fmt(memory_ratio, 2)}{memory_check} |")
         else:
             t_nyx, t_y = median(r_nyx, "ms"), median(r_y, "ms")
             speed = ratio(t_y, t_nyx)
@@ -303,11 +306,12 @@ def main():
                     slopes.append(f"| {group.removeprefix('attention ')} | {system} | {attn} | {s_t:.2f} | {fmt(s_m, 2)} |")
 
     gemm_rows = []
-    for s_i, shape in enumerate(["256,256,256"] if a.quick else GEMM_SHAPES):
-        rs = [rep[s_i] for rep in gemm if s_i < len(rep) and "gflops" in rep[s_i]]
+    shapes = list(dict.fromkeys((r["m"], r["n"], r["k"]) for rep in gemm for r in rep if "gflops" in r))
+    for shape in shapes:
+        rs = [r for rep in gemm for r in rep if "gflops" in r and (r["m"], r["n"], r["k"]) == shape]
         med = lambda key: statistics.median([r["gflops"][key] for r in rs]) if rs else None
         backend = rs[0]["nyx_backend"] if rs else {}
-        gemm_rows.append(f"| {shape.replace(',', ' × ')} | {fmt(med('nyx_f32'), 1)} | {fmt(med('nyx_bf16'), 1)} | {fmt(med('openblas_f32'), 1)} | "
+        gemm_rows.append(f"| {' × '.join(map(str, shape))} | {fmt(med('nyx_f32'), 1)} | {fmt(med('nyx_bf16'), 1)} | {fmt(med('openblas_f32'), 1)} | "
                          f"{fmt(med('onednn_f32'), 1)} | {fmt(med('onednn_bf16'), 1)} | {backend.get('f32', '—')}; {backend.get('bf16', '—')} |")
     isa = next((r["isa"] for rep in gemm for r in rep if "isa" in r), "unknown")
     attention_flags = configs[-1][3] if configs and configs[-1][1] == "attention" else dict(ATTENTION)
@@ -319,7 +323,7 @@ def main():
         f"- Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; nyx commit {git_commit()}.",
         f"- Machine: {machine()}.",
         f"- {a.threads} threads; each figure is the median of {a.reps} runs, and each run reports the median of {a.steps} "
-        f"steps after {a.warmup} untimed ones. The two systems alternate, configuration by configuration.",
+        f"steps after {a.warmup} untimed ones. The peers take turns going first, configuration by configuration.",
         f"- Yardstick: `{a.yardstick}` ({yardstick_system}).",
         f"- oneDNN's CPU ISA here: {isa} (bf16 products run at bf16 speed only with avx512_core_bf16 or above).",
         "",
@@ -343,30 +347,33 @@ def main():
         "",
         "| config | attention | n | batch | nyx f32 tokens/s | nyx bf16 tokens/s | PyTorch f32 tokens/s | PyTorch bf16 tokens/s | "
         "speed-up f32 | speed-up bf16 | nyx f32 / PyTorch bf16 | nyx f32 GFLOP/s | nyx bf16 GFLOP/s | nyx MB (f32) | "
-        "PyTorch MB (f32) | memory ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "nyx MB (bf16) | PyTorch MB (f32) | memory ratio (f32) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows_train,
         "",
-        f"## Attention alone (batch {attention_flags['batch']}, {attention_flags['heads']} heads × {attention_flags['head_dim']}; "
-        f"Nyström: {attention_flags['landmarks']} landmarks, conv {attention_flags['conv']})",
-        "",
-        "Speed-up: PyTorch's time over nyx's (above 1: nyx is faster). Module MB: the most nyx's caching allocator held "
-        "above the inputs. Memory, as above: nyx's whole peak RSS against PyTorch's peak minus its base.",
-        "",
-        "| pass | attention | n | nyx ms | PyTorch ms | speed-up | nyx module MB | nyx MB | PyTorch MB | memory ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *rows_attention,
-        "",
-        "Growth with n: the least-squares slope of log time and of log memory (peak RSS above base, for both systems) "
-        "against log n; 1 is linear, 2 quadratic.",
-        "",
-        "| pass | system | attention | time slope | memory slope |",
-        "|---|---|---|---:|---:|",
-        *slopes,
-        "",
-        *[f"![{title}]({path})" for title, path in plots],
-        "",
     ]
+    if rows_attention:
+        lines += [
+            f"## Attention alone (batch {attention_flags['batch']}, {attention_flags['heads']} heads × {attention_flags['head_dim']}; "
+            f"Nyström: {attention_flags['landmarks']} landmarks, conv {attention_flags['conv']})",
+            "",
+            "Speed-up: PyTorch's time over nyx's (above 1: nyx is faster). Module MB: the most nyx's caching allocator held "
+            "above the inputs. Memory, as above: nyx's whole peak RSS against PyTorch's peak minus its base.",
+            "",
+            "| pass | attention | n | nyx ms | PyTorch ms | speed-up | nyx module MB | nyx MB | PyTorch MB | memory ratio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *rows_attention,
+            "",
+            "Growth with n: the least-squares slope of log time and of log memory (peak RSS above base, for both systems) "
+            "against log n; 1 is linear, 2 quadratic.",
+            "",
+            "| pass | system | attention | time slope | memory slope |",
+            "|---|---|---|---:|---:|",
+            *slopes,
+            "",
+            *[f"![{title}]({path})" for title, path in plots],
+            "",
+        ]
     if errors:
         lines += ["## Runs that failed", "", *[f"- {e}" for e in errors], ""]
     if configs and a.max_softmax_n < max(c[3]["n"] for c in configs):

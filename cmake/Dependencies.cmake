@@ -32,20 +32,19 @@ if(NYX_MPI AND NOT MPI_CXX_FOUND)
   nyx_missing("MPI for NYX_MPI=ON" "libopenmpi-dev openmpi-bin")
 endif()
 # oneDNN (Debian's libdnnl-dev) for AVX-512 and bf16 matrix products (core/blas.hpp): on by default
-# when it is found; without it every product runs on OpenBLAS. Found by hand rather than through
-# dnnl-config.cmake, which asks for OpenCL (Debian builds oneDNN's GPU runtime too; nyx uses its CPU
-# engine only). Debian builds it on OpenMP, so nyx also links libgomp, to keep each call on one thread.
-find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
-find_library(DNNL_LIBRARY dnnl)
-find_library(GOMP_LIBRARY NAMES gomp libgomp.so.1)
-if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY AND GOMP_LIBRARY)
+# when it is found; without it every product runs on OpenBLAS. nyx also links libgomp, to keep
+# each oneDNN call on one OpenMP thread (cmake/NyxDnnl.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/NyxDnnl.cmake)
+if(TARGET nyx::dnnl)
   set(NYX_DNNL_FOUND ON)
 else()
   set(NYX_DNNL_FOUND OFF)
 endif()
 option(NYX_DNNL "oneDNN for f32 and bf16 matrix products (on by default when it is found)" ${NYX_DNNL_FOUND})
-if(NYX_DNNL AND NOT NYX_DNNL_FOUND)
+if(NYX_DNNL AND NOT (NYX_DNNL_INCLUDE_DIR AND NYX_DNNL_LIBRARY))
   nyx_missing("oneDNN for NYX_DNNL=ON" "libdnnl-dev")
+elseif(NYX_DNNL AND NOT NYX_GOMP_LIBRARY)
+  nyx_missing("libgomp (the OpenMP runtime oneDNN runs on) for NYX_DNNL=ON" "libgcc-12-dev")
 endif()
 if(NYX_BUILD_TESTS)
   nyx_require_package(doctest "doctest" doctest-dev)

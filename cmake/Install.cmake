@@ -15,5 +15,5 @@ install(EXPORT nyxTargets NAMESPACE nyx:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cm
 configure_package_config_file(cmake/nyxConfig.cmake.in ${CMAKE_BINARY_DIR}/nyxConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nyx)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/nyxConfigVersion.cmake COMPATIBILITY SameMinorVersion)
-install(FILES ${CMAKE_BINARY_DIR}/nyxConfig.cmake ${CMAKE_BINARY_DIR}/nyxConfigVersion.cmake
+install(FILES ${CMAKE_BINARY_DIR}/nyxConfig.cmake ${CMAKE_BINARY_DIR}/nyxConfigVersion.cmake cmake/NyxDnnl.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nyx)

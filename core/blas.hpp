@@ -1,6 +1,7 @@
 #pragma once
-// The door to matrix products (core/blas.cpp is the only file that includes cblas.h, and the only
-// caller of core/onednn.hpp). Row-major GEMM, C = op(A) · op(B) + beta · C with beta 0 or 1, on the
+// The door to matrix products (core/blas.cpp is the only file that includes cblas.h, and the one
+// that chooses between OpenBLAS and core/onednn.hpp; nyx-bench and the tests also call each library
+// directly, to compare them). Row-major GEMM, C = op(A) · op(B) + beta · C with beta 0 or 1, on the
 // calling thread, with transposes passed as flags rather than copied. ops/matmul.cpp runs these
 // inside oneTBB's tasks.
 //
@@ -11,7 +12,9 @@
 //                 AVX512_BF16 (native_bf16()); elsewhere it emulates bf16 several times slower than
 //                 f32, so autocast then multiplies f32 operands rounded to bf16 instead: the same
 //                 products, summed in another order (ops/matmul.cpp).
-// NYX_GEMM=openblas in the environment sends f32 products to OpenBLAS too (for comparisons).
+// NYX_GEMM=openblas in the environment sends f32 products to OpenBLAS too (for comparisons), and
+// NYX_GEMM=bf16 makes native_bf16() true on any CPU where oneDNN runs (slowly where it emulates
+// bf16), to test that path.
 #include <cstdint>
 #include <string_view>
 
@@ -27,9 +30,11 @@ std::string_view name(Backend backend);
 // The library gemm() uses for products with `input` operands (f32, f64 or bf16).
 Backend backend_for(DType input);
 
-// Whether bf16 products run at bf16 speed here (oneDNN on a CPU with AVX512_BF16 or AMX).
+// Whether autocast hands bf16 operands to oneDNN: where bf16 products run at bf16 speed (a CPU with
+// AVX512_BF16 or AMX), or when NYX_GEMM=bf16.
 bool native_bf16();
 
+// beta must be 0 or 1 (an nyx::Error otherwise); k may be 0.
 template <class T>  // float or double
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);

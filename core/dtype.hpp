@@ -65,7 +65,8 @@ inline std::ostream& operator<<(std::ostream& out, DType dtype) { return out << 
 constexpr std::size_t element_size(DType dtype) {
     return dtype == DType::bf16 ? 2 : dtype == DType::f32 ? 4 : 8;
 }
-constexpr bool is_floating(DType dtype) { return dtype != DType::i64; }
+// The dtypes nyx computes in and differentiates: f32 and f64 (bf16 holds data only).
+constexpr bool is_floating(DType dtype) { return dtype == DType::f32 || dtype == DType::f64; }
 
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }

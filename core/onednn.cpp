@@ -12,7 +12,10 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-extern "C" void omp_set_num_threads(int);  // libgomp, the runtime Debian's oneDNN is built on
+extern "C" {  // libgomp, the runtime Debian's oneDNN is built on
+void omp_set_num_threads(int);
+int omp_get_max_threads();
+}
 
 namespace nyx::onednn {
 namespace {
@@ -56,6 +59,7 @@ memory::desc matrix(std::int64_t rows, std::int64_t cols, std::int64_t ld, bool 
     return {{rows, cols}, type, transposed ? memory::dims{1, ld} : memory::dims{ld, 1}};
 }
 
+// The primitive for a key, or null when oneDNN has no implementation for it.
 std::shared_ptr<const Primitive> make(const Key& key) {
     const auto in = key.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
     auto p = std::make_shared<Primitive>();
@@ -69,14 +73,21 @@ std::shared_ptr<const Primitive> make(const Key& key) {
         sum.append_sum(1.0f);
         attr.set_post_ops(sum);
     }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, p->b, p->c), attr, cpu());
+    dnnl::matmul::primitive_desc pd;
+    try {
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a, p->b, p->c), attr, cpu());
+    } catch (const dnnl::error& e) {
+        if (e.status == dnnl_unimplemented) return nullptr;
+        throw;
+    }
     p->scratchpad = pd.scratchpad_desc();
     p->matmul = dnnl::matmul(pd);
     return p;
 }
 
-// The primitives made so far. A training step uses a few dozen shapes; a workload whose shapes
-// never repeat would grow this without bound, so it starts afresh past a limit.
+// The primitives made so far (null for the keys oneDNN cannot do). A training step uses a few
+// dozen shapes; a workload whose shapes never repeat would grow this without bound, so it starts
+// afresh past a limit.
 std::shared_ptr<const Primitive> primitive(const Key& key) {
     static std::shared_mutex mutex;
     static std::unordered_map<Key, std::shared_ptr<const Primitive>, KeyHash> cache;
@@ -118,28 +129,34 @@ const char* isa_name() {
 }
 
 template <class In>
-void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const In* a,
+bool gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const In* a,
           std::int64_t lda, const In* b, std::int64_t ldb, bool accumulate, float* c, std::int64_t ldc) {
-    thread_local const bool one_openmp_thread = (omp_set_num_threads(1), true);
+    // One OpenMP thread for the call, made and run on this thread; the caller's setting after.
+    struct OneOpenMPThread {
+        int previous = omp_get_max_threads();
+        OneOpenMPThread() { omp_set_num_threads(1); }
+        ~OneOpenMPThread() { omp_set_num_threads(previous); }
+    } one_thread;
     thread_local std::vector<std::byte> scratchpad;
-    (void)one_openmp_thread;
     try {
         const auto p = primitive({std::is_same_v<In, bfloat16>, transpose_a, transpose_b, accumulate, m, n, k, lda, ldb, ldc});
+        if (!p) return false;
         if (scratchpad.size() < p->scratchpad.get_size()) scratchpad.resize(p->scratchpad.get_size());
         thread_local dnnl::stream stream(cpu());
         p->matmul.execute(stream, {{DNNL_ARG_SRC, memory(p->a, cpu(), const_cast<In*>(a))},
                                    {DNNL_ARG_WEIGHTS, memory(p->b, cpu(), const_cast<In*>(b))},
                                    {DNNL_ARG_DST, memory(p->c, cpu(), c)},
                                    {DNNL_ARG_SCRATCHPAD, memory(p->scratchpad, cpu(), scratchpad.data())}});
+        return true;
     } catch (const dnnl::error& e) {
         throw Error(detail::cat("oneDNN matmul [", m, ", ", k, "] x [", k, ", ", n, "] failed: ", e.what(), " (status ",
                                 static_cast<int>(e.status), ")"));
     }
 }
 
-template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t,
+template bool gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t,
                           const float*, std::int64_t, bool, float*, std::int64_t);
-template void gemm<bfloat16>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bfloat16*, std::int64_t,
+template bool gemm<bfloat16>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bfloat16*, std::int64_t,
                              const bfloat16*, std::int64_t, bool, float*, std::int64_t);
 
 }  // namespace nyx::onednn
@@ -153,14 +170,14 @@ bool native_bf16() { return false; }
 const char* isa_name() { return "none"; }
 
 template <class In>
-void gemm(bool, bool, std::int64_t, std::int64_t, std::int64_t, const In*, std::int64_t, const In*, std::int64_t, bool,
+bool gemm(bool, bool, std::int64_t, std::int64_t, std::int64_t, const In*, std::int64_t, const In*, std::int64_t, bool,
           float*, std::int64_t) {
-    throw Error("oneDNN matmul: nyx was built without oneDNN (NYX_DNNL=OFF)");
+    return false;  // built without oneDNN (NYX_DNNL=OFF)
 }
 
-template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t,
+template bool gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t,
                           const float*, std::int64_t, bool, float*, std::int64_t);
-template void gemm<bfloat16>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bfloat16*, std::int64_t,
+template bool gemm<bfloat16>(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bfloat16*, std::int64_t,
                              const bfloat16*, std::int64_t, bool, float*, std::int64_t);
 
 }  // namespace nyx::onednn

@@ -2,12 +2,13 @@
 // The door to oneDNN (core/onednn.cpp is the only file that includes dnnl.hpp): its matmul
 // primitive, for row-major products C = op(A) · op(B) (+ C) with f32 or bf16 inputs and an f32
 // result accumulated in f32. core/blas.cpp decides which products come here (DESIGN.md,
-// "Performance rules"); nothing else calls it.
+// "Performance rules"); nyx-bench and the tests call it directly to compare the libraries.
 //
 // Each call runs on the calling thread only: nyx's parallelism is oneTBB's, and Debian builds
-// oneDNN on OpenMP, so every thread that calls in first sets its OpenMP team size to 1. Primitives
-// are made once per distinct shape, layout and dtype (the JIT costs 0.05-8 ms) and kept in a cache
-// that any thread can run concurrently, with a scratchpad of the calling thread's own.
+// oneDNN on OpenMP, so each call sets the calling thread's OpenMP team size to 1 and restores it
+// after (an application's own OpenMP code keeps its setting). Primitives are made once per
+// distinct shape, layout and dtype (the JIT costs 0.05-8 ms) and kept in a cache that any thread
+// can run concurrently, with a scratchpad of the calling thread's own.
 #include <cstdint>
 
 #include "dtype.hpp"
@@ -28,9 +29,11 @@ const char* isa_name();
 
 // C = op(A) · op(B), or C += op(A) · op(B) when accumulate, on the calling thread. op(A) is m×k:
 // A read row-major with leading dimension lda, or transposed; likewise op(B), k×n; C is m×n with
-// leading dimension ldc. In is float or bfloat16. Needs available().
+// leading dimension ldc. In is float or bfloat16. Needs available(). Returns false, having written
+// nothing, when oneDNN has no kernel for this layout (the caller then uses another library);
+// throws nyx::Error when a kernel fails.
 template <class In>
-void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const In* a,
+bool gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const In* a,
           std::int64_t lda, const In* b, std::int64_t ldb, bool accumulate, float* c, std::int64_t ldc);
 
 }  // namespace nyx::onednn

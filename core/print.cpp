@@ -86,7 +86,7 @@ std::string Tensor::to_string() const {
     if (!defined()) return "tensor(undefined)";
     const std::vector<double> values = to_vector();
     Formatter formatter;
-    if (is_floating(dtype())) {
+    if (dtype() != i64) {
         double largest = 0, smallest = INFINITY;
         bool integral = true;
         for (double v : values) {

@@ -87,7 +87,8 @@ __attribute__((target("avx512f"))) PhiloxBlock philox_block_avx512(std::uint64_t
     static_assert(philox_block_size == 16);
     const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i base = _mm512_set1_epi64(static_cast<long long>(first));
-    const __m512i counters_low = _mm512_add_epi64(base, lanes), counters_high = _mm512_add_epi64(base, _mm512_add_epi64(lanes, _mm512_set1_epi64(8)));
+    const __m512i counters_low = _mm512_add_epi64(base, lanes);
+    const __m512i counters_high = _mm512_add_epi64(base, _mm512_add_epi64(lanes, _mm512_set1_epi64(8)));
     // Lanes 0-15 of the low and high 32-bit halves of the 16 counters.
     const __m512i order = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     __m512i c0 = _mm512_permutex2var_epi32(counters_low, order, counters_high);

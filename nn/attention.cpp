@@ -106,7 +106,11 @@ Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const T
         const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1);        // [B,h,m,n]
         // 5. Z ≈ A⁺; 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
         const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, batch_across_ranks_ && is_training());
-        x = f.matmul(z).matmul(b.matmul(v));
+        const Tensor fz = [&] {  // in f32 under autocast too, so that rounding does not undo the iteration's precision
+            const AutocastGuard f32_products(false);
+            return f.matmul(z);
+        }();
+        x = fz.matmul(b.matmul(v));
     }
     // 7. skip connection: depthwise convolution of the masked V along the sequence, one filter per head
     if (conv_weight.defined()) x = x + ops::depthwise_conv1d(v * tokens, conv_weight);

@@ -21,7 +21,7 @@ void Module::check_name(const std::string& name, const char* what) const {
 
 Tensor Module::register_parameter(const std::string& name, Tensor value) {
     check_name(name, "parameter");
-    NYX_CHECK(value.defined() && (value.dtype() == f32 || value.dtype() == f64), type_name_, ": parameter \"", name,
+    NYX_CHECK(value.defined() && is_floating(value.dtype()), type_name_, ": parameter \"", name,
               "\" must be a floating tensor (f32 or f64)");
     if (!value.is_leaf()) value = value.detach();
     value.requires_grad_();

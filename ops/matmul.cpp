@@ -147,10 +147,10 @@ bool in_bf16(const Tensor& x) { return is_autocast_enabled() && x.dtype() == f32
 Tensor matmul(const Tensor& a, const Tensor& b) {
     NYX_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands need rank >= 1, got shapes ", to_string(a.shape()),
               " and ", to_string(b.shape()), "; multiply by a scalar with * instead");
+    NYX_CHECK(is_floating(a.dtype()) && is_floating(b.dtype()), "matmul: expected floating tensors (f32 or f64), got ",
+              a.dtype(), " and ", b.dtype(), "; convert with .to(nyx::f32) (autocast makes bf16 copies of f32 operands itself)");
     NYX_CHECK(a.dtype() == b.dtype(), "matmul: dtypes differ (", a.dtype(), " and ", b.dtype(),
               "); convert one operand with .to(nyx::", a.dtype(), ")");
-    NYX_CHECK(a.dtype() == f32 || a.dtype() == f64, "matmul: expected f32 or f64 tensors, got ", a.dtype(),
-              "; convert with .to(nyx::f32) (autocast makes bf16 copies of f32 operands itself)");
     const std::int64_t k = a.size(-1), k_b = b.size(b.dim() == 1 ? 0 : -2);
     if (k != k_b) {
         const bool second = b.dim() >= 2 && k == b.size(-1), first = a.dim() >= 2 && b.dim() >= 2 && a.size(-2) == k_b;
@@ -174,8 +174,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // in bf16 when the forward was. Each operand is kept only when the other one's gradient needs it.
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
     autograd::record("matmul", {a, b}, {c},
-                     [a = need_b ? autograd::saved(a_read) : autograd::Saved(),
-                      b = need_a ? autograd::saved(b_read) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
+                     [a = need_b ? autograd::saved(a_read, a) : autograd::Saved(),
+                      b = need_a ? autograd::saved(b_read, b) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
                          const Tensor dc = operand(g[0], low);
                          return autograd::Gradients{need_a ? matmul_batched(dc, transpose(b, -1, -2)) : Tensor(),
                                                     need_b ? matmul_batched(transpose(a, -1, -2), dc) : Tensor()};
@@ -193,7 +193,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
               "], got shape ", to_string(bias.shape()));
     NYX_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), "linear: dtypes differ (input ",
               x.dtype(), ", weight ", weight.dtype(), bias.defined() ? detail::cat(", bias ", bias.dtype()) : "", ")");
-    NYX_CHECK(x.dtype() == f32 || x.dtype() == f64, "linear: expected f32 or f64 tensors, got ", x.dtype());
+    NYX_CHECK(is_floating(x.dtype()), "linear: expected f32 or f64 tensors, got ", x.dtype());
     const std::int64_t in = weight.size(1), out = weight.size(0);
     const std::int64_t rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
     const bool low = in_bf16(x);
@@ -211,7 +211,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     // products in bf16 when the forward's were, the bias's sum in f32.
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
     autograd::record("linear", {x, weight, bias}, {y},
-                     [x2 = need_w ? autograd::saved(x2) : autograd::Saved(), w = need_x ? autograd::saved(w) : autograd::Saved(),
+                     [x2 = need_w ? autograd::saved(x2, x) : autograd::Saved(), w = need_x ? autograd::saved(w, weight) : autograd::Saved(),
                       need_x, need_w, need_b, x_shape = x.shape(), rows, out, low](const autograd::Gradients& g) {
                          const Tensor g2 = reshape(g[0], {rows, out});
                          const Tensor dy = operand(g2, low);

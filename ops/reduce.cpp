@@ -49,7 +49,8 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
 // y = (Σ over axes of x) / count
 Tensor mean(const Tensor& x, const Shape& axes, bool keepdim) {
-    NYX_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor (f32 or f64), got i64; convert it with .to(nyx::f32)");
+    NYX_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor (f32 or f64), got ", x.dtype(),
+              "; convert it with .to(nyx::f32)");
     auto [kept, count] = keepdim_shape(x, axes, "mean");
     Tensor y = kernels::sum(x, axes, keepdim, 1.0 / static_cast<double>(count));
     // dx = dy / count, broadcast back over the averaged axes
@@ -146,14 +147,16 @@ Tensor amin(const Tensor& x, const Shape& axes, bool keepdim) { return extreme_o
 // x - mean(x), shifted first by the mean rounded to the dtype (a constant: the deviations do not
 // depend on it), which leaves values near zero whose own mean is then exact enough
 Tensor deviations(const Tensor& x, const Shape& axes) {
-    NYX_CHECK(is_floating(x.dtype()), "deviations: expected a floating tensor (f32 or f64), got i64");
+    NYX_CHECK(is_floating(x.dtype()), "deviations: expected a floating tensor (f32 or f64), got ", x.dtype(),
+              "; convert it with .to(nyx::f32)");
     const Tensor shifted = sub(x, mean(x, axes, true).detach());
     return sub(shifted, mean(shifted, axes, true));
 }
 
 // var = Σ (x - mean)² / (count - correction)
 Tensor var(const Tensor& x, const Shape& axes, double correction, bool keepdim) {
-    NYX_CHECK(is_floating(x.dtype()), "var: expected a floating tensor (f32 or f64), got i64");
+    NYX_CHECK(is_floating(x.dtype()), "var: expected a floating tensor (f32 or f64), got ", x.dtype(),
+              "; convert it with .to(nyx::f32)");
     const auto count = keepdim_shape(x, axes, "var").second;
     const Tensor centered = deviations(x, axes);
     return div(sum(mul(centered, centered), axes, keepdim),
@@ -162,7 +165,8 @@ Tensor var(const Tensor& x, const Shape& axes, double correction, bool keepdim) 
 
 // logsumexp = m + log Σ exp(x - m) with m the (constant) maximum, so nothing overflows
 Tensor logsumexp(const Tensor& x, const Shape& axes, bool keepdim) {
-    NYX_CHECK(is_floating(x.dtype()), "logsumexp: expected a floating tensor (f32 or f64), got i64");
+    NYX_CHECK(is_floating(x.dtype()), "logsumexp: expected a floating tensor (f32 or f64), got ", x.dtype(),
+              "; convert it with .to(nyx::f32)");
     Tensor m = amax(x, axes, true).detach();
     m = masked_fill(m, eq(abs(m), scalar(INFINITY, m.dtype())), 0.0);  // rows of ±inf: shift by 0
     const Tensor out = add(log(sum(exp(sub(x, m)), axes, true)), m);

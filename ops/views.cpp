@@ -4,6 +4,7 @@
 #include <numeric>
 #include <optional>
 
+#include <nyx/autograd/grad_mode.hpp>
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
 
@@ -274,11 +275,14 @@ Tensor contiguous(const Tensor& x) {
 // y = x converted to dtype
 Tensor to(const Tensor& x, DType dtype) {
     if (x.dtype() == dtype) return x;
+    NYX_CHECK(dtype != bf16 || !x.requires_grad() || !is_grad_enabled(), "to(bf16): the tensor requires grad, and "
+              "no gradient flows through bf16 storage; for bf16 products with f32 gradients use nyx::AutocastGuard, "
+              "or convert a .detach()ed tensor");
     Tensor y = empty(x.shape(), dtype);
     kernels::copy(y, x);
     // dx = dy converted back to x's dtype (nothing flows through a conversion to i64 or bf16, which
     // hold data; autocast's bf16 products record their own backward)
-    if (dtype == f32 || dtype == f64)
+    if (is_floating(dtype))
         record("to", {x}, {y}, [from = x.dtype()](const Gradients& g) { return Gradients{to(g[0], from)}; });
     return y;
 }
