@@ -128,8 +128,12 @@ Tensor matmul_batched(const Tensor& a, const Tensor& b) {
 // which f32 products multiply exactly as bf16 ones would (core/blas.hpp).
 Tensor operand(const Tensor& x, bool low) {
     if (!low) return x;
-    if (blas::native_bf16()) return x.detach().to(bf16);
-    const Tensor source = kernels::contiguous(x);
+    const Tensor d = x.detach();
+    // A transposed view (Kᵀ in Q·Kᵀ) is rounded in its own layout, which the product reads with a flag.
+    if (d.dim() >= 2 && !d.is_contiguous() && d.transpose(-1, -2).is_contiguous())
+        return operand(d.transpose(-1, -2), low).transpose(-1, -2);
+    if (blas::native_bf16()) return d.to(bf16);
+    const Tensor source = kernels::contiguous(d);
     Tensor rounded = empty(x.shape(), f32);
     const float* in = source.data<float>();
     float* out = rounded.data<float>();
