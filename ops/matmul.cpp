@@ -64,11 +64,7 @@ void batched_gemm(const Operand& a, const Operand& b, const Tensor& out, std::in
     using T = std::conditional_t<std::is_same_v<In, bfloat16>, float, In>;
     const Shape batch(out.shape().begin(), out.shape().end() - 2);
     const std::int64_t count = numel(batch);
-    T* c = out.data<T>();
-    if (k == 0) {
-        if (!accumulate) std::fill_n(c, out.numel(), T{0});
-        return;
-    }
+    T* c = out.data<T>();  // k = 0 is blas::gemm's to handle: C = 0, or unchanged when accumulating
     const T beta = accumulate ? T{1} : T{0};
     const In* pa = a.tensor.data<In>();
     const In* pb = b.tensor.data<In>();
