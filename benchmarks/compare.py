@@ -130,6 +130,13 @@ def machine():
     return f"{model}, {os.cpu_count()} logical cores, {memory}, {platform.system()} {platform.release()}"
 
 
+def repo_relative(command):
+    """The command with this checkout's absolute paths written relative to the repository, so that the
+    page names no path of the machine it ran on (scripts/check_docs.py checks that)."""
+    return " ".join(os.path.relpath(w, root) if os.path.isabs(w) and w.startswith(os.path.dirname(root) + os.sep) else w
+                    for w in shlex.split(command))
+
+
 def git_commit():
     done = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
@@ -324,7 +331,7 @@ def main():
         f"- Machine: {machine()}.",
         f"- {a.threads} threads; each figure is the median of {a.reps} runs, and each run reports the median of {a.steps} "
         f"steps after {a.warmup} untimed ones. The peers take turns going first, configuration by configuration.",
-        f"- Yardstick: `{a.yardstick}` ({yardstick_system}).",
+        f"- Yardstick: `{repo_relative(a.yardstick)}` ({yardstick_system}).",
         f"- oneDNN's CPU ISA here: {isa} (bf16 products run at bf16 speed only with avx512_core_bf16 or above).",
         "",
         "## Matrix products (GFLOP/s, M × N × K)",

@@ -1,5 +1,5 @@
 #pragma once
-// The Long Range Arena's ListOps task (../shared/NYSTROM.md), generated here rather than downloaded.
+// The Long Range Arena's ListOps task (docs/nystrom.md), generated here rather than downloaded.
 // An expression nests the operators MIN, MAX, MED (median, truncated) and SM (sum mod 10) over the
 // digits 0–9, e.g. `[MAX 2 9 [MIN 4 7 ] 0 ]` = 9; the label is its value (10 classes).
 //

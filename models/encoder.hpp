@@ -1,5 +1,5 @@
 #pragma once
-// The LRA-style encoder classifier (../shared/NYSTROM.md): token and learned position embeddings
+// The LRA-style encoder classifier (docs/nystrom.md): token and learned position embeddings
 // (both N(0, 0.02)), dropout, N pre-LN blocks, a final LayerNorm multiplied by the mask, mean
 // pooling over all n positions, and a Linear → ReLU → Linear head.
 //

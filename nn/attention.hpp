@@ -3,7 +3,7 @@
 // [B, h, n, d] and mask [B, n] (1 = token, 0 = padding, in Q's dtype), returning [B, h, n, d].
 //   - SoftmaxAttention: exact scaled dot-product attention.
 //   - NystromAttention: the Nyströmformer (Xiong et al., AAAI 2021), every step of
-//     ../shared/NYSTROM.md; linear in n, never an n×n matrix forward or backward.
+//     docs/nystrom.md; linear in n, never an n×n matrix forward or backward.
 // MultiHeadAttention wraps either one with the Q, K, V and output projections.
 #include <array>
 #include <variant>

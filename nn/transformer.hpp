@@ -1,5 +1,5 @@
 #pragma once
-// The pre-LN transformer block of the LRA models (../shared/NYSTROM.md):
+// The pre-LN transformer block of the LRA models (docs/nystrom.md):
 //   x ← x + Dropout(W_o · Attention(LN1(x)))
 //   x ← x + Dropout(Linear(Dropout(GELU(Linear(LN2(x))))))
 #include "attention.hpp"

@@ -83,7 +83,7 @@ TEST_CASE("NystromAttention with m = n equals SoftmaxAttention to 1e-10") {
     CHECK(norm((nystrom(q, k, v, padded) - softmax(q, k, v, padded)).narrow(2, 0, 4)) < 1e-10);
 }
 
-TEST_CASE("NystromAttention with m < n follows NYSTROM.md step by step (padding, m not dividing n, conv)") {
+TEST_CASE("NystromAttention with m < n follows docs/nystrom.md step by step (padding, m not dividing n, conv)") {
     // Every step written out again here, with loops where the module uses ops (landmarks, conv).
     Generator gen(11);
     const std::int64_t batch = 2, heads = 2, n = 7, d = 4, m = 3, kernel = 3;

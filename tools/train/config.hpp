@@ -15,7 +15,7 @@ namespace nyx::train {
 struct Config {
     std::string task = "listops";  // listops | fashion-mnist | text
     std::string preset = "demo";   // listops: demo (short sequences) | lra (the LRA specification)
-    // The model (NYSTROM.md's LRA encoder).
+    // The model (docs/nystrom.md's LRA encoder).
     std::string attn = "nystrom";  // nystrom | softmax
     std::int64_t landmarks = 64, pinv_iters = 6, conv = 35;
     std::string pinv_start = "original";  // original | per-matrix
