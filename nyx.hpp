@@ -14,6 +14,7 @@
 #include <nyx/autograd/autocast.hpp>   // AutocastGuard: bf16 products, f32 everywhere else
 #include <nyx/autograd/gradcheck.hpp>  // gradcheck
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
+#include <nyx/dist/distributed.hpp>    // dist::Session, the collectives over MPI, max_over_ranks
 #include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators
 #include <nyx/nn/module.hpp>           // nn::Module: parameters, children, state_dict
 #include <nyx/nn/layers.hpp>           // nn::Linear, Embedding, LayerNorm, Dropout, GELU, ReLU, Sequential, ModuleList
@@ -22,7 +23,7 @@
 #include <nyx/nn/attention.hpp>        // nn::SoftmaxAttention, NystromAttention, MultiHeadAttention
 #include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
-#include <nyx/nn/distributed.hpp>      // dist::Session, DataParallel: data-parallel training over MPI
+#include <nyx/nn/data_parallel.hpp>    // dist::DataParallel: data-parallel training over MPI
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
 #include <nyx/data/dataset.hpp>        // data::Dataset, Batch, Loader (padding, masks, shuffling, prefetch)
 #include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files

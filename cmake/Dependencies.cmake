@@ -23,7 +23,7 @@ endif()
 nyx_require_package(TBB "oneTBB" libtbb-dev)
 nyx_require_package(nlohmann_json "nlohmann-json" nlohmann-json3-dev)
 nyx_require_package(ZLIB "zlib" zlib1g-dev)
-# MPI (Open MPI) for data-parallel training (nn/distributed.hpp): on by default when it is found;
+# MPI (Open MPI) for data-parallel training (dist/distributed.hpp): on by default when it is found;
 # without it nyx builds and trains in one process.
 set(MPI_CXX_SKIP_MPICXX ON)  # MPI's C API from C++; not the C++ bindings MPI-3 deprecated
 find_package(MPI QUIET COMPONENTS CXX)

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include <nyx/autograd/autocast.hpp>
+#include <nyx/dist/distributed.hpp>
 
-#include "distributed.hpp"
 #include "init.hpp"
 
 namespace nyx::nn {
@@ -41,7 +41,7 @@ Tensor SoftmaxAttention::forward(const Tensor& q, const Tensor& k, const Tensor&
     return weights.matmul(v);
 }
 
-Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start, bool across_ranks) {
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start, const std::function<Tensor(const Tensor&)>& batch_max) {
     NYX_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), "iterative_pinv: expected square matrices [..., m, m], got ",
               to_string(a.shape()));
     NYX_CHECK(iterations >= 0, "iterative_pinv: the iteration count ", iterations, " must be >= 0");
@@ -52,7 +52,7 @@ Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start,
     // c: the largest column sum (A is row-stochastic, so its largest row sum is 1 and c = ‖A‖₁‖A‖∞)
     const Tensor column_sums = a.sum({-2});  // [..., m]
     Tensor c = start == PinvStart::original ? ops::amax(column_sums) : ops::amax(column_sums, {-1}, true).unsqueeze(-1);
-    if (start == PinvStart::original && across_ranks) c = dist::max_over_ranks(c);
+    if (start == PinvStart::original && batch_max) c = batch_max(c);
     Tensor z = a.transpose(-1, -2) / c;  // Z₀ = Aᵀ / c
     const Tensor identity = eye(m, a.dtype());
     for (std::int64_t i = 0; i < iterations; ++i) {
@@ -61,6 +61,14 @@ Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start,
         z = (z * 0.25).matmul(identity * 13.0 - az.matmul(identity * 15.0 - az.matmul(identity * 7.0 - az)));
     }
     return z;
+}
+
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start, bool across_ranks) {
+    return iterative_pinv(a, iterations, start, across_ranks ? dist::max_over_ranks : std::function<Tensor(const Tensor&)>());
+}
+
+void NystromAttention::set_batch_across_ranks(bool on) {
+    set_batch_reductions(on ? BatchReductions{.max = dist::max_over_ranks} : BatchReductions{});
 }
 
 NystromAttention::NystromAttention(std::int64_t heads, NystromOptions options, DType dtype, Generator& generator)
@@ -105,7 +113,7 @@ Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const T
         const Tensor a = ops::softmax(q_landmarks.matmul(k_landmarks.transpose(-1, -2)), -1);                   // [B,h,m,m]
         const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1);        // [B,h,m,n]
         // 5. Z ≈ A⁺; 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
-        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, batch_across_ranks_ && is_training());
+        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, is_training() ? batch_.max : nullptr);
         const Tensor fz = [&] {  // in f32 under autocast too, so that rounding does not undo the iteration's precision
             const AutocastGuard f32_products(false);
             return f.matmul(z);

@@ -6,6 +6,7 @@
 //     docs/nystrom.md; linear in n, never an n×n matrix forward or backward.
 // MultiHeadAttention wraps either one with the Q, K, V and output projections.
 #include <array>
+#include <functional>
 #include <variant>
 
 #include "layers.hpp"
@@ -54,9 +55,14 @@ struct NystromOptions {
 // Z ≈ A⁺ by the iteration of the paper's Eq. 14:
 //   Z₀ = Aᵀ / c,   Z ← ¼ Z (13I − A Z (15I − A Z (7I − A Z)))
 // for A: [..., m, m] (row-stochastic). Differentiable. The original start's c is one maximum over
-// the whole batch; `across_ranks` takes it over the shares of a batch that data-parallel training
-// (dist::DataParallel) split across ranks too, so that K ranks compute what one process does.
-Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start = PinvStart::original, bool across_ranks = false);
+// the whole batch; when data-parallel training has split the batch across processes, `batch_max`
+// completes it over all of them (BatchReductions::max, nn/module.hpp), so that K ranks compute what
+// one process does.
+Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start = PinvStart::original,
+                      const std::function<Tensor(const Tensor&)>& batch_max = {});
+// Deprecated, kept for one release: `across_ranks` is batch_max = dist::max_over_ranks.
+[[deprecated("pass batch_max = nyx::dist::max_over_ranks")]] Tensor iterative_pinv(const Tensor& a, std::int64_t iterations,
+                                                                                   PinvStart start, bool across_ranks);
 
 class NystromAttention : public Attention {
   public:
@@ -64,9 +70,11 @@ class NystromAttention : public Attention {
                      Generator& generator = default_generator());
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) override;
     Tensor conv_weight;  // [heads, conv_kernel], undefined without the skip connection
-    // Set by dist::DataParallel: while training, the batch is split across ranks, and the original
-    // pseudo-inverse start takes its maximum over all of it (iterative_pinv's across_ranks).
-    void set_batch_across_ranks(bool on) { batch_across_ranks_ = on; }
+    // While training, the original pseudo-inverse start takes its maximum over the whole batch with
+    // reductions.max (set by dist::DataParallel when the batch is split across ranks).
+    void set_batch_reductions(const BatchReductions& reductions) override { batch_ = reductions; }
+    // Deprecated, kept for one release: what DataParallel now does through set_batch_reductions.
+    [[deprecated("dist::DataParallel calls set_batch_reductions")]] void set_batch_across_ranks(bool on);
 
   protected:
     std::string extra_repr() const override;
@@ -74,7 +82,7 @@ class NystromAttention : public Attention {
   private:
     std::int64_t heads_;
     NystromOptions options_;
-    bool batch_across_ranks_ = false;
+    BatchReductions batch_;
 };
 
 using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions>;

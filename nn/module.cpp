@@ -88,6 +88,11 @@ void Module::train(bool on) {
     for (auto& [name, child] : children_) child->train(on);
 }
 
+void Module::apply(const std::function<void(Module&)>& fn) {
+    fn(*this);
+    for (auto& [name, child] : children_) child->apply(fn);
+}
+
 void Module::zero_grad() {
     for (Tensor& t : parameters()) t.set_grad(Tensor());
 }

@@ -7,6 +7,7 @@
 //         std::shared_ptr<nn::Linear> up = register_module("up", std::make_shared<nn::Linear>(64, 128));
 //         Tensor scale = register_parameter("scale", ones({128}));
 //     };
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,6 +20,13 @@ namespace nyx::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 using StateDict = std::map<std::string, Tensor>;  // name -> tensor, as in PyTorch's state_dict
+
+// How a statistic over the rows of a batch is completed when data-parallel training has split the
+// batch across processes: each function takes this process's value and returns the whole batch's,
+// differentiably. Empty functions: the whole batch is here.
+struct BatchReductions {
+    std::function<Tensor(const Tensor&)> max;  // the largest of one-element values (dist::max_over_ranks)
+};
 
 class Module {
   public:
@@ -49,6 +57,16 @@ class Module {
     bool is_training() const { return training_; }
 
     void zero_grad();  // clears every parameter's gradient (PyTorch's set_to_none)
+
+    // Calls fn on this module and every module below it, parents before children (PyTorch's apply).
+    void apply(const std::function<void(Module&)>& fn);
+
+    // For a module whose forward couples the rows of a batch (a maximum or a mean over the whole
+    // batch, as Nyström's original pseudo-inverse start or batch norm): dist::DataParallel calls it
+    // on every module with the reductions over all ranks, and again with empty ones when it goes, so
+    // that K ranks compute what one process computes. Modules whose rows are independent need
+    // nothing, and the default ignores it.
+    virtual void set_batch_reductions(const BatchReductions& reductions) { (void)reductions; }
 
     // Parameters and buffers by dotted name: views of the live tensors, as in PyTorch (the next
     // optimizer step changes them, so write or clone them first). load_state_dict copies values in

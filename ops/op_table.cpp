@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <nyx/dist/distributed.hpp>
+
 #include "ops.hpp"
 
 namespace nyx::ops {
@@ -224,6 +226,12 @@ std::vector<OpInfo> build_table() {
         {"min", {true}, [=](Generator& g) {
              return Samples{sample("axis -1 of [2, 3, 4]", {normal({2, 3, 4}, g)}, one([](auto& x) { return min(x, -1).values; })),
                             sample("axis 1 of stride-2 [3, 4], keepdim", {strided({3, 4}, g)}, one([](auto& x) { return min(x, 1, true).values; }))};
+         }},
+        // At one rank the maximum over the ranks is the value itself; tests/distributed_test.cpp
+        // checks it at two.
+        {"max_over_ranks", {true}, [=](Generator& g) {
+             return Samples{sample("one value [1]", {normal({1}, g)}, one([](auto& x) { return dist::max_over_ranks(x); })),
+                            sample("rank 0", {normal({}, g)}, one([](auto& x) { return dist::max_over_ranks(x * 2.0); }))};
          }},
         {"amax", {true}, [=](Generator& g) {
              return Samples{sample("all of [3, 4]", {normal({3, 4}, g)}, one([](auto& x) { return amax(x); })),

@@ -1,4 +1,4 @@
-// dist: data-parallel training (nn/distributed.hpp). ctest runs this binary alone (a job of one
+// dist: the collectives (dist/distributed.hpp) and data-parallel training (nn/data_parallel.hpp). ctest runs this binary alone (a job of one
 // rank) and under `mpirun -np 2`; every case holds for any number of ranks. A collective that
 // waits more than a minute ends the job (dist::set_timeout), so a broken case cannot hang.
 #define DOCTEST_CONFIG_IMPLEMENT
@@ -136,6 +136,30 @@ TEST_CASE("DataParallel: K ranks train as one process does, and the replicas sta
     for (const std::uint64_t h : hashes) CHECK(h == hashes.front());
     CHECK_NOTHROW(dist::check_replicas_identical(model));
     if (ranks() == 1) CHECK(dist::hash_parameters(model) == dist::hash_parameters(reference));
+}
+
+TEST_CASE("DataParallel tells a batch-coupled module of one's own that the batch spans the ranks, and no more when it goes") {
+    // A layer that scales by the largest value in its batch: one process sees the whole batch.
+    struct BatchMaxScale : nn::UnaryModule {
+        nn::BatchReductions batch;
+        BatchMaxScale() : nn::UnaryModule("BatchMaxScale") {}
+        void set_batch_reductions(const nn::BatchReductions& reductions) override { batch = reductions; }
+        Tensor forward(const Tensor& x) override {
+            Tensor top = ops::amax(x);
+            if (batch.max) top = batch.max(top.reshape({1})).reshape({});
+            return x / top;
+        }
+    };
+    auto layer = std::make_shared<BatchMaxScale>();
+    nn::Sequential model({layer});
+    const Tensor whole = arange(1, 9, 1, f64).reshape({8, 1});  // the largest, 8, is on the last rank
+    {
+        dist::DataParallel parallel(model);
+        CHECK(static_cast<bool>(layer->batch.max) == (ranks() > 1));
+        const Tensor mine = layer->forward(share(whole));
+        CHECK(values(mine) == values(share(whole) / 8.0));  // every rank divides by the whole batch's maximum
+    }
+    CHECK_FALSE(static_cast<bool>(layer->batch.max));
 }
 
 TEST_CASE("rank_stream: each rank draws its own dropout masks, from rank 0's position") {

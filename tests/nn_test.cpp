@@ -69,6 +69,32 @@ TEST_CASE("train and eval reach every child; zero_grad clears the gradients") {
     for (const Tensor& p : toy.parameters()) CHECK_FALSE(p.grad().defined());
 }
 
+TEST_CASE("apply visits every module, parents first; NystromAttention completes its batch maximum with set_batch_reductions") {
+    Generator gen(3);
+    Toy toy(gen);
+    std::vector<std::string> visited;
+    toy.apply([&](nn::Module& m) { visited.push_back(m.type_name()); });
+    // Toy; its Sequential and the Sequential's four layers; the ModuleList and its LayerNorm.
+    CHECK(visited == std::vector<std::string>{"Toy", "Sequential", "Linear", "ReLU", "Dropout", "Linear", "ModuleList", "LayerNorm"});
+
+    // The original start's maximum goes through reductions.max while training, and only then.
+    nn::NystromAttention attention(2, {.landmarks = 2, .conv_kernel = 0}, f64, gen);
+    const Tensor q = randn({2, 2, 6, 4}, f64, gen), k = randn({2, 2, 6, 4}, f64, gen), v = randn({2, 2, 6, 4}, f64, gen);
+    const Tensor mask = ones({2, 6}, f64);
+    const Tensor alone = attention.forward(q, k, v, mask);
+    int calls = 0;
+    attention.set_batch_reductions({.max = [&](const Tensor& c) { ++calls; return c * 2.0; }});
+    const Tensor doubled = attention.forward(q, k, v, mask);
+    CHECK(calls == 1);
+    CHECK(ops::amax(ops::abs(alone - doubled)).item<double>() > 1e-6);  // another Z₀, and six iterations do not forget it
+    attention.eval();
+    attention.forward(q, k, v, mask);
+    CHECK(calls == 1);
+    attention.train();
+    attention.set_batch_reductions({});
+    CHECK(values(attention.forward(q, k, v, mask)) == values(alone));
+}
+
 TEST_CASE("state_dict round-trips, and load_state_dict lists every problem") {
     Generator a_gen(3), b_gen(4);
     Toy a(a_gen), b(b_gen);
