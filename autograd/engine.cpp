@@ -12,6 +12,7 @@ namespace nyx::autograd {
 namespace {
 std::atomic<std::uint64_t> next_sequence{0};
 std::atomic<std::int64_t> records_alive{0};
+std::function<void(const std::string&)> record_check;  // set_record_check's
 }  // namespace
 
 Record::Record(std::string op_name, std::uint64_t number) : op(std::move(op_name)), sequence(number) { ++records_alive; }
@@ -50,6 +51,8 @@ const Tensor& Saved::get() const {
 
 std::int64_t live_records() { return records_alive.load(); }
 
+void set_record_check(std::function<void(const std::string& op)> check) { record_check = std::move(check); }
+
 bool should_record(const std::vector<Tensor>& inputs) {
     if (!is_grad_enabled()) return false;
     for (const Tensor& t : inputs)
@@ -63,6 +66,7 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
         if (anomaly) pass::check_outputs(op, nullptr, inputs, outputs);
         return;
     }
+    if (record_check) record_check(op);
     auto rec = std::make_shared<Record>(std::move(op), next_sequence++);
     rec->inputs.reserve(inputs.size());
     for (const Tensor& t : inputs) {

@@ -95,6 +95,11 @@ void queue_callback(std::function<void()> callback);
 // one that threw part-way (its queued callbacks never ran).
 std::uint64_t backward_pass();
 
+// For test builds: from now on `check` sees the name of every op that records, and may throw to
+// refuse it (the test binaries refuse ops their op table does not list, so that every recorded
+// backward is gradchecked). Set it before other threads record; empty turns it off.
+void set_record_check(std::function<void(const std::string& op)> check);
+
 // Records alive now: a test checks that backward() frees them.
 std::int64_t live_records();
 

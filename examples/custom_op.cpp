@@ -5,7 +5,7 @@
 // Why a kernel and not a composite? ops::log(1 + ops::exp(x)) overflows to infinity once eˣ does
 // (x > 88 in f32), and nyx has no log1p op; a loop of our own computes it stably. This is the
 // pattern of every op in ops/*.cpp: compute the forward, then autograd::record(...) the backward.
-// Inside the library an op is also registered in ops/op_table.cpp, and the gradcheck suite checks
+// Inside the library an op is also registered in tests/op_table.cpp, and the gradcheck suite checks
 // it; outside, a gradcheck like the one below is the op's test.
 #include <algorithm>
 #include <cmath>

@@ -174,11 +174,11 @@ TEST_CASE("in-place writes are refused where they would corrupt data or gradient
 TEST_CASE("a custom op whose backward returns a wrong shape is named in the error") {
     Tensor x = ones({2, 3}, f64).requires_grad_();
     Tensor y = x.detach().clone();
-    autograd::record("my_op", {x}, {y}, [](const autograd::Gradients&) { return autograd::Gradients{ones({3, 2}, f64)}; });
-    CHECK_ERROR_CONTAINS(y.sum().backward(), "backward of 'my_op'", "[3, 2]", "input 0", "[2, 3]");
+    autograd::record("test_my_op", {x}, {y}, [](const autograd::Gradients&) { return autograd::Gradients{ones({3, 2}, f64)}; });
+    CHECK_ERROR_CONTAINS(y.sum().backward(), "backward of 'test_my_op'", "[3, 2]", "input 0", "[2, 3]");
     Tensor z = x.detach().clone();
-    autograd::record(std::string("built_") + "name", {x}, {z}, [](const autograd::Gradients& g) { return g; });
-    CHECK(z.grad_fn_name() == "built_name");  // the record owns its name
+    autograd::record(std::string("test_built_") + "name", {x}, {z}, [](const autograd::Gradients& g) { return g; });
+    CHECK(z.grad_fn_name() == "test_built_name");  // the record owns its name
 }
 
 TEST_CASE("a post-accumulate-grad hook runs once per backward, when the leaf's gradient is complete") {
@@ -211,7 +211,7 @@ TEST_CASE("a post-accumulate-grad hook runs once per backward, when the leaf's g
     CHECK(events == std::vector<std::string>{"w"});
     events.clear();
     Tensor z = v.detach().clone();
-    autograd::record("no_gradient", {v}, {z}, [](const autograd::Gradients&) { return autograd::Gradients{Tensor()}; });
+    autograd::record("test_no_gradient", {v}, {z}, [](const autograd::Gradients&) { return autograd::Gradients{Tensor()}; });
     (z.sum() + (w * 1.0).sum()).backward();
     CHECK(events == std::vector<std::string>{"w", "v", "end"});
     // Removed with its handle.

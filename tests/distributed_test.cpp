@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <cstdio>
 
+#include "op_table.hpp"
 #include "test_util.hpp"
 
 using namespace nyx;
@@ -219,7 +220,7 @@ TEST_CASE("DataParallel: after a backward() that threw part-way, the next one av
     // token embedding's has started by then.
     const Tensor hidden = model.token_embedding->forward(share(b.ids));
     Tensor passed = hidden.detach().clone();
-    autograd::record("throws_in_backward", {hidden}, {passed}, [](const autograd::Gradients&) -> autograd::Gradients {
+    autograd::record("test_throws_in_backward", {hidden}, {passed}, [](const autograd::Gradients&) -> autograd::Gradients {
         throw Error("deliberately");
     });
     const Tensor broken = (passed.sum() + ops::cross_entropy(model(share(b.ids), share(b.mask)), share(b.labels)));
@@ -240,6 +241,7 @@ TEST_CASE("DataParallel: after a backward() that threw part-way, the next one av
 int main(int argc, char** argv) {
     dist::Session session(argc, argv);
     dist::set_timeout(60);
+    ops::check_recorded_ops();
     doctest::Context context(argc, argv);
     const int failed = context.run();
     // Every rank ends with the job's verdict (a failure on one rank fails them all).

@@ -4,7 +4,7 @@
 #include <set>
 
 #include <nyx/autograd/record.hpp>
-#include <nyx/ops/op_table.hpp>
+#include "op_table.hpp"
 
 #include "test_util.hpp"
 
@@ -19,7 +19,7 @@ Tensor wrong_square(const Tensor& x) {
         NoGradGuard no_grad;
         y = x * x;
     }
-    autograd::record("wrong_square", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& g) {
+    autograd::record("test_wrong_square", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& g) {
         return autograd::Gradients{g[0] * x};
     });
     return y;
@@ -74,6 +74,61 @@ TEST_CASE("every op in the op table passes gradcheck on every sample") {
             }
         }
     }
+}
+
+TEST_CASE("every module and model of the library records only ops in the op table, forward and backward") {
+    // The test binaries refuse an unlisted op anywhere (op_table.hpp); this case makes sure every
+    // module runs at least once, in both precisions' paths, so that none can hide one.
+    std::set<std::string> listed{"to"};
+    for (const ops::OpInfo& op : ops::op_table()) listed.insert(op.name);
+    std::set<std::string> seen;
+    auto run = [&](const char* what, const Tensor& out) {
+        INFO(what);
+        const Tensor loss = out.to(f64).sum();
+        for (const std::string& name : recorded_ops(loss)) {
+            CHECK_MESSAGE(listed.count(name), "'", name, "' is recorded but not in the op table");
+            seen.insert(name);
+        }
+        loss.backward();
+    };
+    Generator g(5);
+    const Tensor x = randn({2, 6, 8}, f32, g);
+    Tensor mask = ones({2, 6});
+    mask.narrow(0, 1, 1).narrow(1, 4, 2).fill_(0);
+    const Tensor ids = randint(1, 17, {2, 6}, g), labels = randint(0, 3, {2}, g);
+    for (const bool autocast : {false, true}) {
+        AutocastGuard scope(autocast);
+        run("Linear", nn::Linear(8, 4, {}, g).forward(x));
+        run("Embedding", nn::Embedding(17, 8, 0).forward(ids));
+        run("LayerNorm", nn::LayerNorm(Shape{8}).forward(x.detach().requires_grad_()));
+        run("Dropout", nn::Dropout(0.5, g).forward(x.detach().requires_grad_()));
+        run("GELU, both forms", nn::GELU().forward(x.detach().requires_grad_()) + nn::GELU(ops::GeluApproximation::tanh).forward(x.detach().requires_grad_()));
+        run("ReLU in a Sequential", nn::Sequential({std::make_shared<nn::Linear>(8, 8, nn::LinearOptions{}, g), std::make_shared<nn::ReLU>()}).forward(x));
+        for (const nn::AttentionOptions& attention :
+             {nn::AttentionOptions(nn::SoftmaxOptions{.dropout = 0.1}), nn::AttentionOptions(nn::NystromOptions{.landmarks = 4, .conv_kernel = 3}),
+              nn::AttentionOptions(nn::NystromOptions{.landmarks = 4, .pinv_start = nn::PinvStart::per_matrix, .conv_kernel = 0}),
+              nn::AttentionOptions(nn::NystromOptions{.landmarks = 8})}) {
+            run("MultiHeadAttention", nn::MultiHeadAttention(8, 2, 4, attention, f32, g).forward(x, mask));
+            run("TransformerBlock", nn::TransformerBlock({.dim = 8, .heads = 2, .head_dim = 4, .hidden = 12, .attention = attention}, g)(x, mask));
+            models::EncoderClassifier model({.vocab = 17, .max_len = 6, .dim = 8, .heads = 2, .head_dim = 4, .hidden = 12, .layers = 1,
+                                             .attention = attention}, 3, g);
+            run("EncoderClassifier and its loss", ops::cross_entropy(model(ids, mask), labels));
+            models::EncoderClassifier patches({.input_features = 8, .max_len = 6, .dim = 8, .heads = 2, .head_dim = 4, .hidden = 12,
+                                               .layers = 1, .attention = attention}, 3, g);
+            run("EncoderClassifier on feature vectors", patches(x, mask));
+        }
+    }
+    for (const char* name : {"linear", "embedding", "layer_norm", "dropout", "gelu", "relu", "softmax", "segment_mean",
+                             "depthwise_conv1d", "matmul", "cross_entropy", "amax"})
+        CHECK_MESSAGE(seen.count(name), name, " was never recorded: is the list of modules above complete?");
+}
+
+TEST_CASE("the test binaries refuse to record an op that the op table does not list") {
+    const Tensor x = ones({2}, f64).requires_grad_();
+    const Tensor y = x.detach().clone();
+    CHECK_ERROR_CONTAINS(autograd::record("softplus", {x}, {y}, [](const autograd::Gradients& g) { return g; }), "'softplus'",
+                         "tests/op_table.cpp", "register it");
+    CHECK_FALSE(y.requires_grad());  // refused before anything was recorded
 }
 
 TEST_CASE("the op table covers the ops of this release") {

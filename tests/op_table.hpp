@@ -1,8 +1,9 @@
 #pragma once
 // The op table: every differentiable op, registered once with its name, which of its inputs are
 // differentiable, and a generator of valid random inputs (f64; contiguous, non-contiguous,
-// broadcast and edge shapes). The gradcheck suite walks it and checks every sample, so an op
-// whose backward is missing or wrong cannot land.
+// broadcast and edge shapes). The gradcheck suite walks it and checks every sample, and the test
+// binaries refuse to record an op it does not list (check_recorded_ops), so an op whose backward
+// is missing or unchecked cannot land. It is part of the tests, not of the library.
 #include <string>
 #include <vector>
 
@@ -24,5 +25,10 @@ struct OpInfo {
 };
 
 const std::vector<OpInfo>& op_table();
+
+// From now on, recording an op that the table does not list throws, naming it, in every test of
+// this process. Ops that a test defines on purpose (a deliberately wrong backward, say) are named
+// "test_...". `to`, the one differentiable op outside the table, has its gradient tested exactly.
+void check_recorded_ops();
 
 }  // namespace nyx::ops

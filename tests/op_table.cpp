@@ -1,10 +1,12 @@
 #include "op_table.hpp"
 
 #include <cmath>
+#include <memory>
+#include <set>
 
 #include <nyx/dist/distributed.hpp>
-
-#include "ops.hpp"
+#include <nyx/autograd/record.hpp>
+#include <nyx/ops/ops.hpp>
 
 namespace nyx::ops {
 namespace {
@@ -374,6 +376,16 @@ std::vector<OpInfo> build_table() {
 const std::vector<OpInfo>& op_table() {
     static const std::vector<OpInfo> table = build_table();
     return table;
+}
+
+void check_recorded_ops() {
+    auto known = std::make_shared<std::set<std::string, std::less<>>>();
+    for (const OpInfo& op : op_table()) known->insert(op.name);
+    known->insert("to");
+    autograd::set_record_check([known](const std::string& op) {
+        NYX_CHECK(known->count(op) || op.starts_with("test_"), "the op '", op, "' was recorded, but the op table "
+                  "(tests/op_table.cpp) does not list it, so nothing gradchecks its backward: register it there");
+    });
 }
 
 }  // namespace nyx::ops
