@@ -254,6 +254,7 @@ Tensor max_over_ranks(const Tensor& value) {
         kernels::fill(top, largest.value);
     }
 #endif
+    // dvalue = Σ over the ranks of dy on the rank holding the maximum, 0 on the others
     autograd::record("max_over_ranks", {value}, {top}, [holder](const autograd::Gradients& g) {
         Tensor total = kernels::contiguous_copy(g[0]);
         all_reduce(total);

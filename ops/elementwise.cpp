@@ -322,6 +322,7 @@ NYX_VECTORIZED void gelu_backward_block(const T* dy, const T* x, T* dx, std::int
 }
 
 // y = GELU(x), fused: one pass forward, one pass backward (the composite form is in ops/reference.cpp)
+// dx = dy · (Φ(x) + x·φ(x)); the tanh form's derivative is above gelu_backward_block
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
     const bool tanh_form = approximation == GeluApproximation::tanh;
     Tensor y = unary_blocks(x, "gelu", [tanh_form](auto in, auto out, std::int64_t n) { gelu_block(in, out, n, tanh_form); });

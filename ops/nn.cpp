@@ -113,6 +113,7 @@ NYX_VECTORIZED void softmax_backward_rows(const T* py, const T* pg, T* pd, std::
 }
 
 // y = e^(x - max) / Σ e^(x - max), along axis
+// dx = y ⊙ (dy - Σ dy ⊙ y), the sum along axis (softmax_backward_rows)
 Tensor softmax(const Tensor& x, std::int64_t axis) {
     return along_rows(
         x, axis, "softmax", [](auto... args) { softmax_rows(args...); },
@@ -145,6 +146,7 @@ NYX_VECTORIZED void log_softmax_backward_rows(const T* py, const T* pg, T* pd, s
 }
 
 // y = x - max - log Σ e^(x - max), along axis
+// dx = dy - eʸ · Σ dy, the sum along axis (log_softmax_backward_rows)
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
     return along_rows(
         x, axis, "log_softmax", [](auto... args) { log_softmax_rows(args...); },
