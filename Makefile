@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: demo test test-sanitize build setup clean fuzz
+.PHONY: demo test test-sanitize build setup clean fuzz tidy
 
 # The main job: a small Nyström encoder learns ListOps (short sequences) in about two minutes,
 # printing its progress and, at the end, the test accuracy beside the majority-class baseline.
@@ -28,6 +28,11 @@ build: setup
 
 setup:
 	@scripts/setup.sh
+
+# clang-tidy's checks (.clang-tidy: likely bugs, avoidable copies, overlong functions) over the library
+# and the tools. Not part of CI: it takes about as long as a build.
+tidy: build
+	run-clang-tidy -p $(BUILD) -quiet -j $(JOBS) '/(core|autograd|dist|ops|nn|models|data|tools)/[^/]*\.cpp$$'
 
 # libFuzzer on every reader of outside data (tests/fuzz/README.md): builds the targets with clang,
 # ASan and UBSan in $(FUZZ_BUILD)/, then runs each for FUZZ_SECONDS. Fails on any finding.
