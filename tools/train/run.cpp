@@ -264,273 +264,351 @@ Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& datas
     return {sums.data<double>()[0] / n, sums.data<double>()[1] / n, dataset.size()};
 }
 
-int train(Config c, bool resume) {
-    const auto started = Clock::now();
-    // In a data-parallel job (mpirun -np K) every rank runs this; rank 0 alone touches the run
-    // directory and prints (main() silences the others' output).
-    const int ranks = dist::world_size(), me = dist::rank();
-    const bool lead = me == 0;
-    // c.threads stays as given (0: chosen here), so that a resume with another K chooses afresh.
-    if (c.threads > 0) set_num_threads(static_cast<int>(c.threads));
-    else if (ranks > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
-    check_address_space(num_threads());
-    // Rank 0 holds the run directory, locked, for the whole run. Nothing in it changes before the
-    // data, the configuration and the checkpoint are all accepted, but the lock file (which names
-    // the holder) and the temporary files of a killed write (which are removed).
-    std::optional<RunDirectory> held;
-    if (lead) {
-        NYX_CHECK(c.batch % ranks == 0, "--batch ", c.batch, " is the whole batch of the ", ranks, " ranks, who take equal shares of it, "
-                  "so it must be a multiple of ", ranks, "; try --batch ", std::max<std::int64_t>(1, c.batch / ranks) * ranks);
-        if (c.run_dir.empty()) c.run_dir = new_run_dir(c);
-        held.emplace(c.run_dir);
-        const std::string latest = c.run_dir + "/latest.safetensors";
-        if (resume) NYX_CHECK(fs::exists(latest), c.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
-        else  // a directory whose run stopped before its first checkpoint may be started afresh
-            NYX_CHECK(!fs::exists(latest), c.run_dir, " already holds a run; continue it with --resume ", c.run_dir, ", or choose another --run-dir");
-        remove_stale_temporaries(c.run_dir);  // safe: no other process has the directory
-    }
-    dist::broadcast(c.run_dir);
-    const std::string dir = c.run_dir, latest = dir + "/latest.safetensors", best_path = dir + "/best.safetensors";
+namespace {
 
-    std::printf("nyx-train %s: loading the data...\n", c.task.c_str());
+// One training run, in the phases train() calls: set-up or resume (the constructor), one step,
+// evaluation and checkpoint, and the report. In a data-parallel job (mpirun -np K) every rank
+// runs it; rank 0 alone touches the run directory and prints (main() silences the others).
+class Run {
+  public:
+    Run(Config config, bool resume);
+    bool finished() const { return step_ >= c_.steps; }
+    std::int64_t step() const { return step_; }
+    // Where to resume from, for an error's message.
+    std::string last_good() const {
+        if (!lead_) return latest_ + " on rank 0's machine, if it has written one yet";
+        return fs::exists(latest_) ? latest_ : std::string("(none yet)");
+    }
+
+    struct StepResult {
+        data::Batch batch;
+        bool evaluate = false;  // the step ends an --eval-every interval, or the run
+        bool stop = false;      // some rank was interrupted: all stop after this step
+    };
+    StepResult train_step();
+    void evaluate_and_checkpoint();
+    int save_and_stop(const data::Batch& batch);  // after Ctrl-C: checkpoint, then exit status 130
+    int report();                                 // the test split and the summary: exit status 0
+
+  private:
+    void set_up_directory(bool resume);
+    void resume_from_checkpoint();
+    void print_start(bool resume) const;
+    void check_run_dir() const {  // before each write: still the directory this process locked
+        if (lead_) held_->check_unchanged();
+    }
+    void check_weights() const;                        // before any checkpoint: finite, and one replica
+    void check_divergence(double loss, bool checkpoint_due);
+    void check_weights_loss(double loss) const;        // the loss of the weights a checkpoint would hold
+    double batch_loss(const data::Batch& batch);
+    void before_checkpoint();                          // a checkpoint never covers unwritten metrics
+    void save_latest();
+
+    static constexpr const char* stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
+    static constexpr std::int64_t divergence_steps = 10;
+
+    Config c_;
+    const Clock::time_point started_ = Clock::now();
+    const int ranks_ = dist::world_size();
+    const bool lead_ = dist::rank() == 0;
+    std::optional<RunDirectory> held_;
+    std::string dir_, latest_, best_path_;
+    Splits data_;
+    std::int64_t positions_ = 0;
+    io::Metadata run_metadata_;
+    Generator generator_;  // initialises the weights, then drives dropout
+    std::unique_ptr<models::EncoderClassifier> model_;
+    std::unique_ptr<optim::AdamW> optimizer_;
+    std::unique_ptr<optim::LRScheduler> schedule_;
+    std::int64_t step_ = 0, first_step_ = 0;
+    Tensor best_ = full({1}, -1.0, f64);  // the best validation accuracy so far
+    std::unique_ptr<dist::DataParallel> parallel_;
+    std::unique_ptr<data::Loader> loader_;
+    std::optional<MetricsWriter> metrics_, speed_;
+    std::optional<Progress> progress_;
+    std::vector<Tensor> parameter_list_;
+    double train_seconds_ = 0, interval_seconds_ = 0;
+    std::int64_t trained_positions_ = 0, trained_tokens_ = 0, interval_positions_ = 0;
+    // Divergence: a uniform guess over the classes has the cross-entropy ln(classes), so a loss a
+    // hundred times that, step after step, is a run that is no longer learning (a learning rate
+    // far too high, say). It stops the run as a non-finite loss does.
+    double divergence_loss_ = 0;
+    std::int64_t steps_above_ = 0;
+};
+
+Run::Run(Config config, bool resume) : c_(std::move(config)) {
+    // c.threads stays as given (0: chosen here), so that a resume with another K chooses afresh.
+    if (c_.threads > 0) set_num_threads(static_cast<int>(c_.threads));
+    else if (ranks_ > 1 && !std::getenv("NYX_NUM_THREADS")) set_num_threads(threads_per_rank());
+    check_address_space(num_threads());
+    set_up_directory(resume);
+
+    std::printf("nyx-train %s: loading the data...\n", c_.task.c_str());
     std::fflush(stdout);
-    const Splits data = load_data(c);
-    const std::int64_t longest = std::max({data.train.max_length(), data.val.max_length(), data.test.max_length()});
-    NYX_CHECK(c.pad_to == 0 || c.pad_to >= longest, "--pad-to ", c.pad_to, " is shorter than the longest sequence of the data (",
+    data_ = load_data(c_);
+    const std::int64_t longest = std::max({data_.train.max_length(), data_.val.max_length(), data_.test.max_length()});
+    NYX_CHECK(c_.pad_to == 0 || c_.pad_to >= longest, "--pad-to ", c_.pad_to, " is shorter than the longest sequence of the data (",
               longest, " positions); ",
               resume ? "the data no longer fits the run: restore the run's data, or start a new run"
                      : detail::cat("give --pad-to ", longest, " or more, or 0 to pad each batch to its longest"));
-    const std::int64_t positions = c.pad_to > 0 ? c.pad_to : longest;
-    NYX_CHECK(!resume || (c.max_positions == positions && c.classes == data.train.classes), dir,
-              ": the data no longer matches the run (", positions, " positions and ", data.train.classes, " classes, the run has ",
-              c.max_positions, " and ", c.classes, ")");
-    c.max_positions = positions, c.classes = data.train.classes;
-    validate(c);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
-    const io::Metadata run_metadata{{"config", to_json(c).dump()}};
+    positions_ = c_.pad_to > 0 ? c_.pad_to : longest;
+    NYX_CHECK(!resume || (c_.max_positions == positions_ && c_.classes == data_.train.classes), dir_,
+              ": the data no longer matches the run (", positions_, " positions and ", data_.train.classes, " classes, the run has ",
+              c_.max_positions, " and ", c_.classes, ")");
+    c_.max_positions = positions_, c_.classes = data_.train.classes;
+    validate(c_);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
+    run_metadata_ = {{"config", to_json(c_).dump()}};
 
-    Generator generator(derived_seed(c.seed, Stream::model));  // initialises the weights, then drives dropout
-    const auto model = make_model(c, data, generator);
-    optim::AdamW optimizer(model->named_parameters(), {.lr = c.lr, .eps = 1e-6, .weight_decay = c.weight_decay});
-    const optim::Schedule kind = c.schedule == "linear" ? optim::Schedule::linear
-                                 : c.schedule == "cosine" ? optim::Schedule::cosine
-                                                          : optim::Schedule::constant;
-    optim::LRScheduler schedule(optimizer, {.kind = kind, .warmup_steps = c.warmup, .total_steps = c.steps});
-    std::int64_t step = 0;
-    Tensor best = full({1}, -1.0, f64);
-    if (resume) {  // a checkpoint written by any number of ranks: the state is the same on all of them
-        const io::Safetensors checkpoint = read_on_rank_0(latest);
-        // The checkpoint must be this run's, not another's of the same shape (another seed, say).
-        if (const auto d = first_difference(config_of(checkpoint, latest), c))
-            throw Error(detail::cat(latest, " is not this run's checkpoint: its configuration has ", d->key, " ", d->first, " where ", dir,
-                                    "/config.json has ", d->second, " (copied from another run?); resume the run it belongs to, or start "
-                                    "afresh without --resume"));
-        step = nn::load_training_state(checkpoint, latest, *model, optimizer, &schedule, generator);
-        check_loaded_weights(*model, latest);
-        NYX_CHECK(step < c.steps, dir, " already ran ", step, " steps; give a larger --steps to continue it");
-        if (lead)
-            for (const MetricsRecord& r : read_metrics(dir + "/metrics.jsonl"))
-                if (r.split == "val" && r.step <= step) best.data<double>()[0] = std::max(best.data<double>()[0], r.accuracy);
-        dist::broadcast(best);
-    }
-    generator = dist::rank_stream(generator);  // each rank its own dropout masks
-    dist::DataParallel parallel(*model);  // rank 0's weights on every rank; each backward() averages the gradients
-    data::Loader loader(data.train, {.batch = c.batch, .shuffle = true, .drop_last = true, .seed = derived_seed(c.seed, Stream::loader),
-                                     .pad_to = c.pad_to, .bucket = c.bucket, .shards = ranks, .shard = me});
-    loader.seek(step);
-    // Only now, with everything accepted, does the run directory change. Before each write it must
-    // still be the directory this process locked.
-    const auto check_run_dir = [&] {
-        if (lead) held->check_unchanged();
-    };
-    std::optional<MetricsWriter> metrics, speed;
-    if (lead) {
+    generator_ = Generator(derived_seed(c_.seed, Stream::model));
+    model_ = make_model(c_, data_, generator_);
+    optimizer_ = std::make_unique<optim::AdamW>(model_->named_parameters(),
+                                                optim::AdamWOptions{.lr = c_.lr, .eps = 1e-6, .weight_decay = c_.weight_decay});
+    const optim::Schedule kind = c_.schedule == "linear" ? optim::Schedule::linear
+                                 : c_.schedule == "cosine" ? optim::Schedule::cosine
+                                                           : optim::Schedule::constant;
+    schedule_ = std::make_unique<optim::LRScheduler>(*optimizer_, optim::ScheduleOptions{.kind = kind, .warmup_steps = c_.warmup, .total_steps = c_.steps});
+    if (resume) resume_from_checkpoint();
+    generator_ = dist::rank_stream(generator_);                 // each rank its own dropout masks
+    parallel_ = std::make_unique<dist::DataParallel>(*model_);  // rank 0's weights on every rank; each backward() averages the gradients
+    loader_ = std::make_unique<data::Loader>(data_.train, data::LoaderOptions{.batch = c_.batch, .shuffle = true, .drop_last = true,
+                                                                              .seed = derived_seed(c_.seed, Stream::loader), .pad_to = c_.pad_to,
+                                                                              .bucket = c_.bucket, .shards = ranks_, .shard = dist::rank()});
+    loader_->seek(step_);
+    // Only now, with everything accepted, does the run directory change.
+    if (lead_) {
         check_run_dir();
-        metrics.emplace(dir + "/metrics.jsonl", step), speed.emplace(dir + "/speed.jsonl", step);  // read, not yet written
-        io::write_file_atomically(dir + "/config.json", to_json(c).dump(2) + "\n");
-        metrics->start(), speed->start();
+        metrics_.emplace(dir_ + "/metrics.jsonl", step_), speed_.emplace(dir_ + "/speed.jsonl", step_);  // read, not yet written
+        io::write_file_atomically(dir_ + "/config.json", to_json(c_).dump(2) + "\n");
+        metrics_->start(), speed_->start();
     }
-    const std::int64_t first_step = step;
-
-    std::int64_t parameters = 0;
-    for (const Tensor& p : model->parameters()) parameters += p.numel();
-    const std::string threads = detail::cat(num_threads(), num_threads() == 1 ? " thread" : " threads");
-    const std::string layout = ranks > 1 ? detail::cat(ranks, " ranks × ", threads) : threads;
-    std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
-                "%s\n%s %s from step %ld to %ld\n",
-                c.task.c_str(), static_cast<long>(data.train.size()), static_cast<long>(data.val.size()), static_cast<long>(data.test.size()),
-                static_cast<long>(positions), static_cast<long>(c.classes), c.attn.c_str(), static_cast<long>(parameters), layout.c_str(),
-                resume ? "resuming" : "training", dir.c_str(), static_cast<long>(step), static_cast<long>(c.steps));
-    if (c.precision == "bf16")
-        std::printf("mixed precision: bf16 products, f32 weights and everything else (%s)\n",
-                    blas::native_bf16() ? "this CPU multiplies bf16 natively"
-                                        : "this CPU has no AVX512_BF16, so the products multiply bf16-rounded values as f32: "
-                                          "bf16's results at f32's speed");
+    first_step_ = step_;
+    print_start(resume);
 
     interrupted.store(false);
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
-    Progress progress(step, c.steps);
-    const std::vector<Tensor> parameter_list = model->parameters();
-    double train_seconds = 0, interval_seconds = 0;
-    std::int64_t trained_positions = 0, trained_tokens = 0, interval_positions = 0;
-    const auto last_good = [&] {
-        if (!lead) return latest + " on rank 0's machine, if it has written one yet";
-        return fs::exists(latest) ? latest : std::string("(none yet)");
-    };
-    const char* const stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
-    // Called before any checkpoint is written, so that the last one is always good to resume.
-    const auto check_weights = [&] {
-        if (const std::string bad = first_non_finite_weight(*model); !bad.empty())
-            throw Error(detail::cat("the weights became non-finite (", bad, ")", stopping));
-        dist::check_replicas_identical(*model);
-    };
-    // A checkpoint never covers metrics lines that are not on the disk.
-    const auto before_checkpoint = [&] {
+    progress_.emplace(step_, c_.steps);
+    parameter_list_ = model_->parameters();
+    divergence_loss_ = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c_.classes, 2)));
+}
+
+// Rank 0 holds the run directory, locked, for the whole run. Nothing in it changes before the
+// data, the configuration and the checkpoint are all accepted, but the lock file (which names
+// the holder) and the temporary files of a killed write (which are removed).
+void Run::set_up_directory(bool resume) {
+    if (lead_) {
+        NYX_CHECK(c_.batch % ranks_ == 0, "--batch ", c_.batch, " is the whole batch of the ", ranks_, " ranks, who take equal shares of it, "
+                  "so it must be a multiple of ", ranks_, "; try --batch ", std::max<std::int64_t>(1, c_.batch / ranks_) * ranks_);
+        if (c_.run_dir.empty()) c_.run_dir = new_run_dir(c_);
+        held_.emplace(c_.run_dir);
+        const std::string latest = c_.run_dir + "/latest.safetensors";
+        if (resume) NYX_CHECK(fs::exists(latest), c_.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
+        else  // a directory whose run stopped before its first checkpoint may be started afresh
+            NYX_CHECK(!fs::exists(latest), c_.run_dir, " already holds a run; continue it with --resume ", c_.run_dir, ", or choose another --run-dir");
+        remove_stale_temporaries(c_.run_dir);  // safe: no other process has the directory
+    }
+    dist::broadcast(c_.run_dir);
+    dir_ = c_.run_dir, latest_ = dir_ + "/latest.safetensors", best_path_ = dir_ + "/best.safetensors";
+}
+
+// A checkpoint written by any number of ranks: the state is the same on all of them.
+void Run::resume_from_checkpoint() {
+    const io::Safetensors checkpoint = read_on_rank_0(latest_);
+    // The checkpoint must be this run's, not another's of the same shape (another seed, say).
+    if (const auto d = first_difference(config_of(checkpoint, latest_), c_))
+        throw Error(detail::cat(latest_, " is not this run's checkpoint: its configuration has ", d->key, " ", d->first, " where ", dir_,
+                                "/config.json has ", d->second, " (copied from another run?); resume the run it belongs to, or start "
+                                "afresh without --resume"));
+    step_ = nn::load_training_state(checkpoint, latest_, *model_, *optimizer_, schedule_.get(), generator_);
+    check_loaded_weights(*model_, latest_);
+    NYX_CHECK(step_ < c_.steps, dir_, " already ran ", step_, " steps; give a larger --steps to continue it");
+    if (lead_)
+        for (const MetricsRecord& r : read_metrics(dir_ + "/metrics.jsonl"))
+            if (r.split == "val" && r.step <= step_) best_.data<double>()[0] = std::max(best_.data<double>()[0], r.accuracy);
+    dist::broadcast(best_);
+}
+
+void Run::print_start(bool resume) const {
+    const std::string threads = detail::cat(num_threads(), num_threads() == 1 ? " thread" : " threads");
+    const std::string layout = ranks_ > 1 ? detail::cat(ranks_, " ranks × ", threads) : threads;
+    std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
+                "%s\n%s %s from step %ld to %ld\n",
+                c_.task.c_str(), static_cast<long>(data_.train.size()), static_cast<long>(data_.val.size()), static_cast<long>(data_.test.size()),
+                static_cast<long>(positions_), static_cast<long>(c_.classes), c_.attn.c_str(), static_cast<long>(model_->parameter_count()),
+                layout.c_str(), resume ? "resuming" : "training", dir_.c_str(), static_cast<long>(step_), static_cast<long>(c_.steps));
+    if (c_.precision == "bf16")
+        std::printf("mixed precision: bf16 products, f32 weights and everything else (%s)\n",
+                    blas::native_bf16() ? "this CPU multiplies bf16 natively"
+                                        : "this CPU has no AVX512_BF16, so the products multiply bf16-rounded values as f32: "
+                                          "bf16's results at f32's speed");
+}
+
+void Run::check_weights() const {
+    if (const std::string bad = first_non_finite_weight(*model_); !bad.empty())
+        throw Error(detail::cat("the weights became non-finite (", bad, ")", stopping));
+    dist::check_replicas_identical(*model_);
+}
+
+void Run::check_divergence(double loss, bool checkpoint_due) {
+    steps_above_ = loss > divergence_loss_ ? steps_above_ + 1 : 0;
+    if (steps_above_ < divergence_steps && (steps_above_ == 0 || !checkpoint_due)) return;  // no checkpoint from such a step
+    const std::string when = steps_above_ >= divergence_steps ? detail::cat("for ", steps_above_, " steps in a row") : "where a checkpoint was due";
+    throw Error(detail::cat("the loss diverged: ", loss, " is above ", divergence_loss_, " (100 times ln ", c_.classes,
+                            ", a uniform guess's loss) ", when, stopping));
+}
+
+// A step's training loss comes from the weights before its update, so the weights a checkpoint
+// would hold are checked too, by a loss computed from them (validation's, or the step's batch
+// again, in eval mode so that no dropout mask is drawn).
+void Run::check_weights_loss(double loss) const {
+    if (!(loss <= divergence_loss_))  // NaN and +inf too
+        throw Error(detail::cat("the loss diverged: the weights after this step give the loss ", loss, ", above ", divergence_loss_,
+                                " (100 times ln ", c_.classes, ", a uniform guess's loss)", stopping));
+}
+
+double Run::batch_loss(const data::Batch& batch) {
+    NoGradGuard no_grad;
+    const AutocastGuard autocast(c_.precision == "bf16");
+    model_->eval();
+    Tensor loss = tensor({ops::cross_entropy((*model_)(batch.inputs, batch.mask), batch.labels).item<float>()}, f64);
+    model_->train();
+    dist::all_reduce(loss);
+    return loss.item<double>() / ranks_;
+}
+
+void Run::before_checkpoint() {
+    check_run_dir();
+    if (lead_) metrics_->sync(), speed_->sync();
+}
+
+void Run::save_latest() {
+    before_checkpoint();
+    if (lead_) nn::save_training_state(latest_, step_, *model_, *optimizer_, schedule_.get(), generator_, run_metadata_);
+}
+
+Run::StepResult Run::train_step() {
+    const auto step_start = Clock::now();
+    StepResult result{loader_->next()};
+    const data::Batch& batch = result.batch;
+    const Tensor logits = [&] {
+        const AutocastGuard autocast(c_.precision == "bf16");  // the backward follows each op's forward
+        return (*model_)(batch.inputs, batch.mask);
+    }();
+    const Tensor loss = ops::cross_entropy(logits, batch.labels);
+    optimizer_->zero_grad();
+    loss.backward();  // with K ranks, returns with the gradients averaged over them
+    if (c_.clip > 0) optim::clip_grad_norm(parameter_list_, c_.clip);
+    const double lr = optimizer_->lr();
+    optimizer_->step();
+    schedule_->step();
+    ++step_;
+    // The step over the whole batch: the ranks' mean loss, their hits, positions and tokens, and
+    // whether any was interrupted (so that all stop after the same step).
+    Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.labels)),
+                             static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0},
+                            f64);
+    dist::all_reduce(figures);
+    const double* f = figures.data<double>();
+    const double loss_value = f[0] / ranks_, accuracy = f[1] / static_cast<double>(c_.batch);
+    const auto step_positions = static_cast<std::int64_t>(f[2]);
+    result.stop = f[4] > 0;
+    const double seconds = seconds_since(step_start);
+    if (step_ == first_step_ + 1) parallel_->reset_stats();  // the first step also waits for the slowest rank's start
+    train_seconds_ += seconds, interval_seconds_ += seconds;
+    trained_positions_ += step_positions, interval_positions_ += step_positions, trained_tokens_ += static_cast<std::int64_t>(f[3]);
+    NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf", stopping);
+    result.evaluate = step_ % c_.eval_every == 0 || step_ == c_.steps;
+    check_divergence(loss_value, result.evaluate || (result.stop && step_ < c_.steps));
+
+    const bool logged = step_ % c_.log_every == 0 || step_ == c_.steps;
+    const double tokens_per_s = static_cast<double>(interval_positions_) / interval_seconds_;
+    if (logged && lead_) {
         check_run_dir();
-        if (lead) metrics->sync(), speed->sync();
-    };
-    const auto save_latest = [&] {
+        metrics_->write({{"step", step_}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
+        speed_->write({{"step", step_}, {"tokens_per_s", std::round(tokens_per_s)}});
+    }
+    if (logged) interval_seconds_ = 0, interval_positions_ = 0;
+    progress_->update(step_, loss_value, accuracy, lr, tokens_per_s, logged);
+    return result;
+}
+
+void Run::evaluate_and_checkpoint() {
+    check_weights();
+    const Evaluation val = evaluate(*model_, data_.val, c_);
+    if (val.examples > 0) check_weights_loss(val.loss);
+    check_run_dir();
+    if (lead_) metrics_->write({{"step", step_}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
+    const bool improved = val.accuracy > best_.data<double>()[0];
+    if (improved) {
+        best_.data<double>()[0] = val.accuracy;
+        io::Metadata m = run_metadata_;
+        m.emplace("step", std::to_string(step_));
+        m.emplace("val_accuracy", std::to_string(val.accuracy));
         before_checkpoint();
-        if (lead) nn::save_training_state(latest, step, *model, optimizer, &schedule, generator, run_metadata);
-    };
-    // Divergence: a uniform guess over the classes has the cross-entropy ln(classes), so a loss a
-    // hundred times that, step after step, is a run that is no longer learning (a learning rate
-    // far too high, say). It stops the run as a non-finite loss does.
-    const double divergence_loss = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c.classes, 2)));
-    constexpr std::int64_t divergence_steps = 10;
-    std::int64_t steps_above = 0;
-    const auto check_divergence = [&](double loss_value, bool checkpoint_due) {
-        steps_above = loss_value > divergence_loss ? steps_above + 1 : 0;
-        if (steps_above < divergence_steps && (steps_above == 0 || !checkpoint_due)) return;  // no checkpoint from such a step
-        const std::string when = steps_above >= divergence_steps ? detail::cat("for ", steps_above, " steps in a row") : "where a checkpoint was due";
-        throw Error(detail::cat("the loss diverged: ", loss_value, " is above ", divergence_loss, " (100 times ln ", c.classes,
-                                ", a uniform guess's loss) ", when, stopping));
-    };
-    // A step's training loss comes from the weights before its update, so the weights a checkpoint
-    // would hold are checked too, by a loss computed from them (validation's, or the step's batch
-    // again, in eval mode so that no dropout mask is drawn).
-    const auto check_weights_loss = [&](double loss_value) {
-        if (!(loss_value <= divergence_loss))  // NaN and +inf too
-            throw Error(detail::cat("the loss diverged: the weights after this step give the loss ", loss_value, ", above ",
-                                    divergence_loss, " (100 times ln ", c.classes, ", a uniform guess's loss)", stopping));
-    };
-    const auto batch_loss = [&](const data::Batch& batch) {
-        NoGradGuard no_grad;
-        const AutocastGuard autocast(c.precision == "bf16");
-        model->eval();
-        Tensor loss = tensor({ops::cross_entropy((*model)(batch.inputs, batch.mask), batch.labels).item<float>()}, f64);
-        model->train();
-        dist::all_reduce(loss);
-        return loss.item<double>() / ranks;
-    };
-    while (step < c.steps) {
-        const std::int64_t current = step + 1;
-        try {  // an error names its step and the last good checkpoint, which it leaves as it was
-            const auto step_start = Clock::now();
-            const data::Batch batch = loader.next();
-            const Tensor logits = [&] {
-                const AutocastGuard autocast(c.precision == "bf16");  // the backward follows each op's forward
-                return (*model)(batch.inputs, batch.mask);
-            }();
-            const Tensor loss = ops::cross_entropy(logits, batch.labels);
-            optimizer.zero_grad();
-            loss.backward();  // with K ranks, returns with the gradients averaged over them
-            if (c.clip > 0) optim::clip_grad_norm(parameter_list, c.clip);
-            const double lr = optimizer.lr();
-            optimizer.step();
-            schedule.step();
-            ++step;
-            // The step over the whole batch: the ranks' mean loss, their hits, positions and tokens, and
-            // whether any was interrupted (so that all stop after the same step).
-            Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.labels)),
-                                     static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0},
-                                    f64);
-            dist::all_reduce(figures);
-            const double* f = figures.data<double>();
-            const double loss_value = f[0] / ranks, accuracy = f[1] / static_cast<double>(c.batch);
-            const auto step_positions = static_cast<std::int64_t>(f[2]);
-            const bool stop = f[4] > 0;
-            const double seconds = seconds_since(step_start);
-            if (step == first_step + 1) parallel.reset_stats();  // the first step also waits for the slowest rank's start
-            train_seconds += seconds, interval_seconds += seconds;
-            trained_positions += step_positions, interval_positions += step_positions, trained_tokens += static_cast<std::int64_t>(f[3]);
-            NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf",
-                      stopping);
-            const bool evaluated = step % c.eval_every == 0 || step == c.steps;
-            check_divergence(loss_value, evaluated || (stop && step < c.steps));
-
-            const bool logged = step % c.log_every == 0 || step == c.steps;
-            const double tokens_per_s = static_cast<double>(interval_positions) / interval_seconds;
-            if (logged && lead) {
-                check_run_dir();
-                metrics->write({{"step", step}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
-                speed->write({{"step", step}, {"tokens_per_s", std::round(tokens_per_s)}});
-            }
-            if (logged) interval_seconds = 0, interval_positions = 0;
-            progress.update(step, loss_value, accuracy, lr, tokens_per_s, logged);
-
-            if (evaluated) {
-                check_weights();
-                const Evaluation val = evaluate(*model, data.val, c);
-                if (val.examples > 0) check_weights_loss(val.loss);
-                check_run_dir();
-                if (lead) metrics->write({{"step", step}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
-                const bool improved = val.accuracy > best.data<double>()[0];
-                if (improved) {
-                    best.data<double>()[0] = val.accuracy;
-                    io::Metadata m = run_metadata;
-                    m.emplace("step", std::to_string(step));
-                    m.emplace("val_accuracy", std::to_string(val.accuracy));
-                    before_checkpoint();
-                    if (lead) nn::save_weights(best_path, *model, m);
-                }
-                save_latest();
-                progress.say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step), val.loss, 100 * val.accuracy,
-                             improved ? " (best so far)" : "");
-            }
-            if (stop && step < c.steps) {
-                check_weights();
-                check_weights_loss(batch_loss(batch));
-                save_latest();
-                if (lead) write_plot(dir);
-                progress.say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step),
-                             latest.c_str(), c.task.c_str(), dir.c_str());
-                std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
-                return 130;
-            }
-        } catch (const Error& e) {
-            throw Error(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", last_good()));
-        }
+        if (lead_) nn::save_weights(best_path_, *model_, m);
     }
+    save_latest();
+    progress_->say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step_), val.loss, 100 * val.accuracy,
+                   improved ? " (best so far)" : "");
+}
+
+int Run::save_and_stop(const data::Batch& batch) {
+    check_weights();
+    check_weights_loss(batch_loss(batch));
+    save_latest();
+    if (lead_) write_plot(dir_);
+    progress_->say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step_), latest_.c_str(),
+                   c_.task.c_str(), dir_.c_str());
     std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
-    progress.finish();
+    return 130;
+}
 
-    nn::load_weights(read_on_rank_0(best_path), best_path, *model);
-    const Evaluation test = evaluate(*model, data.test, c);
-    if (lead) {
+int Run::report() {
+    std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+    progress_->finish();
+    nn::load_weights(read_on_rank_0(best_path_), best_path_, *model_);
+    const Evaluation test = evaluate(*model_, data_.test, c_);
+    if (lead_) {
         check_run_dir();
-        metrics->write({{"step", step}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
-        write_plot(dir);
+        metrics_->write({{"step", step_}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
+        write_plot(dir_);
     }
-    const double baseline = majority_baseline(data.train, data.test);
-    const double per_second = train_seconds > 0 ? 1 / train_seconds : 0;
-    const auto steps_here = static_cast<double>(c.steps - first_step);
+    const double baseline = majority_baseline(data_.train, data_.test);
+    const double per_second = train_seconds_ > 0 ? 1 / train_seconds_ : 0;
+    const auto steps_here = static_cast<double>(c_.steps - first_step_);
     std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
                 "%ld steps in %s (%.1f ms per step while training); while training %s tokens/s (padded positions; %s without the "
                 "padding); peak memory %.0f MB\n",
-                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best.data<double>()[0], 100 * baseline,
-                static_cast<long>(c.steps), clock_text(seconds_since(started)).c_str(), 1e3 * train_seconds / steps_here,
-                rate_text(static_cast<double>(trained_positions) * per_second).c_str(),
-                rate_text(static_cast<double>(trained_tokens) * per_second).c_str(), peak_rss_mb());
-    if (const dist::CommStats& s = parallel.stats(); s.steps > 0) {
+                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best_.data<double>()[0], 100 * baseline,
+                static_cast<long>(c_.steps), clock_text(seconds_since(started_)).c_str(), 1e3 * train_seconds_ / steps_here,
+                rate_text(static_cast<double>(trained_positions_) * per_second).c_str(),
+                rate_text(static_cast<double>(trained_tokens_) * per_second).c_str(), peak_rss_mb());
+    if (const dist::CommStats& s = parallel_->stats(); s.steps > 0) {
         const auto n = static_cast<double>(s.steps);
         std::printf("data parallel: %d ranks; per step (after the first) %.2f MB of gradients averaged in %ld buckets: allreduce "
                     "%.2f ms, of which %.2f ms after backward() ended\n",
-                    ranks, static_cast<double>(s.bytes) / n / 1e6, static_cast<long>(parallel.buckets()), 1e3 * s.allreduce_seconds / n,
+                    ranks_, static_cast<double>(s.bytes) / n / 1e6, static_cast<long>(parallel_->buckets()), 1e3 * s.allreduce_seconds / n,
                     1e3 * s.exposed_seconds / n);
     }
-    std::printf("run directory %s, plot %s/curves.svg\n", dir.c_str(), dir.c_str());
+    std::printf("run directory %s, plot %s/curves.svg\n", dir_.c_str(), dir_.c_str());
     return 0;
+}
+
+}  // namespace
+
+int train(Config c, bool resume) {
+    Run run(std::move(c), resume);
+    while (!run.finished()) {
+        const std::int64_t current = run.step() + 1;
+        try {  // an error names its step and the last good checkpoint, which it leaves as it was
+            const Run::StepResult result = run.train_step();
+            if (result.evaluate) run.evaluate_and_checkpoint();
+            if (result.stop && !run.finished()) return run.save_and_stop(result.batch);
+        } catch (const Error& e) {
+            throw Error(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", run.last_good()));
+        }
+    }
+    return run.report();
 }
 
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads) {
