@@ -15,7 +15,7 @@ MAY_INCLUDE = {
     "core": [],
     "autograd": ["core"],
     "dist": ["core", "autograd"],
-    "ops": ["core", "autograd", "dist"],
+    "ops": ["core", "autograd"],
     "nn": ["core", "autograd", "dist", "ops"],
     "models": ["core", "autograd", "dist", "ops", "nn"],
     "data": ["core"],
