@@ -66,10 +66,10 @@ bool pass::inside() { return in_backward; }
 
 pass::Scope::Scope(const std::shared_ptr<TensorImpl>& root)
     : previous_inside_(in_backward), anomaly_(is_anomaly_enabled()), previous_callbacks_(queued_callbacks) {
+    if (hooks_alive.load() > 0) hooked_ = std::make_unique<HookedLeaves>(root);  // first: it may throw
     in_backward = true;
     queued_callbacks = &callbacks_;
     ++passes_started;
-    if (hooks_alive.load() > 0) hooked_ = std::make_unique<HookedLeaves>(root);
 }
 
 pass::Scope::~Scope() {

@@ -156,7 +156,7 @@ class Tensor {
     Tensor& add_(const Tensor& other, double alpha = 1.0);      // this += alpha * other
     Tensor& mul_(double factor);
 
-    // --- autograd (autograd/engine.cpp) -----------------------------------------------
+    // --- autograd (autograd/tensor_autograd.cpp) --------------------------------------
     bool requires_grad() const;
     Tensor& requires_grad_(bool on = true);  // floating leaves only
     bool is_leaf() const;                          // no grad_fn: made by the user, not by a recorded op

@@ -270,12 +270,13 @@ Generator rank_stream(const Generator& rank_0) {
 }
 
 struct Group::Impl {
+    std::string collective;
 #if NYX_HAVE_MPI
     MPI_Comm comm = MPI_COMM_NULL;
 #endif
 };
 
-Group::Group() : impl_(std::make_unique<Impl>()) {
+Group::Group(std::string collective) : impl_(std::make_unique<Impl>(Impl{std::move(collective)})) {
 #if NYX_HAVE_MPI
     if (world_size() > 1) run_collective("MPI_Comm_idup", [&](MPI_Request* r) { return MPI_Comm_idup(MPI_COMM_WORLD, &impl_->comm, r); });
 #endif
@@ -293,7 +294,7 @@ void Group::all_reduce(Tensor& tensor, ReduceOp op) {
     check_collective_tensor(tensor, "Group::all_reduce");
     if (world_size() == 1) return;
 #if NYX_HAVE_MPI
-    all_reduce_on(impl_->comm, tensor, op, "an allreduce on a group");
+    all_reduce_on(impl_->comm, tensor, op, impl_->collective.c_str());
 #else
     (void)op;
 #endif

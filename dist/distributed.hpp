@@ -77,7 +77,9 @@ Generator rank_stream(const Generator& rank_0);
 // makes its groups in the same order. In a job of one it does nothing.
 class Group {
   public:
-    Group();
+    // `collective`: what a timeout's message calls this group's allreduce ("the allreduce of a
+    // gradient bucket", say).
+    explicit Group(std::string collective = "an allreduce on a group");
     ~Group();
     Group(const Group&) = delete;
     Group& operator=(const Group&) = delete;

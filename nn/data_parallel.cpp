@@ -73,7 +73,7 @@ struct DataParallel::Impl {
     std::unordered_map<const TensorImpl*, std::pair<std::size_t, std::size_t>> where;  // parameter -> (bucket, slot)
     std::vector<HookHandle> hooks;
     nn::Module* model;
-    Group group;  // the buckets' own: backward() may run collectives of its own meanwhile (max_over_ranks)
+    Group group{"the allreduce of a gradient bucket"};  // the buckets' own: backward() may run collectives of its own meanwhile (max_over_ranks)
     bool in_backward = false;
     std::uint64_t pass = 0;  // the autograd::backward_pass() this state belongs to
     std::size_t next_to_start = 0;
@@ -116,9 +116,14 @@ struct DataParallel::Impl {
         for (Bucket& b : buckets)
             for (const Slot& s : b.slots)
                 hooks.push_back(s.parameter.register_post_accumulate_grad_hook([this](const Tensor& p) { on_gradient(p); }));
-        worker = std::thread([this] { run_worker(); });
-        // Last: nothing after it can fail and leave the modules told.
-        module.apply([](nn::Module& m) { m.set_batch_reductions({.max = max_over_ranks}); });
+        // Last, so that a failure leaves no module told: the modules' own hooks, then the thread.
+        try {
+            module.apply([](nn::Module& m) { m.set_batch_reductions({.max = max_over_ranks}); });
+            worker = std::thread([this] { run_worker(); });
+        } catch (...) {
+            module.apply([](nn::Module& m) { m.set_batch_reductions({}); });
+            throw;
+        }
     }
 
     ~Impl() {

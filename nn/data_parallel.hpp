@@ -62,6 +62,8 @@ class DataParallel {
     // over all of it), so that K ranks compute what one process computes.
     // After a backward() that threw on every rank alike, the next one starts afresh; one that threw
     // on one rank only leaves the ranks out of step: end the job (abort_job).
+    // `module` must outlive the DataParallel, whose destructor tells its modules that the batch is
+    // theirs alone again.
     explicit DataParallel(nn::Module& module, DataParallelOptions options = {});
     ~DataParallel();
     DataParallel(const DataParallel&) = delete;

@@ -7,8 +7,10 @@
 Rules, for every tracked *.md outside the build folders:
 
 1. A link to a line, [text](path#L12) or [text](path#L12-L20), names the symbol it points at as the
-   first `code span` of its text, and that line (or range) contains the symbol. --fix moves a
-   drifted link to the occurrence of the symbol nearest its old line, keeping a range's length.
+   first `code span` of its text (three characters or more), and that line (or range) contains the
+   symbol as a whole word. --fix moves a drifted link to the occurrence of the symbol nearest its
+   old line, keeping a range's length. Such a link is inline and on one line, or it could not be
+   checked.
 2. Relative links point at files or folders that exist.
 3. No bare "line 12" or "file.cpp:12" in prose: such a reference cannot be checked, so it must be a
    link by rule 1.
@@ -25,7 +27,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_DIRS = {".git", "build", "build-asan", "build-novec", "build-fuzz"}
 
-LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\(([^)\s]+)\)")
+LINK = re.compile(r'\[((?:[^\[\]]|\[[^\]]*\])+)\]\(([^)\s]+)(?:\s+"[^"]*")?\)')
+SPLIT_LINE_LINK = re.compile(r"\[[^\]\n]*\n[^\]]*\]\([^)\s]*#L\d+")  # a link to a line whose text wraps
+REFERENCE_LINE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*\S*#L\d+", re.M)  # [name]: path#L12
 LINE_ANCHOR = re.compile(r"^(.*)#L(\d+)(?:-L(\d+))?$")
 CODE_SPAN = re.compile(r"`([^`]+)`")
 BARE_LINE = re.compile(r"\blines? \d+|\b[\w./-]+\.(?:cpp|hpp|py|sh|txt|cmake):\d+")
@@ -38,6 +42,13 @@ def markdown_files():
         for f in sorted(files):
             if f.endswith(".md"):
                 yield os.path.join(folder, f)
+
+
+def symbol_pattern(symbol):
+    """The symbol as a whole: `record` does not match `recorded`, nor `r` any r."""
+    before = r"(?<![\w])" if re.match(r"\w", symbol) else ""
+    after = r"(?![\w])" if re.search(r"\w$", symbol) else ""
+    return re.compile(before + re.escape(symbol) + after)
 
 
 def prose_lines(text):
@@ -63,6 +74,12 @@ def check_file(path, fix, cache):
     errors, fixed = [], 0
     forbidden = [p for p in {ROOT, os.path.dirname(ROOT)} if p != "/"]
 
+    outside = dict(prose_lines(text))
+    prose = "\n".join(outside.get(i, "") for i in range(len(lines)))  # fenced code blanked
+    for pattern, what in ((SPLIT_LINE_LINK, "a link to a line must be written on one line"),
+                          (REFERENCE_LINE_LINK, "a link to a line must be an inline link [`symbol`](path#L<n>)")):
+        for m in pattern.finditer(prose):
+            errors.append(f"{rel}:{prose.count(chr(10), 0, m.start()) + 1}: {what}, so that it can be checked")
     for i, line in prose_lines(text):
         where = f"{rel}:{i + 1}"
         for p in forbidden:
@@ -95,9 +112,13 @@ def check_file(path, fix, cache):
                 with open(resolved, encoding="utf-8", errors="replace") as f:
                     cache[resolved] = f.read().split("\n")
             source = cache[resolved]
-            if any(symbol in source[k - 1] for k in range(first, last + 1) if 0 < k <= len(source)):
+            if len(symbol) < 3:
+                errors.append(f"{where}: `{symbol}` is too short to find a line by; name a longer symbol")
                 return m.group(0)
-            hits = [k + 1 for k, s in enumerate(source) if symbol in s]
+            on = symbol_pattern(symbol)
+            if any(on.search(source[k - 1]) for k in range(first, last + 1) if 0 < k <= len(source)):
+                return m.group(0)
+            hits = [k + 1 for k, s in enumerate(source) if on.search(s)]
             if not fix or not hits:
                 found = f"; it is at line {', '.join(map(str, hits[:5]))} (run scripts/check_docs.py --fix)" if hits else \
                     f"; {file_part} no longer contains it"

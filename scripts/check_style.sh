@@ -19,8 +19,8 @@ for f in "${files[@]}"; do
   checked=$((checked + 1))
   if grep -q $'\r' "$f"; then report "$f" "has CRLF line ends; use LF"; fi
   if [ "$(tail -c1 "$f" | od -An -c | tr -d ' ')" != '\n' ]; then report "$f" "does not end with a newline"; fi
-  if line=$(grep -n '[[:space:]]$' "$f" | head -1 | cut -d: -f1) && [ -n "$line" ]; then report "$f:$line" "trailing whitespace"; fi
-  if [ "$(basename "$f")" != Makefile ] && line=$(grep -n $'\t' "$f" | head -1 | cut -d: -f1) && [ -n "$line" ]; then
+  if line=$(grep -n -m1 '[[:space:]]$' "$f" | cut -d: -f1) && [ -n "$line" ]; then report "$f:$line" "trailing whitespace"; fi
+  if [ "$(basename "$f")" != Makefile ] && line=$(grep -n -m1 $'\t' "$f" | cut -d: -f1) && [ -n "$line" ]; then
     report "$f:$line" "a tab; indent with spaces"
   fi
   if ! iconv -f UTF-8 -t UTF-8 "$f" > /dev/null 2>&1; then report "$f" "is not UTF-8"; fi

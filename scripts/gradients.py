@@ -110,7 +110,7 @@ def entries():
         if found:
             path, lines, (first, last) = found
             body = "\n".join(lines[first:last + 1])
-            helper = next(((p, i, h) for p, i, h in dynamic if h and p == path and re.search(r"\b" + h + r"\(", body)), None)
+            helper = next(((p, i, h) for p, i, h in dynamic if h and re.search(r"\b" + h + r"\(", body)), None)
             if helper:
                 p, i, h = helper
                 block = comment_above(files[p], i, 4)

@@ -266,6 +266,18 @@ Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& datas
 
 namespace {
 
+// Ctrl-C and SIGTERM ask the run to stop after its step while this lives, however the run ends.
+struct InterruptHandlers {
+    InterruptHandlers() {
+        interrupted.store(false);
+        std::signal(SIGINT, on_interrupt);
+        std::signal(SIGTERM, on_interrupt);
+    }
+    ~InterruptHandlers() { std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL); }
+    InterruptHandlers(const InterruptHandlers&) = delete;
+    InterruptHandlers& operator=(const InterruptHandlers&) = delete;
+};
+
 // One training run, in the phases train() calls: set-up or resume (the constructor), one step,
 // evaluation and checkpoint, and the report. In a data-parallel job (mpirun -np K) every rank
 // runs it; rank 0 alone touches the run directory and prints (main() silences the others).
@@ -334,6 +346,7 @@ class Run {
     // far too high, say). It stops the run as a non-finite loss does.
     double divergence_loss_ = 0;
     std::int64_t steps_above_ = 0;
+    std::optional<InterruptHandlers> handlers_;  // from the first step to the last
 };
 
 Run::Run(Config config, bool resume) : c_(std::move(config)) {
@@ -384,9 +397,7 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     first_step_ = step_;
     print_start(resume);
 
-    interrupted.store(false);
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
+    handlers_.emplace();
     progress_.emplace(step_, c_.steps);
     parameter_list_ = model_->parameters();
     divergence_loss_ = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c_.classes, 2)));
@@ -559,12 +570,12 @@ int Run::save_and_stop(const data::Batch& batch) {
     if (lead_) write_plot(dir_);
     progress_->say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step_), latest_.c_str(),
                    c_.task.c_str(), dir_.c_str());
-    std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+    handlers_.reset();
     return 130;
 }
 
 int Run::report() {
-    std::signal(SIGINT, SIG_DFL), std::signal(SIGTERM, SIG_DFL);
+    handlers_.reset();
     progress_->finish();
     nn::load_weights(read_on_rank_0(best_path_), best_path_, *model_);
     const Evaluation test = evaluate(*model_, data_.test, c_);
