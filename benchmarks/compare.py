@@ -105,7 +105,7 @@ def run(args, log=None, every_line=False):
     except (OSError, ValueError) as e:  # no such program, or a line that is not JSON
         result = {"error": str(e)}
     if log:
-        log.write(json.dumps({"command": args, "result": result}) + "\n")
+        log.write(json.dumps({"command": [relative_to_repo(w) for w in args], "result": result}) + "\n")
         log.flush()
     return result
 
@@ -130,11 +130,14 @@ def machine():
     return f"{model}, {os.cpu_count()} logical cores, {memory}, {platform.system()} {platform.release()}"
 
 
+def relative_to_repo(word):
+    """A path of this checkout (or beside it) written relative to the repository, so that the pages
+    name no path of the machine they ran on (scripts/check_docs.py checks that); other words as given."""
+    return os.path.relpath(word, root) if os.path.isabs(word) and word.startswith(os.path.dirname(root) + os.sep) else word
+
+
 def repo_relative(command):
-    """The command with this checkout's absolute paths written relative to the repository, so that the
-    page names no path of the machine it ran on (scripts/check_docs.py checks that)."""
-    return " ".join(os.path.relpath(w, root) if os.path.isabs(w) and w.startswith(os.path.dirname(root) + os.sep) else w
-                    for w in shlex.split(command))
+    return " ".join(relative_to_repo(w) for w in shlex.split(command))
 
 
 def git_commit():

@@ -36,12 +36,21 @@ BARE_LINE = re.compile(r"\blines? \d+|\b[\w./-]+\.(?:cpp|hpp|py|sh|txt|cmake):\d
 FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def markdown_files():
+def repository_files(suffixes):
     for folder, dirs, files in os.walk(ROOT):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("build"))
         for f in sorted(files):
-            if f.endswith(".md"):
+            if f.endswith(suffixes):
                 yield os.path.join(folder, f)
+
+
+def check_generated(path):
+    """Rule 4 for the pages' data and pictures (docs/*.jsonl, docs/img/*.svg)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    rel = os.path.relpath(path, ROOT)
+    return [f"{rel}: names this machine's path {p}/...; write it relative to the repository"
+            for p in {ROOT, os.path.dirname(ROOT)} if p != "/" and p + "/" in text]
 
 
 def symbol_pattern(symbol):
@@ -145,10 +154,13 @@ def main():
     p.add_argument("--fix", action="store_true", help="move each drifted line link to its symbol's nearest line")
     p.add_argument("files", nargs="*", help="Markdown files (default: every *.md in the repository)")
     a = p.parse_args()
-    files = [os.path.abspath(f) for f in a.files] or list(markdown_files())
+    files = [os.path.abspath(f) for f in a.files] or list(repository_files(".md"))
     cache, errors = {}, []
     for f in files:
         errors += check_file(f, a.fix, cache)
+    if not a.files:
+        for f in repository_files((".jsonl", ".svg")):
+            errors += check_generated(f)
     for e in errors:
         print(e, file=sys.stderr)
     if errors:
