@@ -197,7 +197,7 @@ void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
             if (!edge.wants_gradient()) continue;
             if (grads[i].defined()) {
                 check_gradient(*rec, i, grads[i]);
-                Tensor g = kernels::sum_to(std::exchange(grads[i], Tensor()), edge.shape);  // broadcasting undone here, once
+                Tensor g = kernels::sum_to(grads[i], edge.shape);  // broadcasting undone here, once
                 if (edge.record) {
                     queue.deliver(edge.record, edge.output_index, std::move(g));
                     continue;
