@@ -22,6 +22,7 @@ The ctest test docs_links runs the check, so `make test` and CI fail when a page
 import argparse
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +38,14 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def repository_files(suffixes):
+    """The repository's files that end with one of `suffixes`: the tracked ones in a git checkout
+    (tests running beside this check write files of their own), else every one outside the builds."""
+    try:
+        listed = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, check=True).stdout
+        yield from (os.path.join(ROOT, f) for f in sorted(listed.decode().split("\0")) if f.endswith(suffixes))
+        return
+    except (OSError, subprocess.CalledProcessError):
+        pass
     for folder, dirs, files in os.walk(ROOT):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("build"))
         for f in sorted(files):
