@@ -89,6 +89,7 @@ void Module::train(bool on) {
 }
 
 void Module::apply(const std::function<void(Module&)>& fn) {
+    NYX_CHECK(static_cast<bool>(fn), "Module::apply: the function is empty; pass one to call on every module");
     fn(*this);
     for (auto& [name, child] : children_) child->apply(fn);
 }

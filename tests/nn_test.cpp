@@ -76,6 +76,7 @@ TEST_CASE("apply visits every module, parents first; NystromAttention completes 
     toy.apply([&](nn::Module& m) { visited.push_back(m.type_name()); });
     // Toy; its Sequential and the Sequential's four layers; the ModuleList and its LayerNorm.
     CHECK(visited == std::vector<std::string>{"Toy", "Sequential", "Linear", "ReLU", "Dropout", "Linear", "ModuleList", "LayerNorm"});
+    CHECK_ERROR_CONTAINS(toy.apply({}), "Module::apply", "empty");
 
     // The original start's maximum goes through reductions.max while training, and only then.
     nn::NystromAttention attention(2, {.landmarks = 2, .conv_kernel = 0}, f64, gen);
