@@ -1,10 +1,13 @@
 #include "shape.hpp"
 
 #include <algorithm>
+#include <ostream>
 
 #include "error.hpp"
 
 namespace nyx {
+
+std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << to_string(shape); }
 
 std::int64_t numel(const Shape& shape) {
     std::int64_t n = 1;

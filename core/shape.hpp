@@ -1,13 +1,22 @@
 #pragma once
 // Shapes and strides (in elements), NumPy broadcasting, and axis normalisation.
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nyx {
 
-using Shape = std::vector<std::int64_t>;
+// Sizes, strides or axes: a std::vector<std::int64_t> of its own type, so that it prints
+// (std::cout << x.shape() writes "[2, 3]") and argument-dependent lookup finds nyx's functions.
+struct Shape : std::vector<std::int64_t> {
+    using std::vector<std::int64_t>::vector;
+    Shape() = default;
+    Shape(std::vector<std::int64_t> values) : std::vector<std::int64_t>(std::move(values)) {}  // NOLINT: implicit on purpose
+};
+std::ostream& operator<<(std::ostream& out, const Shape& shape);  // as to_string: "[2, 3]"
 
 std::int64_t numel(const Shape& shape);
 // numel for a shape that comes from a caller: throws naming `op` on a negative size, or when the

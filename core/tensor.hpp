@@ -10,13 +10,16 @@
 // core's own kernels never call the second and third groups.
 #include <algorithm>
 #include <atomic>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "dtype.hpp"
@@ -30,6 +33,8 @@ struct Record;
 }
 class Tensor;
 struct TensorImpl;
+struct ValuesIndices;
+class TensorIndex;
 
 // Removes the hook it was returned for when it goes out of scope, or at remove(); keep it as long
 // as the hook should run. Movable, not copyable.
@@ -124,29 +129,79 @@ class Tensor {
     const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
 
     // --- differentiable ops (ops/tensor_methods.cpp; see ops/ops.hpp for their documentation) ----
+    // Each forwards to the nyx::ops function of the same name: x.softmax(-1) is ops::softmax(x, -1).
+    // Axes may be negative; a reduction takes one axis (x.sum(1)) or several (x.sum({0, 2})).
+    // Views and indexing
     Tensor view(Shape shape) const;
     Tensor reshape(Shape shape) const;
+    Tensor flatten(std::int64_t start_axis = 0, std::int64_t end_axis = -1) const;
     Tensor transpose(std::int64_t axis0, std::int64_t axis1) const;
+    Tensor t() const;  // the transpose of a matrix (rank 0 and 1: the tensor itself), as torch's t()
     Tensor permute(Shape axes) const;
     Tensor narrow(std::int64_t axis, std::int64_t start, std::int64_t length) const;
     Tensor slice(std::int64_t axis, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
     Tensor select(std::int64_t axis, std::int64_t index) const;
+    Tensor operator[](std::int64_t index) const;  // select(0, index): x[i] as in Python
+    // Python's and libtorch's indexing on views, without copies: x.index({0, Slice(1, None), None,
+    // Ellipsis}) is x[0, 1:, None, ...]. See nyx::indexing below.
+    Tensor index(std::initializer_list<TensorIndex> indices) const;
     Tensor expand(Shape shape) const;
     Tensor squeeze() const;
     Tensor squeeze(std::int64_t axis) const;
     Tensor unsqueeze(std::int64_t axis) const;
+    std::vector<Tensor> split(std::int64_t size, std::int64_t axis = 0) const;
+    std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t axis = 0) const;
+    Tensor index_select(std::int64_t axis, const Tensor& index) const;
+    Tensor gather(std::int64_t axis, const Tensor& index) const;
     Tensor contiguous() const;
     Tensor clone() const;
     Tensor to(DType dtype) const;
+    // Reductions
     Tensor sum() const;
     Tensor sum(const Shape& axes, bool keepdim = false) const;
     Tensor mean() const;
     Tensor mean(const Shape& axes, bool keepdim = false) const;
+    Tensor amax(const Shape& axes = {}, bool keepdim = false) const;
+    Tensor amin(const Shape& axes = {}, bool keepdim = false) const;
+    Tensor max() const;  // the largest element, as torch's max(); amax() by another name
+    Tensor min() const;
+    ValuesIndices max(std::int64_t axis, bool keepdim = false) const;  // values and their indices
+    ValuesIndices min(std::int64_t axis, bool keepdim = false) const;
+    Tensor argmax() const;  // the index of the largest element in row-major order, as torch's argmax()
+    Tensor argmin() const;
+    Tensor argmax(std::int64_t axis, bool keepdim = false) const;
+    Tensor argmin(std::int64_t axis, bool keepdim = false) const;
+    Tensor var(const Shape& axes = {}, double correction = 1, bool keepdim = false) const;
+    Tensor logsumexp(const Shape& axes, bool keepdim = false) const;
+    // One axis as an integer: x.sum(1). (A template, so that x.sum({}) still means every axis.)
+    template <std::integral I> Tensor sum(I axis, bool keepdim = false) const { return sum(Shape{axis}, keepdim); }
+    template <std::integral I> Tensor mean(I axis, bool keepdim = false) const { return mean(Shape{axis}, keepdim); }
+    template <std::integral I> Tensor amax(I axis, bool keepdim = false) const { return amax(Shape{axis}, keepdim); }
+    template <std::integral I> Tensor amin(I axis, bool keepdim = false) const { return amin(Shape{axis}, keepdim); }
+    template <std::integral I> Tensor logsumexp(I axis, bool keepdim = false) const { return logsumexp(Shape{axis}, keepdim); }
+    template <std::integral I> Tensor var(I axis, double correction = 1, bool keepdim = false) const {
+        return var(Shape{axis}, correction, keepdim);
+    }
+    // Elementwise and neural-network functions
     Tensor matmul(const Tensor& other) const;
+    Tensor neg() const;
+    Tensor abs() const;
     Tensor exp() const;
     Tensor log() const;
+    Tensor sqrt() const;
+    Tensor rsqrt() const;
+    Tensor pow(double exponent) const;
+    Tensor erf() const;
+    Tensor sigmoid() const;
     Tensor relu() const;
     Tensor tanh() const;
+    Tensor clamp(double low, double high) const;
+    Tensor maximum(const Tensor& other) const;
+    Tensor minimum(const Tensor& other) const;
+    Tensor softmax(std::int64_t axis) const;
+    Tensor log_softmax(std::int64_t axis) const;
+    Tensor masked_fill(const Tensor& mask, double value) const;
+    Tensor where(const Tensor& condition, const Tensor& other) const;  // this where condition, else other
 
     // --- in place, never recorded (ops/tensor_methods.cpp) -------------------------------------
     // Refused on a tensor that requires grad while recording is on: wrap updates in NoGradGuard.
@@ -155,6 +210,17 @@ class Tensor {
     Tensor& copy_(const Tensor& source);                        // source broadcasts to this shape
     Tensor& add_(const Tensor& other, double alpha = 1.0);      // this += alpha * other
     Tensor& mul_(double factor);
+    // x += y is x.copy_(x + y), and so on, as libtorch's in-place operators (y broadcasts to x's
+    // shape and has its dtype). Not recorded: a right-hand side that requires grad while recording
+    // is refused (write x = x + y to keep its gradient).
+    Tensor& operator+=(const Tensor& other);
+    Tensor& operator-=(const Tensor& other);
+    Tensor& operator*=(const Tensor& other);
+    Tensor& operator/=(const Tensor& other);
+    Tensor& operator+=(double other);
+    Tensor& operator-=(double other);
+    Tensor& operator*=(double other);
+    Tensor& operator/=(double other);
 
     // --- autograd (autograd/tensor_autograd.cpp) --------------------------------------
     bool requires_grad() const;
@@ -181,6 +247,44 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
+
+// The largest (or smallest) entries along an axis and where they are: Tensor::max(axis), ops::max.
+struct ValuesIndices {
+    Tensor values;
+    Tensor indices;  // i64
+};
+
+// Tensor::index's pieces, as libtorch's torch::indexing: `using namespace nyx::indexing;`.
+namespace indexing {
+struct NoneType {};
+struct EllipsisType {};
+inline constexpr NoneType None;          // a new axis of size 1 (Python's None)
+inline constexpr EllipsisType Ellipsis;  // as many whole axes as the other indices leave (Python's ...)
+// start:end:step with Python's rules: missing ends (None) mean the whole axis, negative ends count
+// from the end, ends past the axis are clamped; step > 0.
+struct Slice {
+    Slice(std::optional<std::int64_t> start = std::nullopt, std::optional<std::int64_t> end = std::nullopt, std::int64_t step = 1)
+        : start(start), end(end), step(step) {}
+    Slice(std::optional<std::int64_t> start, NoneType, std::int64_t step = 1) : Slice(start, std::nullopt, step) {}
+    Slice(NoneType, std::optional<std::int64_t> end = std::nullopt, std::int64_t step = 1) : Slice(std::nullopt, end, step) {}
+    Slice(NoneType, NoneType, std::int64_t step = 1) : Slice(std::nullopt, std::nullopt, step) {}
+    std::optional<std::int64_t> start, end;
+    std::int64_t step;
+};
+}  // namespace indexing
+
+// One entry of Tensor::index: an integer (selects, dropping the axis), a Slice, None or Ellipsis.
+class TensorIndex {
+  public:
+    template <std::integral I> TensorIndex(I index) : value_(static_cast<std::int64_t>(index)) {}  // NOLINT: implicit on purpose
+    TensorIndex(indexing::Slice slice) : value_(slice) {}                                           // NOLINT
+    TensorIndex(indexing::NoneType none) : value_(none) {}                                          // NOLINT
+    TensorIndex(indexing::EllipsisType ellipsis) : value_(ellipsis) {}                              // NOLINT
+    const std::variant<std::int64_t, indexing::Slice, indexing::NoneType, indexing::EllipsisType>& value() const { return value_; }
+
+  private:
+    std::variant<std::int64_t, indexing::Slice, indexing::NoneType, indexing::EllipsisType> value_;
+};
 
 // --- factories -------------------------------------------------------------------------------
 Tensor empty(Shape shape, DType dtype = f32);  // uninitialised, contiguous

@@ -35,8 +35,8 @@ Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
         NYX_CHECK(inputs.dim() == 2 && inputs.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ",
                   nyx::to_string(inputs.shape()), " ", inputs.dtype());
     else
-        NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == config_.dtype,
-                  "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", config_.dtype, ", got ",
+        NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == input_projection->weight.dtype(),
+                  "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", input_projection->weight.dtype(), " (the model's dtype), got ",
                   nyx::to_string(inputs.shape()), " ", inputs.dtype());
     const std::int64_t n = inputs.size(1);
     NYX_CHECK(n <= config_.max_len, "EncoderClassifier: sequences of ", n, " tokens exceed max_len ", config_.max_len);

@@ -77,6 +77,25 @@ NamedTensors Module::named_buffers() const {
     return out;
 }
 
+Module& Module::to(DType dtype) {
+    NYX_CHECK(is_floating(dtype), type_name_, ".to: parameters must stay floating; got ", name(dtype));
+    NoGradGuard no_grad;
+    std::vector<const TensorImpl*> done;  // a tensor reached under two names converts once
+    walk("", [&](const std::string&, const Tensor& t, bool) {
+        if (!is_floating(t.dtype()) || t.dtype() == dtype || std::find(done.begin(), done.end(), t.impl().get()) != done.end()) return;
+        done.push_back(t.impl().get());
+        const Tensor converted = t.detach().to(dtype).contiguous();  // a new storage: the dtype differs
+        TensorImpl& impl = *t.impl();
+        impl.storage = converted.impl()->storage;
+        impl.shape = converted.shape();
+        impl.strides = converted.strides();
+        impl.offset = converted.offset();
+        impl.dtype = dtype;
+        impl.grad.reset();
+    });
+    return *this;
+}
+
 std::int64_t Module::parameter_count() const {
     std::int64_t total = 0;
     for (const Tensor& t : parameters()) total += t.numel();

@@ -58,6 +58,12 @@ class Module {
 
     void zero_grad();  // clears every parameter's gradient (PyTorch's set_to_none)
 
+    // Converts every floating parameter and buffer to `dtype` (f32, f64 or bf16) in place, as
+    // PyTorch's module.to(dtype): the tensors keep their identity (handles held by the module, its
+    // parent or the caller see the new values) and lose their gradients. Integer buffers stay as
+    // they are. Call it before making an optimizer, whose state keeps the old dtype. Returns *this.
+    Module& to(DType dtype);
+
     // Calls fn on this module and every module below it, parents before children (PyTorch's apply).
     void apply(const std::function<void(Module&)>& fn);
 

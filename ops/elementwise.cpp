@@ -440,4 +440,17 @@ Tensor operator-(double a, const Tensor& b) { return ops::sub(number_like(a, b, 
 Tensor operator*(double a, const Tensor& b) { return ops::mul(number_like(a, b, "mul"), b); }
 Tensor operator/(double a, const Tensor& b) { return ops::div(number_like(a, b, "div"), b); }
 
+// Each comparison in three forms: two tensors, a tensor and a number, a number and a tensor.
+#define NYX_COMPARISON(symbol, op)                                                                              \
+    Tensor operator symbol(const Tensor& a, const Tensor& b) { return ops::op(a, b); }                          \
+    Tensor operator symbol(const Tensor& a, double b) { return ops::op(a, number_like(b, a, #op)); }            \
+    Tensor operator symbol(double a, const Tensor& b) { return ops::op(number_like(a, b, #op), b); }
+NYX_COMPARISON(==, eq)
+NYX_COMPARISON(!=, ne)
+NYX_COMPARISON(<, lt)
+NYX_COMPARISON(<=, le)
+NYX_COMPARISON(>, gt)
+NYX_COMPARISON(>=, ge)
+#undef NYX_COMPARISON
+
 }  // namespace nyx

@@ -62,12 +62,9 @@ Tensor deviations(const Tensor& x, const Shape& axes = {});
 Tensor var(const Tensor& x, const Shape& axes = {}, double correction = 1, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const Shape& axes, bool keepdim = false);  // log Σ exp, stably
 
-// The largest (smallest) entry along one axis and its index (the first, on ties); the gradient
-// goes to the selected element.
-struct ValuesIndices {
-    Tensor values;
-    Tensor indices;  // i64
-};
+// The largest (smallest) entry along one axis and its index (the first, on ties), as nyx::ValuesIndices
+// (core/tensor.hpp); the gradient goes to the selected element.
+using nyx::ValuesIndices;
 ValuesIndices max(const Tensor& x, std::int64_t axis, bool keepdim = false);
 ValuesIndices min(const Tensor& x, std::int64_t axis, bool keepdim = false);
 // The largest (smallest) value over several axes (all when empty); the gradient is shared equally
@@ -127,15 +124,6 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // Rows of weight [vocabulary, dim] for ids (i64, any shape): [..., dim]. Rows of padding_index
 // (if >= 0) get no gradient.
 Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_index = -1);
-enum class Reduction { mean, sum, none };
-struct CrossEntropyOptions {
-    Reduction reduction = Reduction::mean;
-    std::int64_t ignore_index = -100;  // targets equal to it add nothing (and are not counted by mean)
-    double label_smoothing = 0.0;      // in [0, 1]
-};
-// Cross-entropy of logits [N, C] (or [C]) against class targets [N] (or []), i64; fused
-// log-softmax and negative log-likelihood, as torch.nn.functional.cross_entropy.
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
 // Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p) when
 // training; x itself otherwise. The mask comes from `generator` (seeded, thread-count independent).
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator);
@@ -147,6 +135,49 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
 // with s = n / segments (rounded down) and r = (s + 1) · segments - n, the first r segments hold
 // s entries and the others s + 1 (the Nyströmformer authors' rule).
 Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments);
+
+// --- losses (ops/loss.cpp; cross_entropy's fused kernel is in ops/nn.cpp) ------------------------
+// As torch.nn.functional's. `reduction`: the mean over all elements (rows for cross_entropy and
+// nll_loss), their sum, or none (the loss of each element, in the input's shape). Input and target
+// must have one shape (nyx does not broadcast them: an [N, 1] prediction against an [N] target
+// would silently compare every pair) and, except for the class losses, one floating dtype.
+enum class Reduction { mean, sum, none };
+// (input - target)²
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// |input - target|
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// Smooth L1 (Girshick 2015): with d = |input - target|, 0.5 d² / beta where d < beta, else
+// d - 0.5 beta; beta = 0 is l1_loss. beta >= 0.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double beta = 1.0);
+// Huber (1964): 0.5 d² where d < delta, else delta · (d - 0.5 delta); smooth_l1_loss times delta
+// when beta = delta. delta > 0.
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double delta = 1.0);
+// -(y log p + (1 - y) log(1 - p)) of probabilities p in [0, 1] (checked) against targets y in [0, 1],
+// with each log clamped at -100 as in PyTorch (so p = 0 costs 100, not ∞). `weight` (optional,
+// broadcast to the input's shape) rescales each element's loss; it is a constant.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = {},
+                            Reduction reduction = Reduction::mean);
+// The same on logits x (p = sigmoid(x)) in the stable form (1 - y) x + l · log(1 + e^(-x)), with
+// l = 1 + (pos_weight - 1) y: no overflow for any finite x, and the limits at x = ±∞. pos_weight
+// (optional, broadcast to the input's shape: one per class for [N, C]) weighs the positive class,
+// as PyTorch's. Prefer it to sigmoid followed by binary_cross_entropy.
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = {},
+                                        Reduction reduction = Reduction::mean, const Tensor& pos_weight = {});
+struct CrossEntropyOptions {
+    Reduction reduction = Reduction::mean;
+    std::int64_t ignore_index = -100;  // targets equal to it add nothing (and are not counted by mean)
+    double label_smoothing = 0.0;      // in [0, 1]
+};
+// Cross-entropy of logits [N, C] (or [C]) against class targets [N] (or []), i64; fused
+// log-softmax and negative log-likelihood, as torch.nn.functional.cross_entropy.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
+struct NllLossOptions {
+    Reduction reduction = Reduction::mean;
+    std::int64_t ignore_index = -100;  // targets equal to it add nothing (and are not counted by mean)
+};
+// Negative log-likelihood of log-probabilities [N, C] (or [C]; log_softmax's output) against class
+// targets [N] (or []), i64: -log_probs[i, target_i]. cross_entropy is log_softmax then nll_loss, fused.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, const NllLossOptions& options = {});
 
 }  // namespace nyx::ops
 
@@ -166,5 +197,25 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+// Comparisons give masks, as ops::eq and the others: 1 where true, 0 where false, in the operands'
+// dtype (x > 0.0 on an f32 tensor is an f32 mask). Not differentiable.
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+Tensor operator==(double a, const Tensor& b);
+Tensor operator!=(double a, const Tensor& b);
+Tensor operator<(double a, const Tensor& b);
+Tensor operator<=(double a, const Tensor& b);
+Tensor operator>(double a, const Tensor& b);
+Tensor operator>=(double a, const Tensor& b);
 
 }  // namespace nyx

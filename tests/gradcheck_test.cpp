@@ -139,7 +139,8 @@ TEST_CASE("the op table covers the ops of this release") {
           "tanh", "relu", "gelu", "clamp", "where", "masked_fill", "sum", "mean", "max", "min", "amax", "amin", "var",
           "logsumexp", "matmul", "linear", "view", "reshape", "flatten", "transpose", "permute", "slice", "select", "expand",
           "squeeze", "unsqueeze", "split", "contiguous", "clone", "concat", "stack", "pad", "index_select", "gather",
-          "softmax", "log_softmax", "layer_norm", "embedding", "cross_entropy", "dropout", "depthwise_conv1d", "segment_mean", "max_over_ranks"})
+          "softmax", "log_softmax", "layer_norm", "embedding", "cross_entropy", "dropout", "depthwise_conv1d", "segment_mean", "max_over_ranks", "mse_loss", "l1_loss", "smooth_l1_loss",
+          "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss"})
         CHECK_MESSAGE(names.count(name), name, " is missing from the op table");
 }
 

@@ -364,6 +364,58 @@ std::vector<OpInfo> build_table() {
              return Samples{sample("transposed [3, 4]", {strided({3, 4}, g, true)}, one([](auto& x) { return contiguous(x); })),
                             sample("stride-2 [2, 3]", {strided({2, 3}, g)}, one([](auto& x) { return contiguous(x); }))};
          }},
+        // Losses (ops/loss.cpp). The composite ones record other ops of the table; their entries
+        // check the composition. Differences lie away from the kinks of |d| (at 0 and at beta).
+        {"mse_loss", {true, true}, [=](Generator& g) {
+             auto call = [](Reduction r) { return [r](const Inputs& x) { return mse_loss(x[0], x[1], r); }; };
+             return Samples{sample("mean over [3, 4]", {normal({3, 4}, g), normal({3, 4}, g)}, call(Reduction::mean)),
+                            sample("sum, transposed input", {strided({3, 4}, g, true), normal({3, 4}, g)}, call(Reduction::sum)),
+                            sample("none on rank 0", {normal({}, g), normal({}, g)}, call(Reduction::none))};
+         }},
+        {"l1_loss", {true, true}, [=](Generator& g) {
+             auto call = [](Reduction r) { return [r](const Inputs& x) { return l1_loss(x[0], x[1], r); }; };
+             return Samples{sample("mean over [3, 4]", {normal({3, 4}, g), normal({3, 4}, g)}, call(Reduction::mean)),
+                            sample("none on stride-2 [2, 3]", {strided({2, 3}, g), normal({2, 3}, g)}, call(Reduction::none))};
+         }},
+        {"smooth_l1_loss", {true, true}, [=](Generator& g) {
+             auto call = [](Reduction r, double beta) { return [r, beta](const Inputs& x) { return smooth_l1_loss(x[0], x[1], r, beta); }; };
+             return Samples{sample("beta 1 over [4, 5] (both branches)", {normal({4, 5}, g), normal({4, 5}, g)}, call(Reduction::mean, 1)),
+                            sample("beta 0.3, sum", {normal({3, 4}, g), strided({3, 4}, g, true)}, call(Reduction::sum, 0.3)),
+                            sample("beta 0 is l1, none", {normal({2, 3}, g), normal({2, 3}, g)}, call(Reduction::none, 0))};
+         }},
+        {"huber_loss", {true, true}, [=](Generator& g) {
+             auto call = [](Reduction r, double delta) { return [r, delta](const Inputs& x) { return huber_loss(x[0], x[1], r, delta); }; };
+             return Samples{sample("delta 1 over [4, 5]", {normal({4, 5}, g), normal({4, 5}, g)}, call(Reduction::mean, 1)),
+                            sample("delta 0.5, none, transposed", {strided({3, 4}, g, true), normal({3, 4}, g)}, call(Reduction::none, 0.5))};
+         }},
+        {"binary_cross_entropy", {true, true}, [=](Generator& g) {
+             auto probabilities = [&g](const Shape& shape) { return (randn(shape, f64, g).sigmoid() * 0.9 + 0.05).detach(); };
+             auto call = [](Tensor weight, Reduction r) { return [weight, r](const Inputs& x) { return binary_cross_entropy(x[0], x[1], weight, r); }; };
+             return Samples{sample("mean over [3, 4], soft targets", {probabilities({3, 4}), probabilities({3, 4})}, call({}, Reduction::mean)),
+                            sample("weight [4] broadcast, sum", {probabilities({3, 4}), probabilities({3, 4})},
+                                   call(tensor({0.5, 1, 2, 0}, f64), Reduction::sum)),
+                            sample("none, transposed input", {probabilities({4, 3}).transpose(0, 1), probabilities({3, 4})}, call({}, Reduction::none))};
+         }},
+        {"binary_cross_entropy_with_logits", {true, true}, [=](Generator& g) {
+             auto targets = [&g](const Shape& shape) { return randn(shape, f64, g).sigmoid().detach(); };
+             auto call = [](Tensor weight, Reduction r, Tensor pos_weight) {
+                 return [weight, r, pos_weight](const Inputs& x) { return binary_cross_entropy_with_logits(x[0], x[1], weight, r, pos_weight); };
+             };
+             return Samples{sample("mean over [3, 4], logits of both signs", {normal({3, 4}, g) * 3.0, targets({3, 4})}, call({}, Reduction::mean, {})),
+                            sample("pos_weight [4] and weight [3, 1], sum", {normal({3, 4}, g), targets({3, 4})},
+                                   call(tensor({1, 0.5, 2}, {3, 1}, f64), Reduction::sum, tensor({2, 0.5, 1, 3}, f64))),
+                            sample("none, transposed, rank-0 pos_weight", {strided({3, 4}, g, true), targets({3, 4})},
+                                   call({}, Reduction::none, scalar(1.5, f64)))};
+         }},
+        {"nll_loss", {true, false}, [=](Generator& g) {
+             auto call = [](NllLossOptions o) { return [o](const Inputs& x) { return nll_loss(x[0], x[1], o); }; };
+             const Tensor targets = tensor({2, 0, 4, 2}, i64);
+             return Samples{sample("mean over [4, 5]", {normal({4, 5}, g), targets}, call({})),
+                            sample("ignore_index 2, sum", {normal({4, 5}, g), targets}, call({.reduction = Reduction::sum, .ignore_index = 2})),
+                            sample("ignore_index 2, mean over the rows kept", {normal({4, 5}, g), targets}, call({.ignore_index = 2})),
+                            sample("none on transposed log-probabilities", {strided({4, 5}, g, true), targets}, call({.reduction = Reduction::none})),
+                            sample("one row [5] with a rank-0 target", {normal({5}, g), scalar(3, i64)}, call({}))};
+         }},
         {"clone", {true}, [=](Generator& g) {
              return Samples{sample("[2, 3]", {normal({2, 3}, g)}, one([](auto& x) { return clone(x); })),
                             sample("transposed [3, 4]", {strided({3, 4}, g, true)}, one([](auto& x) { return clone(x); }))};
