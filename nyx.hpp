@@ -25,7 +25,7 @@
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/nn/data_parallel.hpp>    // dist::DataParallel: data-parallel training over MPI
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
-#include <nyx/data/dataset.hpp>        // data::Dataset, Batch, Loader (padding, masks, shuffling, prefetch)
+#include <nyx/data/dataset.hpp>        // data::Dataset, TensorDataset, SequenceDataset, Loader, collates
 #include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files
 #include <nyx/data/images.hpp>         // data::read_idx, load_fashion_mnist (pixels or patches)
 #include <nyx/data/text.hpp>           // data::read_text_tsv (byte-level text classification)

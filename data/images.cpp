@@ -76,7 +76,7 @@ IdxArray read_idx(const std::string& path) {
     return array;
 }
 
-Dataset images_to_dataset(std::string name, const IdxArray& images, const IdxArray& labels, std::int64_t classes, std::int64_t patch) {
+SequenceDataset images_to_dataset(std::string name, const IdxArray& images, const IdxArray& labels, std::int64_t classes, std::int64_t patch) {
     NYX_CHECK(images.dims.size() == 3, name, ": images must be a rank-3 IDX array [count, rows, cols], got rank ", images.dims.size());
     NYX_CHECK(labels.dims.size() == 1, name, ": labels must be a rank-1 IDX array, got rank ", labels.dims.size());
     const std::int64_t count = images.dims[0], rows = images.dims[1], cols = images.dims[2];
@@ -86,14 +86,14 @@ Dataset images_to_dataset(std::string name, const IdxArray& images, const IdxArr
               " pixels; nyx takes 1 to 65536 per image");
     NYX_CHECK(patch >= 0 && (patch == 0 || (rows % patch == 0 && cols % patch == 0)), name, ": the patch size ", patch,
               " does not divide the ", rows, "x", cols, " image");
-    Dataset d{std::move(name), {}, 256, classes, patch ? patch * patch : 1, {}};
+    SequenceDataset d{std::move(name), {}, 256, classes, patch ? patch * patch : 1, {}};
     d.examples.resize(static_cast<std::size_t>(count));
     const std::size_t pixels = static_cast<std::size_t>(rows * cols);
     for (std::int64_t i = 0; i < count; ++i) {
         const std::uint8_t label = labels.values[static_cast<std::size_t>(i)];
         NYX_CHECK(label < classes, d.name, ": label ", int{label}, " of image ", i, " is not below ", classes);
         const std::uint8_t* image = images.values.data() + static_cast<std::size_t>(i) * pixels;
-        Example& e = d.examples[static_cast<std::size_t>(i)];
+        Sequence& e = d.examples[static_cast<std::size_t>(i)];
         e.label = label;
         if (patch == 0) {
             e.tokens.assign(image, image + pixels);
@@ -111,7 +111,7 @@ Dataset images_to_dataset(std::string name, const IdxArray& images, const IdxArr
 ImageSplits load_fashion_mnist(const ImageOptions& options) {
     const auto load = [&](const std::string& stem, std::string name) {
         const std::string images = options.folder + "/" + stem + "-images-idx3-ubyte.gz", labels = options.folder + "/" + stem + "-labels-idx1-ubyte.gz";
-        Dataset d = images_to_dataset(std::move(name), read_idx(images), read_idx(labels), 10, options.patch);
+        SequenceDataset d = images_to_dataset(std::move(name), read_idx(images), read_idx(labels), 10, options.patch);
         d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
         return d;
     };

@@ -26,11 +26,11 @@ struct ImageOptions {
 };
 
 struct ImageSplits {
-    Dataset train, test;
+    SequenceDataset train, test;
 };
 
 // images [N, rows, cols] and labels [N] with values below `classes`.
-Dataset images_to_dataset(std::string name, const IdxArray& images, const IdxArray& labels, std::int64_t classes, std::int64_t patch);
+SequenceDataset images_to_dataset(std::string name, const IdxArray& images, const IdxArray& labels, std::int64_t classes, std::int64_t patch);
 
 // train-{images-idx3,labels-idx1}-ubyte.gz and t10k-... in options.folder.
 ImageSplits load_fashion_mnist(const ImageOptions& options = {});

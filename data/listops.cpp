@@ -69,8 +69,8 @@ std::uint64_t hash_tokens(const std::vector<std::uint16_t>& tokens) {
     return h;
 }
 
-Dataset empty_split(std::string name) {
-    Dataset d{std::move(name), {}, listops_vocab, 10, 1, {}};
+SequenceDataset empty_split(std::string name) {
+    SequenceDataset d{std::move(name), {}, listops_vocab, 10, 1, {}};
     for (int digit = 0; digit < 10; ++digit) d.class_names.push_back(std::to_string(digit));
     return d;
 }
@@ -100,7 +100,7 @@ ListOpsSplits generate_listops(const ListOpsOptions& options) {
     const std::int64_t total = options.train_size + options.val_size + options.test_size;
     Generator generator(options.seed);
     ExpressionDrawer drawer(options, generator);
-    std::unordered_multimap<std::uint64_t, std::pair<Dataset*, std::size_t>> seen;
+    std::unordered_multimap<std::uint64_t, std::pair<SequenceDataset*, std::size_t>> seen;
     std::vector<std::uint16_t> tokens;
     std::int64_t drawn = 0, attempts = 0;
     while (drawn < total) {
@@ -116,7 +116,7 @@ ListOpsSplits generate_listops(const ListOpsOptions& options) {
         const auto [first, last] = seen.equal_range(h);
         if (std::any_of(first, last, [&](const auto& entry) { return entry.second.first->examples[entry.second.second].tokens == tokens; }))
             continue;
-        Dataset& split = drawn < options.train_size ? splits.train : drawn < options.train_size + options.val_size ? splits.val : splits.test;
+        SequenceDataset& split = drawn < options.train_size ? splits.train : drawn < options.train_size + options.val_size ? splits.val : splits.test;
         seen.emplace(h, std::pair{&split, split.examples.size()});
         split.examples.push_back({tokens, value});
         ++drawn;
@@ -186,9 +186,9 @@ std::int64_t listops_evaluate(std::span<const std::uint16_t> tokens) {
     return result;
 }
 
-Dataset read_listops_tsv(const std::string& path) {
+SequenceDataset read_listops_tsv(const std::string& path) {
     const std::string text = io::read_text_file(path);
-    Dataset d = empty_split(path);
+    SequenceDataset d = empty_split(path);
     NYX_CHECK(!text.empty(), path, ": the file is empty; expected the header \"Source<TAB>Target\"");
     io::for_each_line(text, [&](std::int64_t line_number, std::string_view line) {
         if (line_number == 1) {
@@ -201,7 +201,7 @@ Dataset read_listops_tsv(const std::string& path) {
         const std::string_view target = line.substr(tab + 1);
         NYX_CHECK(target.size() == 1 && target[0] >= '0' && target[0] <= '9', path, ":", line_number, ": the value \"",
                   target.substr(0, 20), "\" is not a digit 0-9");
-        Example e{listops_tokenize(line.substr(0, tab)), target[0] - '0'};
+        Sequence e{listops_tokenize(line.substr(0, tab)), target[0] - '0'};
         NYX_CHECK(!e.tokens.empty(), path, ":", line_number, ": the expression is empty");
         NYX_CHECK(e.tokens.size() <= 65536, path, ":", line_number, ": the expression has ", e.tokens.size(), " tokens, more than 65536");
         d.examples.push_back(std::move(e));
@@ -210,9 +210,9 @@ Dataset read_listops_tsv(const std::string& path) {
     return d;
 }
 
-void write_listops_tsv(const std::string& path, const Dataset& dataset) {
+void write_listops_tsv(const std::string& path, const SequenceDataset& dataset) {
     std::string out = "Source\tTarget\n";
-    for (const Example& e : dataset.examples) {
+    for (const Sequence& e : dataset.examples) {
         out += listops_source(e.tokens);
         out += '\t';
         out += std::to_string(e.label);

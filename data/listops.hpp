@@ -26,7 +26,7 @@ struct ListOpsOptions {
 };
 
 struct ListOpsSplits {
-    Dataset train, val, test;
+    SequenceDataset train, val, test;
 };
 
 // Unique expressions, drawn in order and dealt to train, then val, then test: the splits are
@@ -41,7 +41,7 @@ std::string listops_source(std::span<const std::uint16_t> tokens);
 std::int64_t listops_evaluate(std::span<const std::uint16_t> tokens);
 
 // The LRA release's TSV: a header `Source<TAB>Target`, then one expression and its value per line.
-Dataset read_listops_tsv(const std::string& path);
-void write_listops_tsv(const std::string& path, const Dataset& dataset);  // atomically
+SequenceDataset read_listops_tsv(const std::string& path);
+void write_listops_tsv(const std::string& path, const SequenceDataset& dataset);  // atomically
 
 }  // namespace nyx::data

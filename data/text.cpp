@@ -17,14 +17,14 @@ bool is_integer(const std::string& s) {
 
 }  // namespace
 
-Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
+SequenceDataset read_text_tsv(const std::string& path, const TextOptions& options) {
     NYX_CHECK(options.max_length >= 1 && options.max_length <= 65536, "read_text_tsv: max_length must lie in 1..65536, got ",
               options.max_length);
     const std::string text = io::read_text_file(path);
     struct Row {
         std::string label;
         std::int64_t line;
-        Example example;
+        Sequence example;
     };
     std::vector<Row> rows;
     io::for_each_line(text, [&](std::int64_t line_number, std::string_view line) {
@@ -34,7 +34,7 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
         NYX_CHECK(tab > 0, path, ":", line_number, ": the label is empty");
         NYX_CHECK(tab + 1 < line.size(), path, ":", line_number, ": the text is empty");
         const std::string_view body = line.substr(tab + 1, static_cast<std::size_t>(options.max_length));
-        Example e;
+        Sequence e;
         e.tokens.reserve(body.size());
         for (const char c : body) e.tokens.push_back(static_cast<std::uint16_t>(static_cast<unsigned char>(c) + 1));
         rows.push_back({std::string(line.substr(0, tab)), line_number, std::move(e)});
@@ -53,7 +53,7 @@ Dataset read_text_tsv(const std::string& path, const TextOptions& options) {
               "\"; classification needs at least 2 classes");
     std::map<std::string, std::int64_t, std::less<>> ids;
     for (std::size_t i = 0; i < classes.size(); ++i) ids.emplace(classes[i], static_cast<std::int64_t>(i));
-    Dataset d{path, {}, text_vocab, static_cast<std::int64_t>(classes.size()), 1, classes};
+    SequenceDataset d{path, {}, text_vocab, static_cast<std::int64_t>(classes.size()), 1, classes};
     d.examples.reserve(rows.size());
     for (Row& row : rows) {
         const auto it = ids.find(row.label);

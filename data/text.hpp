@@ -2,8 +2,8 @@
 // Byte-level text classification (the LRA Text task's form) from a user's TSV file: one example
 // per line, `label<TAB>text`. Each byte b of the text is token b + 1 (0 pads): vocabulary 257.
 //
-//     data::Dataset train = data::read_text_tsv("reviews-train.tsv", {.max_length = 1000});
-//     data::Dataset test  = data::read_text_tsv("reviews-test.tsv", {.max_length = 1000, .classes = train.class_names});
+//     data::SequenceDataset train = data::read_text_tsv("reviews-train.tsv", {.max_length = 1000});
+//     data::SequenceDataset test  = data::read_text_tsv("reviews-test.tsv", {.max_length = 1000, .classes = train.class_names});
 #include "dataset.hpp"
 
 namespace nyx::data {
@@ -22,6 +22,6 @@ struct TextOptions {
 
 // Errors name the file and the line: a line without a tab, an empty label or text, an unknown label,
 // a label past max_classes. A UTF-8 byte-order mark at the start of the file is skipped.
-Dataset read_text_tsv(const std::string& path, const TextOptions& options = {});
+SequenceDataset read_text_tsv(const std::string& path, const TextOptions& options = {});
 
 }  // namespace nyx::data

@@ -103,6 +103,18 @@ class ReLU : public UnaryModule {
     Tensor forward(const Tensor& x) override { return ops::relu(x); }
 };
 
+class Tanh : public UnaryModule {
+  public:
+    Tanh() : UnaryModule("Tanh") {}
+    Tensor forward(const Tensor& x) override { return ops::tanh(x); }
+};
+
+class Sigmoid : public UnaryModule {
+  public:
+    Sigmoid() : UnaryModule("Sigmoid") {}
+    Tensor forward(const Tensor& x) override { return ops::sigmoid(x); }
+};
+
 // Children run in order, each on the previous one's output; named "0", "1", ...
 class Sequential : public UnaryModule {
   public:

@@ -59,7 +59,7 @@ struct SourceEvaluator {
     }
 };
 
-std::string to_key(const data::Example& e) { return {e.tokens.begin(), e.tokens.end()}; }
+std::string to_key(const data::Sequence& e) { return {e.tokens.begin(), e.tokens.end()}; }
 
 // A gzip'd copy of `bytes`, written with zlib.
 void write_gzip(const fs::path& path, const std::string& bytes) {
@@ -79,10 +79,10 @@ std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::string&
 
 const std::string fashion = "/usr/share/datasets/fashion-mnist";
 
-data::Dataset small_dataset() {
-    data::Dataset d{"small", {}, 10, 3, 1, {}};
+data::SequenceDataset small_dataset() {
+    data::SequenceDataset d{"small", {}, 10, 3, 1, {}};
     for (std::int64_t i = 0; i < 10; ++i) {
-        data::Example e;
+        data::Sequence e;
         for (std::int64_t t = 0; t <= i % 4; ++t) e.tokens.push_back(static_cast<std::uint16_t>(1 + (i + t) % 9));
         e.label = i % 3;
         d.examples.push_back(e);
@@ -102,10 +102,10 @@ TEST_CASE("ListOps: grammar, lengths, labels, depth, uniqueness and disjoint spl
     CHECK(s.test.size() == 100);
     std::set<std::string> seen;
     std::vector<std::int64_t> label_counts(10, 0);
-    for (const data::Dataset* split : {&s.train, &s.val, &s.test}) {
+    for (const data::SequenceDataset* split : {&s.train, &s.val, &s.test}) {
         CHECK(split->vocab == 17);
         CHECK(split->classes == 10);
-        for (const data::Example& e : split->examples) {
+        for (const data::Sequence& e : split->examples) {
             CHECK(static_cast<std::int64_t>(e.tokens.size()) > options.min_length);  // strictly inside the window
             CHECK(static_cast<std::int64_t>(e.tokens.size()) < options.max_length);
             for (const std::uint16_t t : e.tokens) CHECK((t >= 2 && t <= 16));  // no padding or unknown ids
@@ -126,7 +126,7 @@ TEST_CASE("ListOps: the grammar's distribution: every arity 2-10, the four opera
     std::map<std::string, std::int64_t> operators;
     std::set<std::size_t> arities;
     int deepest = 0;
-    for (const data::Example& e : s.train.examples) {
+    for (const data::Sequence& e : s.train.examples) {
         const std::string source = data::listops_source(e.tokens);
         deepest = std::max(deepest, SourceEvaluator::evaluate(source).second);
         // Arity: count the direct arguments of each operator with a stack of counters.
@@ -173,7 +173,7 @@ TEST_CASE("ListOps: the same seed gives the same data, another seed other data")
 
 TEST_CASE("ListOps: the LRA window gives lengths 501 to 1999") {
     const auto s = data::generate_listops({.train_size = 40, .val_size = 1, .test_size = 1, .seed = 3});
-    for (const data::Example& e : s.train.examples) {
+    for (const data::Sequence& e : s.train.examples) {
         CHECK(e.tokens.size() > 500);
         CHECK(e.tokens.size() < 2000);
     }
@@ -199,7 +199,7 @@ TEST_CASE("ListOps: TSV files round-trip, and bad lines name the line") {
     const fs::path folder = scratch_folder("listops-tsv");
     const auto s = data::generate_listops({.min_length = 10, .max_length = 40, .train_size = 30, .val_size = 1, .test_size = 1, .seed = 9});
     data::write_listops_tsv(folder / "train.tsv", s.train);
-    const data::Dataset back = data::read_listops_tsv(folder / "train.tsv");
+    const data::SequenceDataset back = data::read_listops_tsv(folder / "train.tsv");
     REQUIRE(back.size() == 30);
     for (std::size_t i = 0; i < 30; ++i) {
         CHECK(back.examples[i].tokens == s.train.examples[i].tokens);
@@ -289,7 +289,7 @@ TEST_CASE("images as patches: each position holds one p×p patch, row-major") {
     // A 4×4 image with pixel values 0..15; 2×2 patches.
     std::vector<std::uint8_t> pixels(16);
     for (int i = 0; i < 16; ++i) pixels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i);
-    const data::Dataset d = data::images_to_dataset("p", {{1, 4, 4}, pixels}, {{1}, {3}}, 10, 2);
+    const data::SequenceDataset d = data::images_to_dataset("p", {{1, 4, 4}, pixels}, {{1}, {3}}, 10, 2);
     CHECK(d.token_width == 4);
     CHECK(d.max_length() == 4);
     CHECK(d.examples[0].tokens == std::vector<std::uint16_t>{0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15});
@@ -312,7 +312,7 @@ TEST_CASE("images as patches: each position holds one p×p patch, row-major") {
 TEST_CASE("text TSV: bytes as tokens, class names, truncation, and bad lines with their line numbers") {
     const fs::path folder = scratch_folder("text");
     write_bytes(folder / "train.tsv", "pos\tgood film\r\nneg\tbad\n\nneg\tawful\tslow\npos\tfine\n");
-    const data::Dataset train = data::read_text_tsv(folder / "train.tsv", {.max_length = 6, .classes = {}});
+    const data::SequenceDataset train = data::read_text_tsv(folder / "train.tsv", {.max_length = 6, .classes = {}});
     CHECK(train.size() == 4);
     CHECK(train.class_names == std::vector<std::string>{"neg", "pos"});
     CHECK(train.vocab == 257);
@@ -340,7 +340,7 @@ TEST_CASE("text TSV: bytes as tokens, class names, truncation, and bad lines wit
 TEST_CASE("text and ListOps TSV files: a UTF-8 byte-order mark is not part of the first line") {
     const fs::path folder = scratch_folder("bom");
     write_bytes(folder / "text.tsv", "\xEF\xBB\xBFpos\tgood\nneg\tbad\npos\tfine\n");
-    const data::Dataset text = data::read_text_tsv(folder / "text.tsv");
+    const data::SequenceDataset text = data::read_text_tsv(folder / "text.tsv");
     CHECK(text.class_names == std::vector<std::string>{"neg", "pos"});  // not a third class "\xEF\xBB\xBFpos"
     CHECK(text.examples.at(0).label == 1);
     write_bytes(folder / "listops.tsv", "\xEF\xBB\xBFSource\tTarget\n[MAX 2 9 ]\t9\n");
@@ -358,26 +358,26 @@ TEST_CASE("text TSV: more distinct labels than max_classes are refused, naming t
 }
 
 TEST_CASE("batches: padding to the longest, masks, labels and a fixed length") {
-    const data::Dataset d = small_dataset();
+    const data::SequenceDataset d = small_dataset();
     const std::int64_t pick[] = {0, 3, 5};  // lengths 1, 4, 2
     const data::Batch b = data::make_batch(d, pick);
     CHECK(b.inputs.shape() == Shape{3, 4});
     CHECK(b.tokens == 7);
     CHECK(values(b.mask) == std::vector<double>{1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0});
-    CHECK(values(b.labels) == std::vector<double>{0, 0, 2});
+    CHECK(values(b.targets) == std::vector<double>{0, 0, 2});
     CHECK(values(b.inputs.narrow(0, 0, 1)) == std::vector<double>{1, 0, 0, 0});  // padding is id 0
-    CHECK(data::make_batch(d, pick, 6).inputs.shape() == Shape{3, 6});
-    CHECK(data::make_batch(d, pick, 4, f64).mask.dtype() == f64);
-    CHECK_ERROR_CONTAINS(data::make_batch(d, pick, 3), "does not fit the padded length 3");
+    CHECK(data::make_batch(d, pick, data::pad_sequences({.pad_to = 6})).inputs.shape() == Shape{3, 6});
+    CHECK(data::make_batch(d, pick, data::pad_sequences({.pad_to = 4, .dtype = f64})).mask.dtype() == f64);
+    CHECK_ERROR_CONTAINS(data::make_batch(d, pick, data::pad_sequences({.pad_to = 3})), "does not fit the padded length 3");
     const std::int64_t out_of_range[] = {10};
     CHECK_ERROR_CONTAINS(data::make_batch(d, out_of_range), "example 10 is out of range");
     CHECK_ERROR_CONTAINS(data::make_batch(d, {}), "at least one example");
 }
 
 TEST_CASE("the loader: a new permutation every epoch, reproducible from the seed and the position") {
-    const data::Dataset d = small_dataset();
-    const auto labels_of = [](const data::Batch& b) { return values(b.labels); };
-    data::Loader loader(d, {.batch = 5, .seed = 11});
+    const data::SequenceDataset d = small_dataset();
+    const auto labels_of = [](const data::Batch& b) { return values(b.targets); };
+    data::Loader loader(d, {.batch_size = 5, .shuffle = true, .drop_last = true, .seed = 11});
     CHECK(loader.batches_per_epoch() == 2);
     std::vector<std::vector<double>> epochs[2];
     std::multiset<std::uint16_t> firsts[2];
@@ -394,33 +394,33 @@ TEST_CASE("the loader: a new permutation every epoch, reproducible from the seed
     CHECK(firsts[0].size() == 10);
     CHECK(epochs[0] != epochs[1]);  // reshuffled
     // Seeking reproduces the batch at any position; another seed gives another order.
-    data::Loader again(d, {.batch = 5, .seed = 11});
+    data::Loader again(d, {.batch_size = 5, .shuffle = true, .drop_last = true, .seed = 11});
     again.seek(3);
     CHECK(values(again.next().inputs.narrow(1, 0, 1).reshape({-1})) == epochs[1][1]);
-    data::Loader other(d, {.batch = 5, .seed = 12});
+    data::Loader other(d, {.batch_size = 5, .shuffle = true, .drop_last = true, .seed = 12});
     std::vector<std::vector<double>> other_epoch{values(other.next().inputs.narrow(1, 0, 1).reshape({-1})),
                                                  values(other.next().inputs.narrow(1, 0, 1).reshape({-1}))};
     CHECK(other_epoch != epochs[0]);
     // In order, with the incomplete last batch kept (evaluation).
-    data::Loader ordered(d, {.batch = 4, .shuffle = false, .drop_last = false, .prefetch = false});
+    data::Loader ordered(d, {.batch_size = 4, .prefetch = false});
     CHECK(ordered.batches_per_epoch() == 3);
     CHECK(labels_of(ordered.next()) == std::vector<double>{0, 1, 2, 0});
     ordered.next();
     CHECK(labels_of(ordered.next()) == std::vector<double>{2, 0});
-    CHECK_ERROR_CONTAINS(data::Loader(d, {.batch = 11}), "fewer than one batch of 11");
-    CHECK_ERROR_CONTAINS(data::Loader(d, {.batch = 0}), "at least 1");
+    CHECK_ERROR_CONTAINS(data::Loader(d, {.batch_size = 11, .drop_last = true}), "fewer than one batch of 11");
+    CHECK_ERROR_CONTAINS(data::Loader(d, {.batch_size = 0}), "at least 1");
 }
 
 TEST_CASE("the loader's length buckets: each example once per epoch, far less padding, reproducible") {
     const auto s = data::generate_listops({.min_length = 10, .max_length = 200, .train_size = 640, .val_size = 1, .test_size = 1, .seed = 2});
     const auto padded = [&](std::int64_t bucket, std::uint64_t seed) {
-        data::Loader loader(s.train, {.batch = 16, .seed = seed, .bucket = bucket});
+        data::Loader loader(s.train, {.batch_size = 16, .shuffle = true, .drop_last = true, .seed = seed, .bucket = bucket});
         std::int64_t positions = 0, tokens = 0;
         std::vector<double> labels;
         for (std::int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
             const data::Batch b = loader.next();
             positions += b.mask.numel(), tokens += b.tokens;
-            for (const double l : values(b.labels)) labels.push_back(l);
+            for (const double l : values(b.targets)) labels.push_back(l);
         }
         std::sort(labels.begin(), labels.end());
         return std::tuple{positions, tokens, labels};
@@ -433,7 +433,7 @@ TEST_CASE("the loader's length buckets: each example once per epoch, far less pa
     CHECK(bucket_positions >= bucket_tokens);
     CHECK(padded(10, 1) == padded(10, 1));
     // In order (evaluation): sorted by length.
-    data::Loader ordered(s.train, {.batch = 64, .shuffle = false, .drop_last = false, .bucket = 1});
+    data::Loader ordered(s.train, {.batch_size = 64, .bucket = 1});
     std::int64_t previous = 0;
     for (std::int64_t i = 0; i < ordered.batches_per_epoch(); ++i) {
         const data::Batch b = ordered.next();
@@ -445,10 +445,10 @@ TEST_CASE("the loader's length buckets: each example once per epoch, far less pa
 TEST_CASE("the loader's shards: K parts of each batch, together the whole batch, padded alike") {
     const auto s = data::generate_listops({.min_length = 10, .max_length = 100, .train_size = 96, .val_size = 1, .test_size = 1, .seed = 3});
     for (const std::int64_t bucket : {0, 4}) {
-        data::Loader whole(s.train, {.batch = 12, .seed = 5, .bucket = bucket});
+        data::Loader whole(s.train, {.batch_size = 12, .shuffle = true, .drop_last = true, .seed = 5, .bucket = bucket});
         std::vector<std::unique_ptr<data::Loader>> parts;
         for (std::int64_t k = 0; k < 3; ++k)
-            parts.push_back(std::make_unique<data::Loader>(s.train, data::LoaderOptions{.batch = 12, .seed = 5, .bucket = bucket, .shards = 3, .shard = k}));
+            parts.push_back(std::make_unique<data::Loader>(s.train, data::LoaderOptions{.batch_size = 12, .shuffle = true, .drop_last = true, .seed = 5, .bucket = bucket, .shards = 3, .shard = k}));
         for (int step = 0; step < 10; ++step) {  // past the end of the first epoch (8 batches)
             const data::Batch all = whole.next();
             std::int64_t tokens = 0;
@@ -457,41 +457,41 @@ TEST_CASE("the loader's shards: K parts of each batch, together the whole batch,
                 REQUIRE(part.mask.shape() == Shape{4, all.mask.size(1)});  // the whole batch's padding
                 CHECK(values(part.inputs) == values(all.inputs.narrow(0, 4 * k, 4)));
                 CHECK(values(part.mask) == values(all.mask.narrow(0, 4 * k, 4)));
-                CHECK(values(part.labels) == values(all.labels.narrow(0, 4 * k, 4)));
+                CHECK(values(part.targets) == values(all.targets.narrow(0, 4 * k, 4)));
                 tokens += part.tokens;
             }
             CHECK(tokens == all.tokens);
         }
     }
-    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 10, .shards = 4}), "a batch of 10 cannot be cut into 4 equal parts");
-    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 8, .drop_last = false, .shards = 4}), "use drop_last");
-    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch = 8, .shards = 2, .shard = 2}), "shard must lie in 0..shards-1");
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch_size = 10, .drop_last = true, .shards = 4}), "a batch of 10 cannot be cut into 4 equal parts");
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch_size = 8, .shards = 4}), "use drop_last");
+    CHECK_ERROR_CONTAINS(data::Loader(s.train, {.batch_size = 8, .drop_last = true, .shards = 2, .shard = 2}), "shard must lie in 0..shards-1");
 }
 
 TEST_CASE("the loader: prefetching changes nothing; seeking drops a pending batch; a failed batch surfaces and fails again") {
-    const data::Dataset d = small_dataset();
-    data::Loader eager(d, {.batch = 3, .seed = 4, .prefetch = false}), ahead(d, {.batch = 3, .seed = 4});
+    const data::SequenceDataset d = small_dataset();
+    data::Loader eager(d, {.batch_size = 3, .shuffle = true, .drop_last = true, .seed = 4, .prefetch = false}), ahead(d, {.batch_size = 3, .shuffle = true, .drop_last = true, .seed = 4});
     for (int i = 0; i < 7; ++i) {
         const data::Batch a = eager.next(), b = ahead.next();
         CHECK(values(a.inputs) == values(b.inputs));
         CHECK(values(a.mask) == values(b.mask));
-        CHECK(values(a.labels) == values(b.labels));
+        CHECK(values(a.targets) == values(b.targets));
     }
     ahead.seek(2);  // the batch prefetched for position 7 is dropped
     eager.seek(2);
-    CHECK(values(ahead.next().labels) == values(eager.next().labels));
+    CHECK(values(ahead.next().targets) == values(eager.next().targets));
     CHECK(ahead.position() == 3);
     // Padding to 2 fails for any batch holding a longer example: the error comes out of next(),
     // the position stays, and asking again fails again rather than returning an empty batch.
-    data::Loader failing(d, {.batch = 10, .shuffle = false, .pad_to = 2});
+    data::Loader failing(d, {.batch_size = 10, .drop_last = true, .collate = data::pad_sequences({.pad_to = 2})});
     CHECK_ERROR_CONTAINS(failing.next(), "does not fit the padded length 2");
     CHECK(failing.position() == 0);
     CHECK_ERROR_CONTAINS(failing.next(), "does not fit the padded length 2");
     // Length buckets with the incomplete last batch kept: every example once.
-    data::Loader kept(d, {.batch = 4, .drop_last = false, .seed = 1, .bucket = 2});
+    data::Loader kept(d, {.batch_size = 4, .shuffle = true, .seed = 1, .bucket = 2});
     std::vector<double> labels;
     for (int i = 0; i < 3; ++i)
-        for (const double l : values(kept.next().labels)) labels.push_back(l);
+        for (const double l : values(kept.next().targets)) labels.push_back(l);
     std::sort(labels.begin(), labels.end());
     CHECK(labels == std::vector<double>{0, 0, 0, 0, 1, 1, 1, 2, 2, 2});
 }
@@ -509,6 +509,105 @@ TEST_CASE("host-side random draws: randperm is a permutation, random_below stays
     for (int i = 0; i < 7000; ++i) ++hits[static_cast<std::size_t>(random_below(7, g))];
     for (const int h : hits) CHECK((h > 800 && h < 1200));
     CHECK_ERROR_CONTAINS(random_below(0, g), "at least 1");
+}
+
+TEST_CASE("TensorDataset and the default loader: every example once, in order, the last batch kept (PyTorch's defaults)") {
+    // 500 examples in batches of 64: 8 batches, the last of 52. Before, the defaults shuffled and
+    // dropped the remainder, so 7 batches covered 448 of them.
+    const Tensor features = arange(1000, f32).reshape({500, 2}), targets = arange(500, f64);
+    const data::TensorDataset test(features, targets);
+    data::Loader loader(test, {.batch_size = 64});
+    CHECK(loader.batches_per_epoch() == 8);
+    std::vector<double> seen;
+    std::int64_t batches = 0;
+    for (const data::Batch& b : loader) {  // one epoch
+        CHECK(b.inputs.shape() == Shape{b.targets.size(0), 2});
+        CHECK(b.inputs.dtype() == f32);
+        CHECK(b.targets.dtype() == f64);
+        CHECK_FALSE(b.mask.defined());
+        for (const double t : values(b.targets)) seen.push_back(t);
+        ++batches;
+    }
+    CHECK(batches == 8);
+    CHECK(seen == values(targets));  // all 500, in order
+    // The next range-for is the next epoch; a loader part-way through an epoch finishes it.
+    std::int64_t again = 0;
+    for (const data::Batch& b : loader) again += b.targets.size(0);
+    CHECK(again == 500);
+    loader.next();
+    std::int64_t rest = 0;
+    for (const data::Batch& b : loader) rest += b.targets.size(0);
+    CHECK(rest == 500 - 64);
+    // Shuffled: each epoch a permutation of all 500.
+    data::Loader shuffled(test, {.batch_size = 64, .shuffle = true, .seed = 3});
+    std::vector<double> order;
+    for (const data::Batch& b : shuffled)
+        for (const double t : values(b.targets)) order.push_back(t);
+    CHECK(order != values(targets));
+    std::sort(order.begin(), order.end());
+    CHECK(order == values(targets));
+    // Targets of any shape and dtype, inputs of any rank.
+    const data::TensorDataset images(zeros({6, 3, 4, 4}), ones({6, 2}, i64));
+    const data::Batch b = data::make_batch(images, std::vector<std::int64_t>{1, 4});
+    CHECK(b.inputs.shape() == Shape{2, 3, 4, 4});
+    CHECK(b.targets.shape() == Shape{2, 2});
+    CHECK(b.targets.dtype() == i64);
+}
+
+TEST_CASE("a dataset of one's own, with a collate of one's own, and its shards") {
+    // Example i: input [i % 3 + 1] filled with i, target i (f32): lengths differ, so stacking fails
+    // and a padding collate is needed.
+    struct Ragged : data::Dataset {
+        std::int64_t size() const override { return 12; }
+        data::Example get(std::int64_t i) const override {
+            return {full({i % 3 + 1}, static_cast<double>(i), i64), scalar(static_cast<double>(i))};
+        }
+    } ragged;
+    CHECK_ERROR_CONTAINS(data::Loader(ragged, {.batch_size = 4}).next(), "stack: example 1's input is [2] i64, example 0's [1] i64",
+                         "pad_sequences");
+    data::Loader padded(ragged, {.batch_size = 4, .collate = data::pad_sequences()});
+    const data::Batch first = padded.next();
+    CHECK(first.inputs.shape() == Shape{4, 3});
+    CHECK(values(first.inputs) == std::vector<double>{0, 0, 0, 1, 1, 0, 2, 2, 2, 3, 0, 0});
+    CHECK(values(first.mask) == std::vector<double>{1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0});
+    CHECK(first.tokens == 7);
+    // Sums of each input: a collate of one's own.
+    const data::Collate sums = [](std::span<const data::Example> examples) {
+        std::vector<double> totals, targets;
+        for (const data::Example& e : examples) {
+            totals.push_back(e.input.to(f64).sum().item<double>());
+            targets.push_back(e.target.item<double>());
+        }
+        return data::Batch{.inputs = tensor(totals), .targets = tensor(targets)};
+    };
+    data::Loader summed(ragged, {.batch_size = 5, .collate = sums});
+    CHECK(summed.batches_per_epoch() == 3);
+    CHECK(values(summed.next().inputs) == std::vector<double>{0, 2, 6, 3, 8});
+    // Two shards of a batch of 6: together the whole batch, padded to the whole batch's longest.
+    data::Loader whole(ragged, {.batch_size = 6, .drop_last = true, .collate = data::pad_sequences()});
+    data::Loader part0(ragged, {.batch_size = 6, .drop_last = true, .collate = data::pad_sequences(), .shards = 2, .shard = 0});
+    data::Loader part1(ragged, {.batch_size = 6, .drop_last = true, .collate = data::pad_sequences(), .shards = 2, .shard = 1});
+    const data::Batch all = whole.next(), a = part0.next(), c = part1.next();
+    CHECK(values(a.inputs) == values(all.inputs.narrow(0, 0, 3)));
+    CHECK(values(c.inputs) == values(all.inputs.narrow(0, 3, 3)));
+    CHECK(a.tokens + c.tokens == all.tokens);
+    CHECK_ERROR_CONTAINS(data::Loader(data::TensorDataset(zeros({4, 2}), zeros({4})), {.batch_size = 2, .bucket = 2}),
+                         "bucket needs examples with lengths");
+}
+
+TEST_CASE("bad input to datasets and collates names what to fix") {
+    CHECK_ERROR_CONTAINS(data::TensorDataset(zeros({5, 2}), zeros({4})), "5 inputs but 4 targets");
+    CHECK_ERROR_CONTAINS(data::TensorDataset(scalar(1), zeros({1})), "axis of examples");
+    const data::TensorDataset d(zeros({5, 2}), zeros({5}));
+    CHECK_ERROR_CONTAINS(d.get(5), "example 5 is out of range [0, 5)");
+    CHECK_ERROR_CONTAINS(data::Loader(d, {.batch_size = 8, .drop_last = true}), "fewer than one batch of 8");
+    CHECK(data::Loader(d, {.batch_size = 8}).batches_per_epoch() == 1);  // kept: one short batch
+    CHECK_ERROR_CONTAINS(data::pad_sequences({.pad_to = -1}), "must not be negative");
+    CHECK_ERROR_CONTAINS(data::pad_sequences({.dtype = i64}), "floating");
+    CHECK_ERROR_CONTAINS(data::make_batch(d, std::vector<std::int64_t>{0, 1}, data::pad_sequences()), "neither ids [n] of i64 nor features [n, F]");
+    // A TensorDataset holds data, not parameters: no history is kept.
+    const Tensor w = ones({3, 2}).requires_grad_();
+    CHECK_FALSE(data::TensorDataset(w, zeros({3})).get(0).input.requires_grad());
 }
 
 }  // TEST_SUITE

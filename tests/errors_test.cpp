@@ -42,7 +42,7 @@ TEST_CASE("bad input to the public API gets an nyx::Error that says what is wron
     Generator g(1);
     const Tensor m23 = ones({2, 3}), m45 = ones({4, 5}), ids = tensor({0, 3, 9}, {3}, i64);
     const Tensor table = ones({5, 4}), logits = ones({2, 4});
-    data::Dataset empty_set;
+    data::SequenceDataset empty_set;
     empty_set.name = "nothing", empty_set.vocab = 4, empty_set.classes = 2;
     const std::vector<BadInput> cases = {
         // shapes
@@ -78,9 +78,9 @@ TEST_CASE("bad input to the public API gets an nyx::Error that says what is wron
         {"cross_entropy labels of the wrong count", [&] { (void)ops::cross_entropy(logits, tensor({1, 2, 3}, {3}, i64)); }, {"cross_entropy", "[3]"}},
         {"select index past the axis", [&] { (void)m23.select(0, 2); }, {"select", "2"}},
         // empty batches
-        {"a loader over an empty dataset", [&] { data::Loader loader(empty_set, {.batch = 4}); }, {"Loader", "nothing", "no examples"}},
+        {"a loader over an empty dataset", [&] { data::Loader loader(empty_set, {.batch_size = 4}); }, {"Loader", "nothing", "no examples"}},
         {"a batch of no examples", [&] { (void)data::make_batch(empty_set, {}); }, {"nothing", "at least one example"}},
-        {"a loader with batch 0", [&] { data::Loader loader(empty_set, {.batch = 0}); }, {"batch", "0"}},
+        {"a loader with batch 0", [&] { data::Loader loader(empty_set, {.batch_size = 0}); }, {"batch", "0"}},
         // learning rates and other numbers
         {"AdamW with a NaN learning rate",
          [&] { optim::AdamW opt({{"w", ones({2}).requires_grad_()}}, {.lr = std::nan("")}); }, {"AdamW", "learning rate", "nan"}},

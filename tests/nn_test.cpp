@@ -440,22 +440,22 @@ TEST_CASE("500 training steps of the encoder hold their memory flat") {
                                     splits.train.classes, g);
     optim::AdamW opt(model.named_parameters(), {.lr = 1e-3});
     optim::LRScheduler schedule(opt, {.kind = optim::Schedule::linear, .warmup_steps = 50, .total_steps = 500});
-    data::Loader loader(splits.train, {.batch = 8, .seed = 2, .pad_to = 40});  // one batch shape: the same bytes held each step
-    const data::Batch val = data::make_batch(splits.val, std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7}, 40);  // a training batch's shape
+    data::Loader loader(splits.train, {.batch_size = 8, .shuffle = true, .drop_last = true, .seed = 2, .collate = data::pad_sequences({.pad_to = 40})});  // one batch shape: the same bytes held each step
+    const data::Batch val = data::make_batch(splits.val, std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7}, data::pad_sequences({.pad_to = 40}));  // a training batch's shape
     const std::vector<Tensor> parameters = model.parameters();
     std::size_t live_at_100 = 0, live_at_500 = 0, rss_at_100 = 0, rss_most = 0;
     const std::int64_t records_before = autograd::live_records();
     for (int step = 1; step <= 500; ++step) {
         const data::Batch batch = loader.next();
         opt.zero_grad();
-        ops::cross_entropy(model(batch.inputs, batch.mask), batch.labels).backward();
+        ops::cross_entropy(model(batch.inputs, batch.mask), batch.targets).backward();
         optim::clip_grad_norm(parameters, 1.0);
         opt.step();
         schedule.step();
         if (step % 100 == 0) {
             NoGradGuard no_grad;
             model.eval();
-            CHECK(std::isfinite(ops::cross_entropy(model(val.inputs, val.mask), val.labels).item<float>()));
+            CHECK(std::isfinite(ops::cross_entropy(model(val.inputs, val.mask), val.targets).item<float>()));
             model.train();
         }
         if (step == 100) live_at_100 = memory::stats().live_bytes, rss_at_100 = current_rss_bytes();
@@ -464,7 +464,7 @@ TEST_CASE("500 training steps of the encoder hold their memory flat") {
     }
     // The tensors: as many bytes as at step 100, give or take the one batch the loader may be
     // building on its task when the count is read.
-    const std::size_t in_flight = static_cast<std::size_t>(val.inputs.numel() * 8 + val.mask.numel() * 4 + val.labels.numel() * 8);
+    const std::size_t in_flight = static_cast<std::size_t>(val.inputs.numel() * 8 + val.mask.numel() * 4 + val.targets.numel() * 8);
     CHECK(live_at_500 + in_flight >= live_at_100);
     CHECK(live_at_500 <= live_at_100 + in_flight);
     CHECK(autograd::live_records() == records_before);

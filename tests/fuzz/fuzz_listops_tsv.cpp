@@ -6,8 +6,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
-        const nyx::data::Dataset d = nyx::data::read_listops_tsv(nyx::fuzz::as_file(data, size, ".tsv"));
-        for (const nyx::data::Example& e : d.examples) {
+        const nyx::data::SequenceDataset d = nyx::data::read_listops_tsv(nyx::fuzz::as_file(data, size, ".tsv"));
+        for (const nyx::data::Sequence& e : d.examples) {
             nyx::fuzz::require(e.label >= 0 && e.label < d.classes, "a label outside the classes");
             for (const auto t : e.tokens) nyx::fuzz::require(t < d.vocab, "a token outside the vocabulary");
             nyx::fuzz::require(nyx::data::listops_tokenize(nyx::data::listops_source(e.tokens)) == e.tokens, "tokens do not print back");

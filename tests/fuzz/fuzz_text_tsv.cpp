@@ -6,9 +6,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
-        const nyx::data::Dataset d = nyx::data::read_text_tsv(nyx::fuzz::as_file(data, size, ".tsv"), {.max_length = 64});
+        const nyx::data::SequenceDataset d = nyx::data::read_text_tsv(nyx::fuzz::as_file(data, size, ".tsv"), {.max_length = 64});
         nyx::fuzz::require(d.classes == static_cast<std::int64_t>(d.class_names.size()), "classes and their names differ");
-        for (const nyx::data::Example& e : d.examples) {
+        for (const nyx::data::Sequence& e : d.examples) {
             nyx::fuzz::require(e.label >= 0 && e.label < d.classes, "a label outside the classes");
             nyx::fuzz::require(!e.tokens.empty() && e.tokens.size() <= 64, "a text longer than max_length, or empty");
             for (const auto t : e.tokens) nyx::fuzz::require(t >= 1 && t < d.vocab, "a token outside the vocabulary");

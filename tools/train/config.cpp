@@ -21,10 +21,10 @@ void for_each_field(C& c, F&& f) {
 }
 
 // Holds the examples in a seeded random order (before a validation split is taken off the end).
-void shuffle(data::Dataset& d, std::uint64_t seed) {
+void shuffle(data::SequenceDataset& d, std::uint64_t seed) {
     Generator generator(seed);
     const std::vector<std::int64_t> order = randperm(d.size(), generator);
-    std::vector<data::Example> shuffled;
+    std::vector<data::Sequence> shuffled;
     shuffled.reserve(d.examples.size());
     for (const std::int64_t i : order) shuffled.push_back(std::move(d.examples[static_cast<std::size_t>(i)]));
     d.examples = std::move(shuffled);
@@ -210,7 +210,7 @@ Config resolve_paths(Config c) {
 
 Splits load_data(const Config& c) {
     if (c.task == "listops" && !c.train_file.empty()) {
-        data::Dataset train = data::read_listops_tsv(c.train_file), val = data::read_listops_tsv(c.val_file),
+        data::SequenceDataset train = data::read_listops_tsv(c.train_file), val = data::read_listops_tsv(c.val_file),
                       test = data::read_listops_tsv(c.test_file);
         return {std::move(train), std::move(val), std::move(test)};
     }
@@ -220,7 +220,7 @@ Splits load_data(const Config& c) {
                                                          .seed = derived_seed(c.seed, Stream::data)});
         return {std::move(s.train), std::move(s.val), std::move(s.test)};
     }
-    data::Dataset train, test;
+    data::SequenceDataset train, test;
     if (c.task == "fashion-mnist") {
         data::ImageSplits s = data::load_fashion_mnist({.folder = c.data_dir, .patch = c.patch});
         train = std::move(s.train), test = std::move(s.test);
@@ -231,7 +231,7 @@ Splits load_data(const Config& c) {
     NYX_CHECK(c.val_size >= 1 && c.val_size < train.size(), "--val-size must lie in 1..", train.size() - 1, " (held out of the ",
               train.size(), " training examples), got ", c.val_size);
     shuffle(train, derived_seed(c.seed, Stream::data));
-    data::Dataset val = train.split_off(c.val_size, train.name + " (validation)");
+    data::SequenceDataset val = train.split_off(c.val_size, train.name + " (validation)");
     return {std::move(train), std::move(val), std::move(test)};
 }
 

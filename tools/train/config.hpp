@@ -87,7 +87,7 @@ std::uint64_t derived_seed(std::uint64_t seed, Stream stream);
 Config resolve_paths(Config config);
 
 struct Splits {
-    data::Dataset train, val, test;
+    data::SequenceDataset train, val, test;
 };
 // Generates or reads the task's data; deterministic for the config.
 Splits load_data(const Config& config);

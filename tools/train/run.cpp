@@ -138,7 +138,7 @@ std::int64_t correct(const Tensor& logits, const Tensor& labels) {
 }
 
 // The accuracy of always answering the most frequent training class.
-double majority_baseline(const data::Dataset& train, const data::Dataset& test) {
+double majority_baseline(const data::SequenceDataset& train, const data::SequenceDataset& test) {
     const std::vector<std::int64_t> counts = train.class_counts();
     const auto majority = std::max_element(counts.begin(), counts.end()) - counts.begin();
     return static_cast<double>(test.class_counts()[static_cast<std::size_t>(majority)]) / static_cast<double>(test.size());
@@ -171,7 +171,7 @@ void remove_stale_temporaries(const std::string& dir) {
         if (entry.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(entry.path());
 }
 
-const data::Dataset& split_of(const Splits& s, const std::string& split) {
+const data::SequenceDataset& split_of(const Splits& s, const std::string& split) {
     if (split == "train") return s.train;
     if (split == "val") return s.val;
     NYX_CHECK(split == "test", "--split must be train, val or test, got ", split);
@@ -241,7 +241,7 @@ void check_address_space(int threads) {
               " or more)", threads > 1 ? " or use fewer --threads" : "");
 }
 
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, const Config& c) {
+Evaluation evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c) {
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
@@ -249,14 +249,14 @@ Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& datas
     const std::int64_t batch = c.batch, bucket = c.bucket;
     // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up.
     const int ranks = dist::world_size();
-    data::Loader loader(dataset, {.batch = batch, .shuffle = false, .drop_last = false, .bucket = bucket, .prefetch = ranks == 1});
+    data::Loader loader(dataset, {.batch_size = batch, .bucket = bucket, .prefetch = ranks == 1});
     Tensor sums = zeros({2}, f64);  // loss, hits
     for (std::int64_t i = dist::rank(); i < loader.batches_per_epoch(); i += ranks) {
         loader.seek(i);
         const data::Batch b = loader.next();
         const Tensor logits = model(b.inputs, b.mask);
-        sums.data<double>()[0] += ops::cross_entropy(logits, b.labels, {.reduction = ops::Reduction::sum}).item<float>();
-        sums.data<double>()[1] += static_cast<double>(correct(logits, b.labels));
+        sums.data<double>()[0] += ops::cross_entropy(logits, b.targets, {.reduction = ops::Reduction::sum}).item<float>();
+        sums.data<double>()[1] += static_cast<double>(correct(logits, b.targets));
     }
     dist::all_reduce(sums);
     model.train(was_training);
@@ -383,9 +383,10 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     if (resume) resume_from_checkpoint();
     generator_ = dist::rank_stream(generator_);                 // each rank its own dropout masks
     parallel_ = std::make_unique<dist::DataParallel>(*model_);  // rank 0's weights on every rank; each backward() averages the gradients
-    loader_ = std::make_unique<data::Loader>(data_.train, data::LoaderOptions{.batch = c_.batch, .shuffle = true, .drop_last = true,
-                                                                              .seed = derived_seed(c_.seed, Stream::loader), .pad_to = c_.pad_to,
-                                                                              .bucket = c_.bucket, .shards = ranks_, .shard = dist::rank()});
+    loader_ = std::make_unique<data::Loader>(data_.train, data::LoaderOptions{.batch_size = c_.batch, .shuffle = true, .drop_last = true,
+                                                                              .seed = derived_seed(c_.seed, Stream::loader), .bucket = c_.bucket,
+                                                                              .collate = data::pad_sequences({.pad_to = c_.pad_to}),
+                                                                              .shards = ranks_, .shard = dist::rank()});
     loader_->seek(step_);
     // Only now, with everything accepted, does the run directory change.
     if (lead_) {
@@ -481,7 +482,7 @@ double Run::batch_loss(const data::Batch& batch) {
     NoGradGuard no_grad;
     const AutocastGuard autocast(c_.precision == "bf16");
     model_->eval();
-    Tensor loss = tensor({ops::cross_entropy((*model_)(batch.inputs, batch.mask), batch.labels).item<float>()}, f64);
+    Tensor loss = tensor({ops::cross_entropy((*model_)(batch.inputs, batch.mask), batch.targets).item<float>()}, f64);
     model_->train();
     dist::all_reduce(loss);
     return loss.item<double>() / ranks_;
@@ -505,7 +506,7 @@ Run::StepResult Run::train_step() {
         const AutocastGuard autocast(c_.precision == "bf16");  // the backward follows each op's forward
         return (*model_)(batch.inputs, batch.mask);
     }();
-    const Tensor loss = ops::cross_entropy(logits, batch.labels);
+    const Tensor loss = ops::cross_entropy(logits, batch.targets);
     optimizer_->zero_grad();
     loss.backward();  // with K ranks, returns with the gradients averaged over them
     if (c_.clip > 0) optim::clip_grad_norm(parameter_list_, c_.clip);
@@ -515,7 +516,7 @@ Run::StepResult Run::train_step() {
     ++step_;
     // The step over the whole batch: the ranks' mean loss, their hits, positions and tokens, and
     // whether any was interrupted (so that all stop after the same step).
-    Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.labels)),
+    Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.targets)),
                              static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0},
                             f64);
     dist::all_reduce(figures);
@@ -637,7 +638,7 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     const auto model = make_model(c, data, generator);
     nn::load_weights(file, path, *model);
     check_loaded_weights(*model, path);
-    const data::Dataset& dataset = split_of(data, split);
+    const data::SequenceDataset& dataset = split_of(data, split);
     const Evaluation e = evaluate(*model, dataset, c);
     std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
                 100 * e.accuracy, e.loss, static_cast<long>(e.examples), 100 * majority_baseline(data.train, dataset));

@@ -22,7 +22,7 @@ struct Evaluation {
 };
 // In order of length when bucket > 0 (less padding), else in the dataset's order.
 // Loss and accuracy over a dataset, in batches of the run's size and in its precision.
-Evaluation evaluate(models::EncoderClassifier& model, const data::Dataset& dataset, const Config& c);
+Evaluation evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c);
 
 // `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy.
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads);
