@@ -25,6 +25,8 @@
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/nn/data_parallel.hpp>    // dist::DataParallel: data-parallel training over MPI
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
+#include <nyx/models/config_json.hpp>  // models::to_json, classifier_config_from_json (a model's config.json section)
+#include <nyx/models/run.hpp>          // models::load_run: a nyx-train run's model, in one's own C++
 #include <nyx/data/dataset.hpp>        // data::Dataset, TensorDataset, SequenceDataset, Loader, collates
 #include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files
 #include <nyx/data/images.hpp>         // data::read_idx, load_fashion_mnist (pixels or patches)

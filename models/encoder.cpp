@@ -5,7 +5,7 @@
 namespace nyx::models {
 
 EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classes, Generator& generator)
-    : nn::Module("EncoderClassifier"), config_(c) {
+    : nn::Module("EncoderClassifier"), config_(c), classes_(classes) {
     NYX_CHECK(classes >= 1 && c.layers >= 0 && c.max_len >= 1 && c.input_features >= 0,
               "EncoderClassifier: classes and max_len must be >= 1, layers and input_features >= 0");
     if (c.input_features == 0)

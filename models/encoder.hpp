@@ -7,6 +7,9 @@
 //                               .layers = 2, .attention = nn::NystromOptions{.landmarks = 64, .conv_kernel = 35}};
 //     models::EncoderClassifier model(cfg, /*classes=*/10);
 //     Tensor logits = model(ids, mask);  // ids [B, n] i64, mask [B, n]: logits [B, classes]
+//
+// config_json.hpp writes an EncoderConfig as JSON and reads it back; run.hpp loads the model of a
+// run that nyx-train trained (models::load_run).
 #include <nyx/nn/transformer.hpp>
 
 namespace nyx::models {
@@ -31,6 +34,8 @@ class EncoderClassifier : public nn::Module {
     // inputs: ids [B, n] of i64, or features [B, n, F] (config.input_features = F); mask [B, n].
     Tensor forward(const Tensor& inputs, const Tensor& mask);
     Tensor operator()(const Tensor& inputs, const Tensor& mask) { return forward(inputs, mask); }
+    const EncoderConfig& config() const { return config_; }
+    std::int64_t classes() const { return classes_; }
 
     std::shared_ptr<nn::Embedding> token_embedding, position_embedding;  // token_embedding: ids only
     std::shared_ptr<nn::Linear> input_projection;                       // features only
@@ -41,6 +46,7 @@ class EncoderClassifier : public nn::Module {
 
   private:
     EncoderConfig config_;
+    std::int64_t classes_;
 };
 
 }  // namespace nyx::models

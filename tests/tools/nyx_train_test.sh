@@ -21,6 +21,7 @@
 #   divergence     a loss far above a uniform guess's stops the run; no checkpoint is written from it
 #   failed-resume  a refused resume leaves the run directory as it was
 #   write-order    the metrics are on the disk (fsync) before each checkpoint that covers them
+#   model-section  config.json holds the model in the library's names; a run from before it evaluates and resumes
 #   mpi       2 ranks (mpirun) follow one process's losses within 1e-4; rank 0 alone writes; a
 #             checkpoint of 2 ranks resumes with 1 and one of 1 with 2; a batch 2 does not divide
 #   mpi-dead  a rank killed, or one that hangs: the job ends with a message, the checkpoint loads
@@ -544,6 +545,53 @@ mpi-dead)
   grep -q 'has waited 10 s for the other ranks; one of them has died or hangs' hung.txt || fail "no timeout message: $(cat hung.txt)"
   "$nyx_train" eval hung > /dev/null || fail "the last checkpoint does not load after a rank hung"
   echo "a killed rank and a hung one each ended the job with a message; both checkpoints load"
+  ;;
+model-section)
+  # config.json holds the model in the library's names, for models::load_run (its test is
+  # example_classify_from_run); each checkpoint's metadata repeats it.
+  "$nyx_train" listops "${tiny[@]}" --steps 4 --eval-every 2 --pad-to 45 --run-dir m > /dev/null
+  for key in '"model": {' '"vocab": 17,' '"max_len": 45,' '"kind": "nystrom",' '"pinv_iterations": 6,' '"pinv_start": "original",' \
+             '"conv_kernel": 3' '"dtype": "f32",' '"classes": 10,' '"class_names": ['; do
+    grep -qF "$key" m/config.json || fail "m/config.json lacks $key: $(cat m/config.json)"
+  done
+  grep -qF '\"model\":{\"vocab\":17' m/best.safetensors || fail "best.safetensors' metadata lacks the model section"
+  "$nyx_train" eval m > new.txt
+  # A run from before the section (config.json and checkpoints without it) is evaluated as before,
+  # and resumes; config.json and the new checkpoints then hold the section.
+  command -v python3 > /dev/null || { echo "SKIPPED: no python3 to take the section out of a run's checkpoints"; exit 77; }
+  cp -r m old
+  python3 - old/config.json old/best.safetensors old/latest.safetensors <<'PY'
+import json, struct, sys
+config = json.load(open(sys.argv[1]))
+del config["model"]
+open(sys.argv[1], "w").write(json.dumps(config, indent=2) + "\n")
+for path in sys.argv[2:]:
+    data = open(path, "rb").read()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    inner = json.loads(header["__metadata__"]["config"])
+    del inner["model"]
+    header["__metadata__"]["config"] = json.dumps(inner, separators=(",", ":"))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + size:])
+PY
+  grep -qF '"model"' old/config.json || grep -qF '\"model\"' old/best.safetensors old/latest.safetensors && fail "the section is still in the old run"
+  "$nyx_train" eval old > old.txt || fail "eval of a run from before the section: $(cat old.txt)"
+  [ "$(sed 's/^[^:]*: //' old.txt)" = "$(sed 's/^[^:]*: //' new.txt)" ] || fail "the old run evaluates otherwise: $(cat old.txt) / $(cat new.txt)"
+  "$nyx_train" listops --resume old --steps 6 > /dev/null || fail "a run from before the section does not resume"
+  grep -qF '"max_len": 45,' old/config.json || fail "the resumed run's config.json did not gain the section"
+  grep -qF '\"model\":{' old/latest.safetensors || fail "the resumed run's checkpoint did not gain the section"
+  # The data must still give the model the run has: renamed classes (the same count) are refused.
+  for i in $(seq 1 30); do printf 'yes\tyes it is %d\nno\tno %d\n' "$i" "$i"; done > train.tsv
+  printf 'yes\tyes\nno\tno\n' > test.tsv
+  text=(text --train-file train.tsv --test-file test.tsv --val-size 20 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1
+        --landmarks 4 --conv 3 --batch 8 --eval-every 2 --threads 2 --run-dir t)
+  "$nyx_train" "${text[@]}" --steps 2 > /dev/null
+  grep -qF '"class_names": [' t/config.json && grep -qF '"yes"' t/config.json || fail "t/config.json lacks the class names"
+  sed -i 's/^yes/ja/; s/^no/nein/' train.tsv test.tsv
+  expect_error 't: the data no longer matches the run: '"$work"'/t/latest.safetensors'"'"'s model has class_names ["no","yes"], the data gives ["ja","nein"]' \
+    text --resume t --steps 4
   ;;
 *)
   fail "unknown case $case_name"

@@ -72,10 +72,20 @@ nlohmann::ordered_json to_json(const Config& config) {
     return j;
 }
 
+nlohmann::ordered_json to_json(const Config& config, const models::ClassifierConfig& model) {
+    nlohmann::ordered_json j = to_json(config);
+    j["model"] = nlohmann::ordered_json::parse(models::to_json(model));
+    return j;
+}
+
 Config from_json(const nlohmann::json& j, const std::string& source) {
     NYX_CHECK(j.is_object(), source, ": the configuration must be a JSON object");
     Config c;
     std::size_t known = 0;
+    if (const auto model = j.find("model"); model != j.end()) {  // models::load_run's, read there
+        NYX_CHECK(model->is_object(), source, ": \"model\" must be a JSON object, got ", model->type_name());
+        ++known;
+    }
     for_each_field(c, [&](const char* key, auto& value) {
         using T = std::decay_t<decltype(value)>;
         const auto it = j.find(key);
@@ -94,7 +104,7 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
     if (known != j.size())
         for (const auto& item : j.items()) {
             const std::string& key = item.key();
-            bool listed = false;
+            bool listed = key == "model";
             for_each_field(c, [&](const char* k, const auto&) { listed = listed || key == k; });
             NYX_CHECK(listed, source, ": unknown key \"", key.substr(0, 40), "\"");
         }
@@ -235,15 +245,16 @@ Splits load_data(const Config& c) {
     return {std::move(train), std::move(val), std::move(test)};
 }
 
-models::EncoderConfig model_config(const Config& c, std::int64_t token_width, std::int64_t vocab) {
+models::ClassifierConfig model_config(const Config& c, const data::SequenceDataset& train) {
     nn::AttentionOptions attention = nn::SoftmaxOptions{};
     if (c.attn == "nystrom")
         attention = nn::NystromOptions{.landmarks = c.landmarks, .pinv_iterations = c.pinv_iters,
                                        .pinv_start = c.pinv_start == "original" ? nn::PinvStart::original : nn::PinvStart::per_matrix,
                                        .conv_kernel = c.conv};
-    return {.vocab = vocab, .input_features = token_width > 1 ? token_width : 0, .max_len = c.max_positions, .dim = c.dim,
-            .heads = c.heads, .head_dim = c.head_dim, .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout,
-            .attention = attention};
+    const models::EncoderConfig encoder{.vocab = train.vocab, .input_features = train.token_width > 1 ? train.token_width : 0,
+                                        .max_len = c.max_positions, .dim = c.dim, .heads = c.heads, .head_dim = c.head_dim,
+                                        .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout, .attention = attention};
+    return {encoder, c.classes, train.class_names};
 }
 
 }  // namespace nyx::train

@@ -1,6 +1,8 @@
 #pragma once
 // A nyx-train run's configuration: every option, resolved, as RUN_DIR/config.json holds it and as
-// each checkpoint's metadata repeats it (so a checkpoint alone can be evaluated).
+// each checkpoint's metadata repeats it (so a checkpoint alone can be evaluated). Beside the
+// options, config.json holds the model they built, in the library's words ("model":
+// models/config_json.hpp), which models::load_run reads.
 #include <array>
 #include <optional>
 #include <string>
@@ -49,7 +51,11 @@ Config defaults(const std::string& task, const std::string& preset);
 // Every option's key in config.json, in the order of the struct; flags are the same with '-' for
 // '_' (--head-dim).
 nlohmann::ordered_json to_json(const Config& config);
-// Strict: each key present and of its type, no unknown key; errors name `source` and the key.
+// config.json: the options, then "model", the model they built as the library writes it
+// (models::to_json), which models::load_run reads. Each checkpoint's metadata repeats it.
+nlohmann::ordered_json to_json(const Config& config, const models::ClassifierConfig& model);
+// Strict: each key present and of its type, no unknown key; errors name `source` and the key. A
+// "model" object is skipped (the library reads it); config.json from before it has none.
 Config from_json(const nlohmann::json& json, const std::string& source);
 Config read_config(const std::string& path);
 
@@ -92,6 +98,9 @@ struct Splits {
 // Generates or reads the task's data; deterministic for the config.
 Splits load_data(const Config& config);
 
-models::EncoderConfig model_config(const Config& config, std::int64_t token_width, std::int64_t vocab);
+// The model the options build for the data (`train`: its vocabulary, token width and class names),
+// at the positions and classes the run set (max_positions, classes). Used when a run starts; after
+// that config.json's "model" section says what the run's model is.
+models::ClassifierConfig model_config(const Config& config, const data::SequenceDataset& train);
 
 }  // namespace nyx::train

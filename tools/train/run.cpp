@@ -201,8 +201,8 @@ Config config_of(const io::Safetensors& file, const std::string& path) {
     return c;
 }
 
-std::unique_ptr<models::EncoderClassifier> make_model(const Config& c, const Splits& s, Generator& generator) {
-    return std::make_unique<models::EncoderClassifier>(model_config(c, s.train.token_width, s.train.vocab), c.classes, generator);
+std::unique_ptr<models::EncoderClassifier> make_model(const models::ClassifierConfig& m, Generator& generator) {
+    return std::make_unique<models::EncoderClassifier>(m.encoder, m.classes, generator);
 }
 
 // The first parameter holding NaN or ±inf, as "NAME holds ...", or "" when all are finite.
@@ -327,6 +327,7 @@ class Run {
     std::string dir_, latest_, best_path_;
     Splits data_;
     std::int64_t positions_ = 0;
+    models::ClassifierConfig model_config_;  // config.json's "model"
     io::Metadata run_metadata_;
     Generator generator_;  // initialises the weights, then drives dropout
     std::unique_ptr<models::EncoderClassifier> model_;
@@ -370,10 +371,11 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
               c_.max_positions, " and ", c_.classes, ")");
     c_.max_positions = positions_, c_.classes = data_.train.classes;
     validate(c_);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
-    run_metadata_ = {{"config", to_json(c_).dump()}};
+    model_config_ = model_config(c_, data_.train);
+    run_metadata_ = {{"config", to_json(c_, model_config_).dump()}};
 
     generator_ = Generator(derived_seed(c_.seed, Stream::model));
-    model_ = make_model(c_, data_, generator_);
+    model_ = make_model(model_config_, generator_);
     optimizer_ = std::make_unique<optim::AdamW>(model_->named_parameters(),
                                                 optim::AdamWOptions{.lr = c_.lr, .eps = 1e-6, .weight_decay = c_.weight_decay});
     const optim::Schedule kind = c_.schedule == "linear" ? optim::Schedule::linear
@@ -392,7 +394,7 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     if (lead_) {
         check_run_dir();
         metrics_.emplace(dir_ + "/metrics.jsonl", step_), speed_.emplace(dir_ + "/speed.jsonl", step_);  // read, not yet written
-        io::write_file_atomically(dir_ + "/config.json", to_json(c_).dump(2) + "\n");
+        io::write_file_atomically(dir_ + "/config.json", to_json(c_, model_config_).dump(2) + "\n");
         metrics_->start(), speed_->start();
     }
     first_step_ = step_;
@@ -431,6 +433,12 @@ void Run::resume_from_checkpoint() {
         throw Error(detail::cat(latest_, " is not this run's checkpoint: its configuration has ", d->key, " ", d->first, " where ", dir_,
                                 "/config.json has ", d->second, " (copied from another run?); resume the run it belongs to, or start "
                                 "afresh without --resume"));
+    // ...and its model the one the options build for the data (checkpoints from before config.json
+    // had its "model" section have none to compare).
+    if (const auto stored = models::checkpoint_model_config(checkpoint, latest_))
+        if (const auto d = models::first_difference(*stored, model_config_))
+            throw Error(detail::cat(dir_, ": the data no longer matches the run: ", latest_, "'s model has ", d->key, " ", d->first,
+                                    ", the data gives ", d->second, "; restore the run's data, or start a new run"));
     step_ = nn::load_training_state(checkpoint, latest_, *model_, *optimizer_, schedule_.get(), generator_);
     check_loaded_weights(*model_, latest_);
     NYX_CHECK(step_ < c_.steps, dir_, " already ran ", step_, " steps; give a larger --steps to continue it");
@@ -635,8 +643,13 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     const Config c = config_of(file, path);
     const Splits data = load_data(c);
     Generator generator(c.seed);
-    const auto model = make_model(c, data, generator);
-    nn::load_weights(file, path, *model);
+    std::shared_ptr<models::EncoderClassifier> model;
+    if (models::checkpoint_model_config(file, path)) {
+        model = models::load_checkpoint(file, path).model;  // as its "model" section describes it
+    } else {  // a checkpoint from before the section: the model the options build for the data
+        model = make_model(model_config(c, data.train), generator);
+        nn::load_weights(file, path, *model);
+    }
     check_loaded_weights(*model, path);
     const data::SequenceDataset& dataset = split_of(data, split);
     const Evaluation e = evaluate(*model, dataset, c);

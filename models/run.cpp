@@ -1,0 +1,132 @@
+#include "run.hpp"
+
+#include <charconv>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include <nyx/autograd/record.hpp>
+#include <nyx/core/file.hpp>
+#include <nyx/nn/checkpoint.hpp>
+
+namespace nyx::models {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+// The error for a configuration from before nyx-train wrote its "model" section.
+std::string predates(const std::string& what, const std::string& task, const std::string& run_dir) {
+    return detail::cat(what, " has no \"model\" section: the run predates nyx-train writing one. `nyx-train eval ", run_dir,
+                       "` still evaluates it, and resuming it once (nyx-train ", task, " --resume ", run_dir,
+                       " --steps N, N past its last step) rewrites config.json with the section");
+}
+
+// A run configuration (config.json, or a checkpoint's "config" metadata): a JSON object whose
+// "task" and "model" load_run reads; nyx-train's own options beside them are its business.
+Json parse_run_config(std::string_view text, const std::string& source) {
+    const std::size_t nul = text.find('\0');
+    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a configuration is text (was it damaged?)");
+    Json j = Json::parse(text, nullptr, false);
+    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
+    if (const auto key = io::repeated_json_key(text))
+        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
+    NYX_CHECK(j.is_object(), source, ": a run configuration is a JSON object, got ", j.type_name());
+    return j;
+}
+
+std::string task_of(const Json& config, const std::string& source) {
+    const auto it = config.find("task");
+    NYX_CHECK(it != config.end() && it->is_string(), source, ": the configuration has no \"task\" string; is it nyx-train's?");
+    return it->get<std::string>();
+}
+
+std::optional<ClassifierConfig> model_section(const Json& config, const std::string& source) {
+    const auto it = config.find("model");
+    if (it == config.end()) return std::nullopt;
+    return classifier_config_from_json(it->dump(), source, "model.");
+}
+
+// The metadata's "config" of a checkpoint nyx-train wrote.
+Json checkpoint_config(const io::Safetensors& file, const std::string& source) {
+    const auto it = file.metadata.find("config");
+    NYX_CHECK(it != file.metadata.end(), source, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
+    return parse_run_config(it->second, source + " (its metadata's \"config\")");
+}
+
+std::int64_t step_of(const io::Safetensors& file) {
+    const auto it = file.metadata.find("step");
+    std::int64_t step = 0;
+    if (it == file.metadata.end()) return 0;
+    const auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
+    return error == std::errc() && end == it->second.data() + it->second.size() && step >= 0 ? step : 0;
+}
+
+// The model and the generator its dropout draws from, in one allocation: the shared_ptr to the
+// model keeps both alive.
+struct ModelWithGenerator {
+    Generator generator{0};  // the weights it initialises are overwritten by the checkpoint's
+    EncoderClassifier model;
+    explicit ModelWithGenerator(const ClassifierConfig& c) : model(c.encoder, c.classes, generator) {}
+};
+
+LoadedRun build(const ClassifierConfig& c, std::string task, const io::Safetensors& file, const std::string& source,
+                const std::string& described_by) {
+    const auto holder = std::make_shared<ModelWithGenerator>(c);
+    std::shared_ptr<EncoderClassifier> model(holder, &holder->model);
+    try {
+        nn::load_weights(file, source, *model);
+    } catch (const Error& e) {
+        throw Error(detail::cat(e.what(), "\nThe model that ", described_by, " describes does not fit ", source,
+                                "; the two must come from one run (was the configuration edited, or the checkpoint copied from another run?)"));
+    }
+    for (const auto& [name, p] : model->named_parameters())
+        if (const std::string bad = autograd::first_non_finite(p); !bad.empty())
+            throw Error(detail::cat(source, " holds non-finite weights (", name, " holds ", bad, "); it was damaged, or diverged"));
+    model->eval();
+    return {std::move(model), c.encoder, c.classes, c.class_names, std::move(task), source, step_of(file)};
+}
+
+}  // namespace
+
+std::optional<ClassifierConfig> checkpoint_model_config(const io::Safetensors& file, const std::string& source) {
+    if (!file.metadata.contains("config")) return std::nullopt;
+    return model_section(checkpoint_config(file, source), source + " (its metadata's \"config\")");
+}
+
+LoadedRun load_checkpoint(const io::Safetensors& file, const std::string& source) {
+    const Json config = checkpoint_config(file, source);
+    const std::optional<ClassifierConfig> model = model_section(config, source + " (its metadata's \"config\")");
+    const std::string task = task_of(config, source);
+    if (!model) throw Error(predates(source + "'s configuration", task, "RUN_DIR"));
+    return build(*model, task, file, source, "its metadata");
+}
+
+LoadedRun load_checkpoint(const std::string& path) { return load_checkpoint(io::load_safetensors(path), path); }
+
+LoadedRun load_run(const std::string& run_dir, Checkpoint which) {
+    NYX_CHECK(fs::exists(run_dir), "load_run: ", run_dir, ": no such directory");
+    NYX_CHECK(fs::is_directory(run_dir), "load_run: ", run_dir, " is not a directory; give the run directory (which holds config.json)");
+    const std::string config_path = (fs::path(run_dir) / "config.json").string();
+    NYX_CHECK(fs::exists(config_path), "load_run: ", run_dir, " holds no config.json; is it a nyx-train run directory?");
+    const Json config = parse_run_config(io::read_text_file(config_path), config_path);
+    const std::optional<ClassifierConfig> model = model_section(config, config_path);
+    const std::string task = task_of(config, config_path);
+    if (!model) throw Error(predates(config_path, task, run_dir));
+
+    const char* name = which == Checkpoint::best ? "best.safetensors" : "latest.safetensors";
+    const std::string path = (fs::path(run_dir) / name).string();
+    NYX_CHECK(fs::exists(path), "load_run: ", run_dir, " has no ", name, " yet: nyx-train writes ",
+              which == Checkpoint::best ? "it at the run's first evaluation (--eval-every)" : "it at each evaluation and on Ctrl-C",
+              ", and this run stopped before", which == Checkpoint::best ? " that" : " either", "; train it further (--resume)");
+    const io::Safetensors file = io::load_safetensors(path);
+    // A checkpoint from before the "model" section has none (a run resumed since keeps such a
+    // best.safetensors until validation improves): config.json's then describes it alone.
+    if (const std::optional<ClassifierConfig> own = checkpoint_model_config(file, path))
+        if (const auto d = first_difference(*own, *model))
+            throw Error(detail::cat(path, " is not this run's checkpoint: its model has ", d->key, " ", d->first, " where ", config_path,
+                                    " has ", d->second, " (copied from another run, or config.json edited?)"));
+    return build(*model, task, file, path, config_path);
+}
+
+}  // namespace nyx::models
