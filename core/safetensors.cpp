@@ -84,13 +84,15 @@ Safetensors load_safetensors(const std::string& path) {
 Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::string& name) {
     if (bytes.size() < 8) fail(name, "the file has ", bytes.size(), " bytes, fewer than the 8-byte header length");
     const std::uint64_t header_length = read_u64_le(bytes.data());
+    // A file of another kind (text, say) gives an implausible length: say what it is not.
     if (header_length == 0 || header_length > max_safetensors_header)
-        fail(name, "the header length ", header_length, " (bytes 0-7) is outside 1..", max_safetensors_header);
+        fail(name, "not a safetensors file (bytes 0-7, the header length, read ", header_length, ", outside 1..", max_safetensors_header, ")");
     if (header_length > bytes.size() - 8)
-        fail(name, "the header length ", header_length, " runs past the end of the file (", bytes.size(), " bytes)");
+        fail(name, "the header length ", header_length, " runs past the end of the file (", bytes.size(),
+             " bytes): the file was cut short, or is not a safetensors file");
     const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_length);
     const std::uint64_t data_size = bytes.size() - 8 - header_length;
-    if (text.front() != '{') fail(name, "the header does not start with '{'");
+    if (text.front() != '{') fail(name, "not a safetensors file: the header does not start with '{'");
 
     // A repeated key anywhere is an error (the JSON library would keep the last one silently).
     if (const auto key = repeated_json_key(text))

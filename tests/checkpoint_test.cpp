@@ -86,6 +86,7 @@ TEST_CASE("each validation rule rejects a crafted bad file, naming the file and 
     rejects("12345", "fewer than the 8-byte header length");
     rejects(craft("{}", "", 0), "outside 1..");
     rejects(craft("{}", "", (std::uint64_t{100} << 20) + 1), "outside 1..");
+    rejects("{\"task\": \"listops\"}\n", "not a safetensors file (bytes 0-7, the header length, read ");  // a text file
     rejects(craft("{}", "", 50), "runs past the end of the file");
     rejects(craft("{\"a\": ", ""), "not valid JSON");
     rejects(craft("[1, 2]", ""), "does not start with '{'");

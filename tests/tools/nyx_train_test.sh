@@ -22,6 +22,13 @@
 #   failed-resume  a refused resume leaves the run directory as it was
 #   write-order    the metrics are on the disk (fsync) before each checkpoint that covers them
 #   model-section  config.json holds the model in the library's names; a run from before it evaluates and resumes
+# Evaluation, warm-up, usage errors, file errors and printed output (issue #18, items 5-9):
+#   eval      evaluation shows its progress, --eval-size caps it, and Ctrl-C during it stops the run at
+#             once; the resume validates first and matches the uninterrupted run's metrics bit for bit
+#   warmup    without --warmup a short run's warm-up is scaled to it; a warm-up as long as the run warns
+#   usage     every mistake in the command line exits with 2 and says what was likely meant; --version
+#   files     files and folders that are not what the command needs are named as such, without internals
+#   output    the summary and the console after a resume, and the plot's legend, say what happened
 #   mpi       2 ranks (mpirun) follow one process's losses within 1e-4; rank 0 alone writes; a
 #             checkpoint of 2 ranks resumes with 1 and one of 1 with 2; a batch 2 does not divide
 #   mpi-dead  a rank killed, or one that hangs: the job ends with a message, the checkpoint loads
@@ -60,6 +67,13 @@ expect_error() {  # expect_error "message part" nyx-train args...
   local out status=0
   out=$("${limit[@]}" "$nyx_train" "$@" 2>&1) || status=$?
   [ "$status" -ne 0 ] || fail "nyx-train $* succeeded; expected an error containing: $want"
+  grep -qF -- "$want" <<<"$out" || fail "nyx-train $*: the message lacks \"$want\": $out"
+}
+expect_status() {  # expect_status STATUS "message part" nyx-train args...
+  local want_status=$1 want=$2; shift 2
+  local out status=0
+  out=$("${limit[@]}" "$nyx_train" "$@" 2>&1) || status=$?
+  [ "$status" -eq "$want_status" ] || fail "nyx-train $*: status $status, expected $want_status: $out"
   grep -qF -- "$want" <<<"$out" || fail "nyx-train $*: the message lacks \"$want\": $out"
 }
 
@@ -169,9 +183,10 @@ text)
   ;;
 fashion)
   "$nyx_train" fashion-mnist --patch 7 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 16 \
-    --steps 10 --eval-every 10 --val-size 100 --run-dir f > out.txt
+    --steps 10 --eval-every 10 --val-size 100 --eval-size 200 --run-dir f > out.txt
   grep -q '16 positions' out.txt || fail "7x7 patches of a 28x28 image: 16 positions: $(head -3 out.txt)"
-  grep -q 'test accuracy' out.txt || fail "fashion-mnist run"
+  # --eval-size caps the 10,000 test images (Fashion-MNIST has no --test-size), and the summary says so.
+  grep -q 'test accuracy .*(loss [0-9.]*, 200 of 10000 examples (--eval-size 200);' out.txt || fail "fashion-mnist run: $(tail -3 out.txt)"
   expect_error "fashion-mnist/nothing-here" fashion-mnist --data-dir "$work/fashion-mnist/nothing-here" --run-dir f2
   ;;
 crash)
@@ -229,7 +244,7 @@ bad-flags)
   expect_error "--max-len must exceed --min-len" listops --min-len 100 --max-len 50
   expect_error "--train-file" text
   expect_error "--preset must be demo or lra" listops --preset huge
-  expect_error "not expected: 1 --bogus" listops --bogus 1
+  expect_error "unknown flag --bogus for listops" listops --bogus 1
   expect_error "--steps" listops --steps abc
   expect_error "--val-size must lie in 0..10000000" listops --val-size -3
   expect_error "--bucket must lie in" listops --bucket 4611686018427387904
@@ -286,7 +301,7 @@ resume-flags)
   "$nyx_train" "${run[@]}" --run-dir "./r/" --resume "$work/r" --steps 8 > /dev/null || fail "--run-dir ./r/ with --resume $work/r"
   [ "$(losses r | cut -d' ' -f1 | tr '\n' ' ')" = "4 6 8 " ] || fail "expected the steps 4, 6 and 8 (each run's last): $(losses r)"
   # Real changes are refused, naming the flag, the run's value and the command's.
-  expect_error "--attn is softmax in r/config.json, the command gives nystrom; only --steps, --threads, --eval-every and --log-every can change on resume" \
+  expect_error "--attn is softmax in r/config.json, the command gives nystrom; only --steps, --threads, --eval-every, --log-every and --eval-size can change on resume" \
     listops --resume r --attn nystrom --steps 10
   expect_error "--dropout is 0.0 in r/config.json, the command gives 0.1" listops --resume r --dropout 0.1 --steps 10
   expect_error "--run-dir names $work/other but --resume names $work/r" listops --resume r --run-dir other --steps 10
@@ -472,12 +487,156 @@ write-order)
        /rename.*(latest|best)\.safetensors"/ { n++; if (!m || !s) { print "checkpoint " n " was written before the metrics were synced"; bad = 1 } m = s = 0 }
        END { if (n < 4) { print "expected at least 4 checkpoints, saw " n; bad = 1 } exit bad }' trace.txt || fail "write order: $(grep -v tmp- trace.txt | head -20)"
   ;;
+eval)
+  # A long validation (12,000 expressions) shows its progress; Ctrl-C during it stops the run
+  # between two batches, with no further step, and the resume validates that step first: the
+  # run's metrics.jsonl is then the uninterrupted run's, bit for bit, whether Ctrl-C came in the
+  # middle of the run or at its last step.
+  long=(listops "${tiny[@]}" --steps 4 --eval-every 2 --log-every 1)
+  for i in "${!long[@]}"; do [ "${long[i]}" = --val-size ] && long[i + 1]=12000; done
+  if command -v script > /dev/null; then  # a terminal: the line is redrawn in place, then cleared
+    script -qec "$(printf '%q ' "$nyx_train" "${long[@]}" --run-dir straight)" /dev/null > straight.txt
+    grep -q $'\r\033\\[Keval val  *[0-9]*/1500 batches  [0-9:]* < [0-9:]*\r\033\\[K' straight.txt || fail "no evaluation progress: $(head -c 600 straight.txt)"
+  else
+    echo "script is absent (util-linux): the progress on a terminal is not checked"
+    "$nyx_train" "${long[@]}" --run-dir straight > straight.txt
+  fi
+  for at in 2 4; do
+    "$nyx_train" "${long[@]}" --run-dir "cut$at" > "cut$at.txt" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 6000); do grep -qs "\"step\":$at,\"split\":\"train\"" "cut$at/metrics.jsonl" && break; sleep 0.01; done
+    kill -INT "$pid"
+    status=0; wait "$pid" || status=$?
+    [ "$status" -eq 130 ] || fail "Ctrl-C during the validation of step $at: status $status: $(cat "cut$at.txt")"
+    grep -q "interrupted at step $at, during its validation (a resume validates it first)" "cut$at.txt" || fail "no message: $(cat "cut$at.txt")"
+    ! grep -q $'\r' "cut$at.txt" || fail "progress codes in a log that is not a terminal"
+    ! grep -q "\"step\":$at,\"split\":\"val\"" "cut$at/metrics.jsonl" || fail "the validation of step $at ran to its end after Ctrl-C"
+    ! grep -q "\"step\":$((at + 1))," "cut$at/metrics.jsonl" || fail "a step ran after Ctrl-C during the validation of step $at"
+    "$nyx_train" listops --resume "cut$at" > "resumed$at.txt" || fail "the resume after Ctrl-C at step $at: $(cat "resumed$at.txt")"
+    cmp straight/metrics.jsonl "cut$at/metrics.jsonl" || fail "Ctrl-C at step $at, then --resume: metrics differ: $(diff straight/metrics.jsonl "cut$at/metrics.jsonl")"
+  done
+  # --eval-size caps validation and test, evenly spread, and every summary says so; it may change on resume.
+  "$nyx_train" listops "${tiny[@]}" --steps 4 --eval-every 2 --eval-size 10 --run-dir capped > capped.txt
+  grep -q '40 val / 40 test examples (at most 10 of each evaluated: --eval-size)' capped.txt || fail "no cap at the start: $(head -4 capped.txt)"
+  grep -q 'test accuracy .*(loss [0-9.]*, 10 of 40 examples (--eval-size 10);' capped.txt || fail "no cap in the summary: $(tail -3 capped.txt)"
+  "$nyx_train" listops --resume capped --steps 6 --eval-size 0 | grep -q 'test accuracy .*(loss [0-9.]*, 40 examples;' ||
+    fail "--eval-size 0 on resume"
+  "$nyx_train" eval capped --eval-size 7 | grep -q 'test accuracy .*(loss [0-9.]*, 7 of 40 examples (--eval-size 7)' || fail "eval --eval-size 7"
+  ;;
+warmup)
+  # Without --warmup, a run shorter than its preset warms up for the same share of its steps (the
+  # demo's 200 of 3000), and so reaches the peak learning rate; a warm-up given as long as the run is
+  # kept, with a warning.
+  "$nyx_train" listops "${tiny[@]}" --steps 30 --eval-every 30 --log-every 1 --run-dir scaled > scaled.txt
+  grep -q "note: the warm-up is scaled to this run: 2 of its 30 steps, as the preset's 200 are of its 3000 (--warmup sets it)" scaled.txt ||
+    fail "no note: $(head -3 scaled.txt)"
+  grep -q '"warmup": 2,' scaled/config.json || fail "config.json: $(grep warmup scaled/config.json)"
+  grep -q '^{"step":3,"split":"train",.*"lr":0.001}$' scaled/metrics.jsonl || fail "step 3 does not run at the peak rate: $(grep '"step":3,' scaled/metrics.jsonl)"
+  ! grep -q warning scaled.txt || fail "a warning for a scaled warm-up: $(cat scaled.txt)"
+  "$nyx_train" listops "${tiny[@]}" --steps 30 --warmup 60 --eval-every 30 --run-dir long > long.txt
+  grep -q 'warning: --warmup 60 is not shorter than --steps 30: the learning rate rises to only 48% of --lr 0.001, and never decays' long.txt ||
+    fail "no warning: $(head -5 long.txt)"
+  grep -q '"warmup": 60,' long/config.json || fail "a --warmup given was changed: $(grep warmup long/config.json)"
+  "$nyx_train" listops --help | grep -q "left out: the preset's, in proportion to a shorter --steps" || fail "--help does not say how the warm-up is chosen"
+  ;;
+usage)
+  # Every mistake in the command line, whether CLI11 or nyx-train finds it, exits with status 2 and
+  # says what was likely meant; a failure while running exits with 1.
+  expect_status 2 "unknown flag --stpes for listops; did you mean --steps?" listops --stpes 100
+  expect_status 2 "unknown flag --stpes for listops; did you mean --steps?" listops --stpes=100
+  expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --stpes 100
+  expect_status 2 'unknown command "listop"; did you mean listops?' listop --steps 100
+  expect_status 2 'unknown command "fashion"; did you mean fashion-mnist?' fashion
+  expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops)" fashion-mnist --test-size 10
+  expect_status 2 "unknown flag --splt for eval; did you mean --split?" eval r --splt val
+  expect_status 2 "unknown flag --verison; did you mean --version?" --verison
+  expect_status 2 "a command is required: listops, fashion-mnist, text, eval or plot"
+  expect_status 2 'unexpected argument "extra" for listops' listops extra
+  expect_status 2 '--steps: "abc" is not a decimal number' listops --steps abc
+  expect_status 2 "--split: val2 not in {train,val,test}" eval r --split val2
+  expect_status 2 "--landmarks must be at least 1" listops --landmarks 0
+  expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --landmarks 0
+  expect_status 2 "--resume nowhere: no such directory" listops --resume nowhere
+  expect_status 1 "nothing.tsv" text --train-file nothing.tsv --test-file nothing.tsv --run-dir t
+  "$nyx_train" --version | grep -qE '^nyx-train [0-9]+\.[0-9]+\.[0-9]+( \(git [0-9a-f]+\))?$' || fail "--version: $("$nyx_train" --version)"
+  "$nyx_train" --help > help.txt
+  grep -q '^Exit status:$' help.txt && grep -q '^  1    a failure while running' help.txt && grep -q '^  2    a mistake in the command line' help.txt ||
+    fail "--help does not document the exit status: $(cat help.txt)"
+  ;;
+files)
+  # Files and folders that are not what a command needs are named as such, with what to do.
+  "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir r > /dev/null
+  expect_status 1 "r/config.json: not a safetensors file (bytes 0-7, the header length, read " eval r/config.json
+  expect_status 2 "nowhere: no such run directory or checkpoint file" eval nowhere
+  mkdir notes && echo hello > notes/notes.txt
+  expect_status 2 "notes holds no best.safetensors or latest.safetensors; is it a nyx-train run directory?" eval notes
+  expect_status 2 "--resume notes holds no config.json, so it is not a nyx-train run directory" listops --resume notes
+  expect_status 2 "notes has no metrics.jsonl; is it a nyx-train run directory?" plot notes
+  expect_status 2 "nowhere: no such run directory" plot nowhere
+  # An output file in a folder that is not there: the message names the file, not its temporary.
+  expect_status 2 "--output nodir/x.svg: there is no folder nodir to write it in" plot r --output nodir/x.svg
+  out=$("$nyx_train" plot r --output nodir/x.svg 2>&1 || true)
+  ! grep -q 'tmp-' <<<"$out" || fail "the message names the temporary file: $out"
+  # A folder that holds other files, or another tool's config.json, is not written into.
+  mkdir mine && echo keep > mine/thesis.tex
+  expect_status 2 "mine is not empty and not a nyx-train run directory (it holds thesis.tex); give a new or empty --run-dir" \
+    listops "${tiny[@]}" --steps 2 --run-dir mine
+  [ "$(ls -A mine)" = thesis.tex ] || fail "the run wrote into a folder that is not a run's: $(ls -A mine)"
+  mkdir hub && echo '{"model_type": "bert"}' > hub/config.json
+  expect_status 2 "hub holds a config.json that is not a nyx-train run's" listops "${tiny[@]}" --steps 2 --run-dir hub
+  [ "$(ls -A hub)" = config.json ] && grep -q bert hub/config.json || fail "the run wrote into another tool's folder: $(ls -A hub)"
+  mkdir empty && "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir empty > /dev/null || fail "an empty --run-dir was refused"
+  # A folder that cannot be written in: named, with the flag to give. (Root writes anywhere, so as
+  # root the commands run as the user nobody.)
+  as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    command -v setpriv > /dev/null || { echo "SKIPPED the read-only folders: root, and no setpriv to run as another user"; echo "ok: $case_name"; exit 0; }
+    as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    chmod 755 "$work"
+  fi
+  mkdir ro && chmod 555 ro && cp -r r ro-run && chmod 555 ro-run
+  read_only() {  # read_only "message part" nyx-train args...: status 1 and the message
+    local want=$1 out status=0; shift
+    out=$("${as[@]}" "$nyx_train" "$@" 2>&1) || status=$?
+    [ "$status" -eq 1 ] && grep -qF -- "$want" <<<"$out" || fail "nyx-train $* in a read-only folder: status $status: $out"
+  }
+  read_only "cannot create the run directory $work/ro/run (Permission denied); give a writable --run-dir" listops "${tiny[@]}" --steps 2 --run-dir ro/run
+  read_only "cannot write in the run directory $work/ro (Permission denied); give a writable --run-dir" listops "${tiny[@]}" --steps 2 --run-dir ro
+  read_only "cannot write in the run directory $work/ro-run (Permission denied); give a writable --run-dir, or copy the run to a writable place and resume the copy" \
+    listops --resume ro-run --steps 4
+  (cd ro && read_only "cannot create the folder runs in $work/ro (Permission denied) for the run directory; run nyx-train in a writable folder, or give --run-dir" \
+    listops "${tiny[@]}" --steps 2)
+  ;;
+output)
+  # What nyx-train prints after a resume: the steps this process ran, and the console's smoothed
+  # figures of the run that never stopped; and the plot's legend says which curves it smoothed.
+  run=(listops "${tiny[@]}" --dropout 0.1 --steps 300 --eval-every 20 --log-every 1)
+  "$nyx_train" "${run[@]}" --run-dir straight > straight.txt
+  "$nyx_train" "${run[@]}" --run-dir cut > /dev/null &
+  pid=$!
+  for _ in $(seq 1 3000); do [ -e cut/latest.safetensors ] && break; sleep 0.01; done
+  kill -INT "$pid"; wait "$pid" || true
+  stopped=$(losses cut | tail -1 | cut -d' ' -f1)
+  [ "$stopped" -lt 300 ] || fail "the run finished before the interruption; the test needs a slower run"
+  "$nyx_train" listops --resume cut > resumed.txt
+  grep -q "^300 steps in " straight.txt || fail "the summary of a run: $(tail -3 straight.txt)"
+  grep -q "^$((300 - stopped)) steps ($((stopped + 1))-300, resumed at step $stopped) in " resumed.txt || fail "the summary after a resume: $(tail -3 resumed.txt)"
+  console() { grep -o '^step [0-9]*/300  loss [0-9.]*  acc *[0-9.]*%' "$1"; }
+  [ "$(console resumed.txt | wc -l)" -eq $((300 - stopped)) ] || fail "expected $((300 - stopped)) progress lines: $(head -5 resumed.txt)"
+  diff <(console straight.txt | tail -n $((300 - stopped))) <(console resumed.txt) > /dev/null ||
+    fail "the resumed console differs from the uninterrupted run's: $(diff <(console straight.txt | tail -n $((300 - stopped))) <(console resumed.txt) | head -4)"
+  grep -q 'straight (nystrom) (training curve: trailing mean over 6 logged steps)' straight/curves.svg || fail "the legend does not say how the curve was smoothed"
+  "$nyx_train" listops "${tiny[@]}" --steps 10 --eval-every 5 --run-dir short > /dev/null
+  ! grep -qi 'smooth\|mean' short/curves.svg || fail "the legend of a 10-step run says it was smoothed"
+  ;;
 mpi|mpi-dead)
   [ -n "${NYX_TESTS_NO_MPI:-}" ] && { echo "SKIPPED: nyx was built without MPI (NYX_MPI=OFF)"; exit 77; }
   command -v mpirun > /dev/null || { echo "SKIPPED: mpirun is absent (Debian: apt-get install openmpi-bin)"; exit 77; }
   ;;&
 mpi)
-  run=(listops "${base[@]}" --threads 1 --eval-every 10 --log-every 1)
+  # --warmup 200: the learning rate depends on the step alone (a warm-up scaled to --steps, or a
+  # decay, would differ between a run of 40 steps and one of 20 resumed to 40).
+  run=(listops "${base[@]}" --threads 1 --eval-every 10 --log-every 1 --warmup 200)
   "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir one > /dev/null
   ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir two > two.txt
   within_1e4 one two || fail "2 ranks' losses differ from one process's by more than 1e-4: $(largest_difference one two)"

@@ -14,7 +14,7 @@ void for_each_field(C& c, F&& f) {
         f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
         f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
         f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
-        f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("bucket", c.bucket), f("pad_to", c.pad_to),
+        f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("eval_size", c.eval_size), f("bucket", c.bucket), f("pad_to", c.pad_to),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
         f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
@@ -89,7 +89,8 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
     for_each_field(c, [&](const char* key, auto& value) {
         using T = std::decay_t<decltype(value)>;
         const auto it = j.find(key);
-        if (it == j.end() && std::string_view(key) == "precision") return;  // runs from before --precision: f32
+        // Runs from before --precision (f32) and --eval-size (no cap) lack those keys.
+        if (it == j.end() && (std::string_view(key) == "precision" || std::string_view(key) == "eval_size")) return;
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
                           : std::is_same_v<T, double>    ? it->is_number()
@@ -149,6 +150,7 @@ void validate(const Config& c) {
     check(c.threads >= 0 && c.threads <= 4096, "threads", c.threads, "lie in 0..4096 (0: every core)");
     check(c.eval_every >= 1, "eval-every", c.eval_every, "be at least 1");
     check(c.log_every >= 1, "log-every", c.log_every, "be at least 1");
+    check(c.eval_size >= 0 && c.eval_size <= 10'000'000, "eval-size", c.eval_size, "lie in 0..10000000 (0: every example)");
     check(c.bucket >= 0 && c.bucket <= 1 << 20, "bucket", c.bucket, "lie in 0..1048576 (0: off)");
     check(c.pad_to >= 0 && c.pad_to <= 65536, "pad-to", c.pad_to, "lie in 0..65536 (0: each batch's longest)");
     check(c.patch >= 0 && c.patch <= 28, "patch", c.patch, "lie in 0..28 (0: one token per pixel)");

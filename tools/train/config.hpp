@@ -31,6 +31,7 @@ struct Config {
     std::uint64_t seed = 0;
     std::int64_t threads = 0;  // 0: NYX_NUM_THREADS or every core
     std::int64_t eval_every = 500, log_every = 10;
+    std::int64_t eval_size = 0;  // evaluate on at most this many examples of validation and of test (0: all)
     std::int64_t bucket = 50;  // batches of similar lengths from windows of this many batches (0: off)
     std::int64_t pad_to = 0;   // pad every batch to this length (0: to its longest sequence)
     std::string run_dir;
@@ -68,9 +69,9 @@ inline constexpr std::int64_t class_limit = 65536, position_limit = 65536;
 // The config.json key of a flag: "head_dim" for "--head-dim".
 std::string key_of(std::string_view flag);
 // The options that may change when a run is resumed (config.json keys); every other must equal the run's.
-inline constexpr std::array<std::string_view, 4> resumable_keys = {"steps", "threads", "eval_every", "log_every"};
+inline constexpr std::array<std::string_view, 5> resumable_keys = {"steps", "threads", "eval_every", "log_every", "eval_size"};
 bool may_change_on_resume(std::string_view key);
-// "only --steps, --threads, --eval-every and --log-every can change on resume", from resumable_keys.
+// "only --steps, --threads, --eval-every, --log-every and --eval-size can change on resume", from resumable_keys.
 std::string resume_changes();
 
 // The first key, in config.json's order, whose values differ between the configurations of one

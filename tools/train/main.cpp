@@ -1,7 +1,9 @@
 // nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,9 +20,29 @@
 #include "run.hpp"
 
 using namespace nyx;
+using train::check_usage;
 using train::Config;
 
 namespace {
+
+#ifndef NYX_VERSION  // set by tools/CMakeLists.txt: the project's version, and the git commit at configure time
+#define NYX_VERSION "unknown"
+#endif
+#ifndef NYX_GIT_COMMIT
+#define NYX_GIT_COMMIT ""
+#endif
+std::string version_text() {
+    const std::string commit = NYX_GIT_COMMIT;
+    return "nyx-train " NYX_VERSION + (commit.empty() ? "" : " (git " + commit + ")");
+}
+
+constexpr const char* exit_statuses =
+    "Exit status:\n"
+    "  0    done\n"
+    "  1    a failure while running: a file, the data, a loss gone non-finite\n"
+    "  2    a mistake in the command line: an unknown or misspelt command or flag, a bad value, flags that\n"
+    "       conflict, a path that names no run, a --resume that would change the run\n"
+    "  130  stopped by Ctrl-C or SIGTERM, with the run saved to resume";
 
 // A number written out in decimal that fits T. CLI11 alone wraps --seed -1 to 2^64 - 1, saturates
 // values past the type's range, and reads 0x10 as 16 and 010 as 8: so the text is checked here, and
@@ -66,23 +88,32 @@ struct TaskFlags {
     Config resolve(const std::string& task) const {
         // An empty value given on purpose is a mistake (an unset variable in a job script, say), not
         // a request for the default: --resume "" would silently start a new run.
-        NYX_CHECK(app->get_option("--resume")->count() == 0 || !resume.empty(),
-                  "--resume needs a run directory, got an empty one (is a variable in the command unset?)");
-        NYX_CHECK(app->get_option("--run-dir")->count() == 0 || !given.run_dir.empty(),
-                  "--run-dir needs a directory, got an empty one (is a variable in the command unset?); leave the flag out for "
-                  "the default runs/TASK-ATTN-TIME");
+        check_usage(app->get_option("--resume")->count() == 0 || !resume.empty(),
+                    "--resume needs a run directory, got an empty one (is a variable in the command unset?)");
+        check_usage(app->get_option("--run-dir")->count() == 0 || !given.run_dir.empty(),
+                    "--run-dir needs a directory, got an empty one (is a variable in the command unset?); leave the flag out for "
+                    "the default runs/TASK-ATTN-TIME");
         if (resume.empty()) {
-            Config c = train::defaults(task, given.preset);
+            const Config preset = train::defaults(task, given.preset);
+            Config c = preset;
             for (const auto& [option, copy] : fields)
                 if (option->count() > 0) copy(c, given);
+            // Without --warmup, a run shorter than its preset warms up for the same share of its
+            // steps: the preset's whole warm-up would leave the learning rate short of its peak.
+            if (app->get_option("--warmup")->count() == 0 && c.steps >= 1 && c.steps < preset.steps) {
+                c.warmup = std::llround(static_cast<double>(preset.warmup) * static_cast<double>(c.steps) / static_cast<double>(preset.steps));
+                std::printf("note: the warm-up is scaled to this run: %ld of its %ld steps, as the preset's %ld are of its %ld "
+                            "(--warmup sets it)\n",
+                            static_cast<long>(c.warmup), static_cast<long>(c.steps), static_cast<long>(preset.warmup), static_cast<long>(preset.steps));
+            }
             return c;
         }
-        NYX_CHECK(std::filesystem::exists(resume), "--resume ", resume, ": no such directory");
-        NYX_CHECK(std::filesystem::is_directory(resume), "--resume ", resume, " is not a directory; give the run directory (which holds config.json)");
-        NYX_CHECK(std::filesystem::exists(resume + "/config.json"), "--resume ", resume, " holds no config.json, so it is not a nyx-train run directory");
+        check_usage(std::filesystem::exists(resume), "--resume ", resume, ": no such directory");
+        check_usage(std::filesystem::is_directory(resume), "--resume ", resume, " is not a directory; give the run directory (which holds config.json)");
+        check_usage(std::filesystem::exists(resume + "/config.json"), "--resume ", resume, " holds no config.json, so it is not a nyx-train run directory");
         const std::string source = resume + "/config.json";
         Config c = train::read_config(source);
-        NYX_CHECK(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
+        check_usage(c.task == task, resume, " is a ", c.task, " run; resume it with nyx-train ", c.task, " --resume ", resume);
         c.run_dir = resume;
         // Compared as stored: paths made absolute, as resolve_paths makes them.
         const nlohmann::ordered_json run = train::to_json(train::resolve_paths(c)), command = train::to_json(train::resolve_paths(given));
@@ -94,10 +125,10 @@ struct TaskFlags {
                 copy(c, given);
                 continue;
             }
-            NYX_CHECK(key != "run_dir" || run[key] == command[key], "--run-dir names ", train::value_text(command[key]),
-                      " but --resume names ", train::value_text(run[key]), "; a run resumes in its own directory");
-            NYX_CHECK(run[key] == command[key], option->get_name(), " is ", train::value_text(run[key]), " in ", source,
-                      ", the command gives ", train::value_text(command[key]), "; ", train::resume_changes());
+            check_usage(key != "run_dir" || run[key] == command[key], "--run-dir names ", train::value_text(command[key]),
+                        " but --resume names ", train::value_text(run[key]), "; a run resumes in its own directory");
+            check_usage(run[key] == command[key], option->get_name(), " is ", train::value_text(run[key]), " in ", source,
+                        ", the command gives ", train::value_text(command[key]), "; ", train::resume_changes());
         }
         if (c.threads != threads)
             std::printf("note: the run used %ld threads; with another count the losses may differ in the last bits from an "
@@ -125,7 +156,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--dropout", &Config::dropout, "dropout probability", shown);
     t.add("--batch", &Config::batch, "sequences per step", shown);
     t.add("--lr", &Config::lr, "peak learning rate (AdamW, eps 1e-6)", shown);
-    t.add("--warmup", &Config::warmup, "linear warm-up steps", shown);
+    t.add("--warmup", &Config::warmup, "linear warm-up steps (left out: the preset's, in proportion to a shorter --steps)", shown);
     t.add("--steps", &Config::steps, "training steps in all", shown);
     t.add("--schedule", &Config::schedule, "after the warm-up: linear, cosine or constant", shown);
     t.add("--precision", &Config::precision, "f32, or bf16: mixed precision (bf16 products, f32 weights and the rest)", shown);
@@ -135,6 +166,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     t.add("--threads", &Config::threads, "threads (0 = NYX_NUM_THREADS or every core)", shown);
     t.add("--eval-every", &Config::eval_every, "validate and checkpoint every N steps", shown);
     t.add("--log-every", &Config::log_every, "write a metrics line every N steps", shown);
+    t.add("--eval-size", &Config::eval_size, "evaluate on at most N examples of validation and of test, evenly spread (0 = all)", shown);
     t.add("--bucket", &Config::bucket, "batch sequences of similar length, sorting windows of N batches (0 = off)", shown);
     t.add("--pad-to", &Config::pad_to, "pad every batch to this length (0 = to its longest; the LRA padded to 2048)", shown);
     t.add("--run-dir", &Config::run_dir, "the run directory (default runs/TASK-ATTN-TIME)", shown);
@@ -174,7 +206,11 @@ Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
     std::string text;
     if (dist::rank() == 0) {
         const Config config = train::resolve_paths(flags.resolve(task));
-        train::validate(config);
+        try {  // config.json passed these checks when it was read: what fails here is the command's
+            train::validate(config);
+        } catch (const Error& e) {
+            throw train::UsageError(e.what());
+        }
         text = train::to_json(config).dump();
     }
     dist::broadcast(text);
@@ -184,11 +220,90 @@ Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
 // A failed rank of a data-parallel job ends the whole job (the others would wait for it). When the
 // error is the same on every rank (bad data, say), rank 0 ends the job before the others print it,
 // so it shows once.
-[[noreturn]] void end_job(const char* message) {
+[[noreturn]] void end_job(const char* message, int status) {
     std::signal(SIGTERM, SIG_DFL), std::signal(SIGINT, SIG_DFL);  // mpirun's SIGTERM then ends this rank quietly
     if (dist::rank() > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
     std::fprintf(stderr, "\nnyx-train (rank %d of %d): %s\n", dist::rank(), dist::world_size(), message);
-    dist::abort_job(1);
+    dist::abort_job(status);
+}
+
+// The optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+// neighbours, one edit each ("stpes" is one edit from "steps").
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The name that a mistyped `word` most likely meant: the nearest within a third of its length (one
+// edit at least), else the only name that begins with it ("fashion"); "" when none is likely.
+std::string likely_meant(const std::string& word, const std::vector<std::string>& names) {
+    const auto bare = [](const std::string& name) { return std::string_view(name).substr(std::min(name.find_first_not_of('-'), name.size())); };
+    std::string best;
+    std::size_t best_distance = std::max<std::size_t>(1, bare(word).size() / 3) + 1;
+    for (const std::string& name : names)
+        if (const std::size_t d = edit_distance(bare(word), bare(name)); d < best_distance) best = name, best_distance = d;
+    if (!best.empty() || bare(word).size() < 2) return best;
+    const auto begins = [&](const std::string& name) { return name.starts_with(word); };
+    return std::count_if(names.begin(), names.end(), begins) == 1 ? *std::find_if(names.begin(), names.end(), begins) : "";
+}
+
+// The long flags of a command ("--steps", "--help", ...).
+std::vector<std::string> flags_of(const CLI::App& command) {
+    std::vector<std::string> flags;
+    for (const CLI::Option* option : command.get_options())
+        for (const std::string& name : option->get_lnames()) flags.push_back("--" + name);
+    return flags;
+}
+
+// What is wrong with a word of the command line that CLI11 could not place in `command`: an
+// unknown flag (with the flag it most likely meant, or the commands that have it) or an argument
+// too many. `commands` are all of nyx-train's.
+std::string misplaced(const std::string& word, const CLI::App& command, const std::vector<CLI::App*>& commands) {
+    const std::string where = command.get_parent() ? " for " + command.get_name() : "";
+    if (!word.starts_with('-')) return "unexpected argument \"" + word + "\"" + where;
+    const std::string flag = word.substr(0, word.find('='));
+    if (const std::string meant = likely_meant(flag, flags_of(command)); !meant.empty())
+        return "unknown flag " + flag + where + "; did you mean " + meant + "?";
+    std::string holders;
+    for (const CLI::App* other : commands) {
+        const std::vector<std::string> flags = flags_of(*other);
+        if (other != &command && std::find(flags.begin(), flags.end(), flag) != flags.end()) holders += (holders.empty() ? "" : ", ") + other->get_name();
+    }
+    return "unknown flag " + flag + where + (holders.empty() ? "" : " (a flag of " + holders + ")");
+}
+
+// What is wrong when CLI11 left words unplaced, or no command was given: "" when nothing is.
+std::string unplaced_words(const CLI::App& app, const CLI::App* chosen, const std::vector<CLI::App*>& commands) {
+    if (chosen) return chosen->remaining().empty() ? "" : misplaced(chosen->remaining().front(), *chosen, commands);
+    std::vector<std::string> names;
+    for (const CLI::App* command : commands) names.push_back(command->get_name());
+    const std::vector<std::string> words = app.remaining();
+    const auto word = std::find_if(words.begin(), words.end(), [](const std::string& w) { return !w.starts_with('-'); });
+    if (word != words.end()) {
+        const std::string meant = likely_meant(*word, names);
+        return "unknown command \"" + *word + "\"" + (meant.empty() ? "" : "; did you mean " + meant + "?");
+    }
+    if (!words.empty()) return misplaced(words.front(), app, commands);
+    std::string list;
+    for (std::size_t i = 0; i < names.size(); ++i) list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    return "a command is required: " + list;
+}
+
+// A mistake in the command line: the message, where to read the usage, and status 2.
+int usage_error(const std::string& message, const CLI::App& command) {
+    if (dist::rank() == 0) {  // the same on every rank
+        std::string name = command.get_name();
+        if (command.get_parent()) name = command.get_parent()->get_name() + " " + name;
+        std::fprintf(stderr, "nyx-train: %s\nRun '%s --help' for the usage.\n", message.c_str(), name.c_str());
+    }
+    return train::usage_status;
 }
 
 }  // namespace
@@ -213,8 +328,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (dist::rank() > 0) static_cast<void>(std::freopen("/dev/null", "w", stdout));  // rank 0 alone prints progress
-    CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU"};
-    app.require_subcommand(1);
+    CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU", "nyx-train"};
+    app.require_subcommand(0, 1);  // none: a usage error below, which can name a mistyped command
+    app.set_version_flag("--version", version_text(), "print the version (and the git commit it was built from) and exit");
+    app.footer(exit_statuses);
     std::deque<std::pair<std::string, TaskFlags>> tasks;  // a deque: CLI11 keeps pointers into each TaskFlags
     for (const auto& [task, about] : {std::pair{"listops", "the LRA ListOps task (generated)"},
                                       {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences"},
@@ -229,26 +346,39 @@ int main(int argc, char** argv) {
         add_task_flags(flags, task);
     }
     std::string target, split = "test", output;
-    std::int64_t threads = 0;
+    std::int64_t threads = 0, eval_size = 0;
     std::vector<std::string> run_dirs;
     CLI::App* eval = app.add_subcommand("eval", "evaluate a run's best checkpoint, or a checkpoint file");
     eval->add_option("target", target, "RUN_DIR or CHECKPOINT")->required();
     eval->add_option("--split", split, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
     eval->add_option("--threads", threads, "threads (0 = every core)")->transform(decimal<std::int64_t>())->check(CLI::Range(0, 4096))->capture_default_str();
+    eval->add_option("--eval-size", eval_size, "evaluate on at most N examples of the split, evenly spread (0 = all)")
+        ->transform(decimal<std::int64_t>())
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{10'000'000}))
+        ->capture_default_str();
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
-    plot->add_option("runs", run_dirs, "RUN_DIR...")->required()->check(CLI::ExistingDirectory);
+    plot->add_option("runs", run_dirs, "RUN_DIR...")->required();
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
+    // Words CLI11 cannot place are kept (rather than refused with its own message), so that the
+    // message can name the flag or command most likely meant.
+    const std::vector<CLI::App*> commands = app.get_subcommands([](const CLI::App*) { return true; });
+    app.allow_extras();
+    for (CLI::App* command : commands) command->allow_extras();
     try {
         app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {  // the same on every rank: rank 0 says it
-        return dist::rank() == 0 ? app.exit(e) : e.get_exit_code();
+    } catch (const CLI::Success& e) {  // --help, --version
+        return dist::rank() == 0 ? app.exit(e) : 0;
+    } catch (const CLI::ParseError& e) {
+        const std::vector<CLI::App*> chosen = app.get_subcommands();
+        return usage_error(e.what(), chosen.empty() ? app : *chosen.front());
     }
+    CLI::App* chosen = app.get_subcommands().empty() ? nullptr : app.get_subcommands().front();
+    if (const std::string mistake = unplaced_words(app, chosen, commands); !mistake.empty()) return usage_error(mistake, chosen ? *chosen : app);
 
     try {
-        CLI::App* chosen = app.get_subcommands().front();
         if (chosen == eval || chosen == plot) {
-            NYX_CHECK(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
-            return chosen == eval ? train::evaluate_checkpoint(target, split, threads) : train::plot_runs(run_dirs, output);
+            check_usage(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
+            return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output);
         }
         for (auto& [task, flags] : tasks) {
             if (flags.app != chosen) continue;
@@ -257,15 +387,18 @@ int main(int argc, char** argv) {
             nyx::detect_anomaly(flags.detect_anomaly);
             return train::train(config, !flags.resume.empty());
         }
-        return 2;
+        return train::usage_status;  // not reached: every command is handled above
+    } catch (const train::UsageError& e) {
+        if (dist::world_size() > 1) end_job(e.what(), train::usage_status);
+        return usage_error(e.what(), *chosen);
     } catch (const std::bad_alloc&) {
         const char* message = "out of memory (std::bad_alloc): this run needs more memory than the machine, or the address-space limit "
                               "(ulimit -v), allows; try a smaller --batch, model or data";
-        if (dist::world_size() > 1) end_job(message);
+        if (dist::world_size() > 1) end_job(message, 1);
         std::fprintf(stderr, "\nnyx-train: %s\n", message);
         return 1;
     } catch (const std::exception& e) {  // nyx::Error, and the file system's errors
-        if (dist::world_size() > 1) end_job(e.what());
+        if (dist::world_size() > 1) end_job(e.what(), 1);
         std::fprintf(stderr, "\nnyx-train: %s\n", e.what());
         return 1;
     }

@@ -33,9 +33,12 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
     return records;
 }
 
-MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step) : path_(path) {
-    for (const auto& [j, line] : read_records(path))  // a finished run's test result is redone
-        if (j["step"].get<std::int64_t>() <= last_step && !(j.contains("split") && j["split"] == "test")) kept_ += line + "\n";
+MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step, bool validated) : path_(path) {
+    for (const auto& [j, line] : read_records(path)) {  // a finished run's test result is redone
+        const std::int64_t step = j["step"].get<std::int64_t>();
+        const bool test = j.contains("split") && j["split"] == "test", val = j.contains("split") && j["split"] == "val";
+        if (!test && (step < last_step || (step == last_step && (validated || !val)))) kept_ += line + "\n";
+    }
 }
 
 void MetricsWriter::start() {

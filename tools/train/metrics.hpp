@@ -27,9 +27,11 @@ std::vector<MetricsRecord> read_metrics(const std::string& path);
 class MetricsWriter {
   public:
     // Reads the file (a missing one is empty) and keeps the records up to `last_step` but the test
-    // result (a resumed run writes what came after again, and its own test result). Writes nothing
-    // until start(), so that a resume refused after this leaves the file as it was.
-    MetricsWriter(const std::string& path, std::int64_t last_step);
+    // result (a resumed run writes what came after again, and its own test result), and but the
+    // validation of `last_step` when the checkpoint precedes it (`validated` false: Ctrl-C stopped
+    // the validation, which the resumed run does first). Writes nothing until start(), so that a
+    // resume refused after this leaves the file as it was.
+    MetricsWriter(const std::string& path, std::int64_t last_step, bool validated);
     // Writes the kept records back, then appends.
     void start();
     void write(const nlohmann::ordered_json& record);  // one line, keys in the given order, flushed

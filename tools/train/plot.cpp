@@ -135,18 +135,20 @@ std::string plot_svg(const std::vector<PlotSeries>& runs) {
     svg += left.frame("%g") + right.frame("%.2f");
     for (std::size_t r = 0; r < runs.size(); ++r) {
         const char* colour = colours[r % std::size(colours)];
+        // Smoothed over 2% of the run's points: runs of fewer than 100 logged steps are drawn as logged.
         const std::size_t window = std::max<std::size_t>(1, curves[r].train_loss.size() / 50);
+        const std::string smoothing = window > 1 ? " (training curve: trailing mean over " + std::to_string(window) + " logged steps)" : "";
         svg += left.line(smooth(curves[r].train_loss, window), colour, "stroke-width=\"1.2\" opacity=\"0.6\"");
         svg += right.line(smooth(curves[r].train_acc, window), colour, "stroke-width=\"1.2\" opacity=\"0.6\"");
         svg += left.line(curves[r].val_loss, colour, "stroke-width=\"2\"") + left.dots(curves[r].val_loss, colour);
         svg += right.line(curves[r].val_acc, colour, "stroke-width=\"2\"") + right.dots(curves[r].val_acc, colour);
         const double y = margin_t + panel_h + margin_b + 20.0 * static_cast<double>(r) + 10;
         svg += "<rect x=\"" + fmt("%.0f", margin_l) + "\" y=\"" + fmt("%.0f", y - 9) + "\" width=\"14\" height=\"10\" fill=\"" + colour +
-               "\"/><text x=\"" + fmt("%.0f", margin_l + 20) + "\" y=\"" + fmt("%.0f", y) + "\">" + escape(runs[r].label) + "</text>\n";
+               "\"/><text x=\"" + fmt("%.0f", margin_l + 20) + "\" y=\"" + fmt("%.0f", y) + "\">" + escape(runs[r].label) + smoothing + "</text>\n";
     }
     const double note_y = margin_t + panel_h + margin_b + 20.0 * static_cast<double>(runs.size()) + 15;
     svg += "<text x=\"" + fmt("%.0f", margin_l) + "\" y=\"" + fmt("%.0f", note_y) +
-           "\" fill=\"#555\">thin: training (smoothed); thick with dots: validation</text>\n</svg>\n";
+           "\" fill=\"#555\">thin: training; thick with dots: validation</text>\n</svg>\n";
     return svg;
 }
 

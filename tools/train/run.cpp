@@ -1,13 +1,17 @@
 #include "run.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include <sched.h>
@@ -30,12 +34,14 @@ using Clock = std::chrono::steady_clock;
 std::atomic<bool> interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-// Ctrl-C (or SIGTERM) asks the loop to save and stop after the current step; a second one kills.
+// Ctrl-C (or SIGTERM) asks the run to save and stop after the current step, or evaluation batch; a
+// second one kills.
 extern "C" void on_interrupt(int signal) {
     interrupted.store(true);
     std::signal(signal, SIG_DFL);
-    constexpr char note[] = "\nnyx-train: stopping after this step (press Ctrl-C again to kill at once)\n";
-    constexpr char note_ranks[] = "\nnyx-train: stopping after this step (a signal from mpirun: Ctrl-C, or another rank ended)\n";
+    constexpr char note[] = "\nnyx-train: stopping after this step or evaluation batch (press Ctrl-C again to kill at once)\n";
+    constexpr char note_ranks[] =
+        "\nnyx-train: stopping after this step or evaluation batch (a signal from mpirun: Ctrl-C, or another rank ended)\n";
     if (dist::world_size() > 1) {  // every rank gets the signal; one note is enough
         if (dist::rank() == 0) [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note_ranks, sizeof note_ranks - 1);
         return;
@@ -79,22 +85,33 @@ std::string rate_text(double per_second) {
     return out;
 }
 
-// A bar redrawn in place on a terminal; plain lines, one per logged step, otherwise, and under
-// mpirun (which gives the ranks a terminal of its own, whatever its output is).
+// Progress is redrawn in place on a terminal; otherwise, and under mpirun (which gives the ranks a
+// terminal of its own, whatever its output is), it is printed as plain lines.
+bool redrawn_in_place() { return ::isatty(STDOUT_FILENO) && dist::world_size() == 1; }
+
+// A bar redrawn in place on a terminal; plain lines, one per logged step, otherwise.
 class Progress {
   public:
-    Progress(std::int64_t first, std::int64_t total)
-        : first_(first), total_(total), terminal_(::isatty(STDOUT_FILENO) && dist::world_size() == 1) {}
+    // The loss and accuracy shown, smoothed for the eye (metrics.jsonl has the exact values). Each
+    // checkpoint holds them, so that a resumed run shows the figures of a run that never stopped.
+    struct Smoothed {
+        double loss = 0, accuracy = 0;
+        bool started = false;
+    };
+
+    Progress(std::int64_t first, std::int64_t total, Smoothed smoothed)
+        : first_(first), total_(total), terminal_(redrawn_in_place()), smoothed_(smoothed) {}
+    const Smoothed& smoothed() const { return smoothed_; }
 
     void update(std::int64_t step, double loss, double accuracy, double lr, double tokens_per_s, bool logged) {
-        // Smoothed for the eye; the metrics file has the exact values.
-        smooth_loss_ = shown_ ? 0.95 * smooth_loss_ + 0.05 * loss : loss;
-        smooth_acc_ = shown_ ? 0.95 * smooth_acc_ + 0.05 * accuracy : accuracy;
-        shown_ = true;
+        Smoothed& s = smoothed_;
+        s.loss = s.started ? 0.95 * s.loss + 0.05 * loss : loss;
+        s.accuracy = s.started ? 0.95 * s.accuracy + 0.05 * accuracy : accuracy;
+        s.started = shown_ = true;
         const double elapsed = seconds_since(start_);
         const double eta = elapsed / static_cast<double>(step - first_) * static_cast<double>(total_ - step);
         char stats[200];
-        std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%  lr %.2e  %s tok/s  %s < %s", smooth_loss_, 100 * smooth_acc_, lr,
+        std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%  lr %.2e  %s tok/s  %s < %s", s.loss, 100 * s.accuracy, lr,
                       rate_text(tokens_per_s).c_str(), clock_text(elapsed).c_str(), clock_text(eta).c_str());
         if (!terminal_) {
             if (logged) std::printf("step %ld/%ld  %s\n", static_cast<long>(step), static_cast<long>(total_), stats);
@@ -126,9 +143,67 @@ class Progress {
   private:
     std::int64_t first_, total_;
     bool terminal_, shown_ = false;
-    double smooth_loss_ = 0, smooth_acc_ = 0;
+    Smoothed smoothed_;
     Clock::time_point start_ = Clock::now(), last_draw_{};
 };
+
+// "eval val  120/313 batches  00:04 < 00:06" while an evaluation runs: redrawn in place on a
+// terminal, and cleared when it ends; otherwise a line every 10 seconds, so that a log shows a long
+// evaluation under way without filling up with short ones.
+class EvalProgress {
+  public:
+    EvalProgress(std::string label, std::int64_t total) : label_(std::move(label)), total_(total) {}
+    ~EvalProgress() {
+        if (terminal_ && drawn_) std::printf("\r\033[K"), std::fflush(stdout);
+    }
+    EvalProgress(const EvalProgress&) = delete;
+    EvalProgress& operator=(const EvalProgress&) = delete;
+
+    void update(std::int64_t done) {
+        if (seconds_since(last_draw_) < (terminal_ ? 0.1 : 10.0)) return;
+        last_draw_ = Clock::now();
+        const double elapsed = seconds_since(start_);
+        const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
+        std::printf("%seval %s  %*ld/%ld batches  %s < %s%s", terminal_ ? "\r\033[K" : "", label_.c_str(),
+                    static_cast<int>(std::to_string(total_).size()), static_cast<long>(done), static_cast<long>(total_),
+                    clock_text(elapsed).c_str(), clock_text(eta).c_str(), terminal_ ? "" : "\n");
+        std::fflush(stdout);
+        drawn_ = true;
+    }
+
+  private:
+    std::string label_;
+    std::int64_t total_;
+    bool terminal_ = redrawn_in_place(), drawn_ = false;
+    Clock::time_point start_ = Clock::now(), last_draw_ = terminal_ ? Clock::time_point{} : start_;
+};
+
+// Whether Ctrl-C or SIGTERM reached this process or, under mpirun, any rank: a collective, which
+// every rank calls at the same point.
+bool interrupted_on_any_rank() {
+    if (dist::world_size() == 1) return interrupted.load();
+    Tensor flag = tensor({interrupted.load() ? 1.0 : 0.0}, f64);
+    dist::all_reduce(flag);
+    return flag.item<double>() > 0;
+}
+
+// At most `cap` examples, evenly spread over the dataset (a file sorted by label keeps its mix of
+// labels); all of them when cap is 0 or not smaller than the dataset.
+data::SequenceDataset evenly_spread(data::SequenceDataset dataset, std::int64_t cap) {
+    const std::int64_t size = dataset.size();
+    if (cap == 0 || cap >= size) return dataset;
+    std::vector<data::Sequence> kept;
+    kept.reserve(static_cast<std::size_t>(cap));
+    for (std::int64_t i = 0; i < cap; ++i) kept.push_back(std::move(dataset.examples[static_cast<std::size_t>(i * size / cap)]));
+    dataset.examples = std::move(kept);
+    return dataset;
+}
+
+// "2000 examples", or "500 of 2000 examples (--eval-size 500)" when a cap left some out.
+std::string examples_text(std::int64_t evaluated, std::int64_t all) {
+    if (evaluated == all) return detail::cat(all, " examples");
+    return detail::cat(evaluated, " of ", all, " examples (--eval-size ", evaluated, ")");
+}
 
 std::int64_t correct(const Tensor& logits, const Tensor& labels) {
     const Tensor predicted = ops::argmax(logits, 1);
@@ -150,11 +225,49 @@ std::string new_run_dir(const Config& c) {
     const std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     const std::string base = "runs/" + c.task + "-" + c.attn + "-" + stamp;
-    fs::create_directories("runs");
+    std::error_code error;
+    fs::create_directories("runs", error);
+    NYX_CHECK(!error, "cannot create the folder runs in ", fs::current_path().string(), " (", error.message(),
+              ") for the run directory; run nyx-train in a writable folder, or give --run-dir");
     for (int i = 1;; ++i) {
         const std::string dir = i == 1 ? base : base + "-" + std::to_string(i);
-        if (fs::create_directory(dir)) return dir;
+        const bool made = fs::create_directory(dir, error);
+        NYX_CHECK(!error, "cannot create the run directory ", dir, " (", error.message(), "); give a writable --run-dir");
+        if (made) return dir;
     }
+}
+
+// A new run starts in a directory that is new, empty, or left by a nyx-train run that stopped
+// before its first checkpoint; never in one that holds anything else, which the run would mix its
+// files with, and overwrite.
+void check_new_run_directory(const std::string& dir) {
+    if (!fs::exists(dir)) return;
+    check_usage(fs::is_directory(dir), "--run-dir ", dir, " is a file, not a directory");
+    constexpr std::array<std::string_view, 7> run_files = {".lock", "config.json", "metrics.jsonl", "speed.jsonl",
+                                                           "curves.svg", "latest.safetensors", "best.safetensors"};
+    std::error_code error;
+    for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+        const std::string name = it->path().filename().string();
+        const bool of_a_run = std::find(run_files.begin(), run_files.end(), name) != run_files.end() || name.find(".tmp-") != std::string::npos;
+        check_usage(of_a_run, dir, " is not empty and not a nyx-train run directory (it holds ", name,
+                    "); give a new or empty --run-dir, or --resume a run");
+    }
+    NYX_CHECK(!error, "cannot read the run directory ", dir, " (", error.message(), ")");
+    if (!fs::exists(dir + "/config.json")) return;
+    try {
+        static_cast<void>(read_config(dir + "/config.json"));
+    } catch (const Error& e) {
+        throw UsageError(detail::cat(dir, " holds a config.json that is not a nyx-train run's (", e.what(), "); give a new or empty --run-dir"));
+    }
+}
+
+// The folder a file is written in exists and may be written in (without this check, the error
+// would name the temporary file of the atomic write).
+void check_writable_folder_of(const std::string& path, const char* flag) {
+    const fs::path parent = fs::path(path).parent_path();
+    const std::string folder = parent.empty() ? "." : parent.string();
+    check_usage(fs::is_directory(folder), flag, " ", path, ": there is no folder ", folder, " to write it in");
+    NYX_CHECK(::access(folder.c_str(), W_OK) == 0, "cannot write ", path, ": the folder ", folder, " is not writable (", std::strerror(errno), ")");
 }
 
 // The name a run has in a plot's legend: its directory's name, and its attention.
@@ -219,6 +332,26 @@ void check_loaded_weights(const nn::Module& model, const std::string& path) {
     NYX_CHECK(bad.empty(), path, " holds non-finite weights (", bad, "); it is not a checkpoint nyx-train wrote, or it was damaged");
 }
 
+// What latest.safetensors adds to the run's metadata: "validation": "pending" when Ctrl-C stopped
+// the validation of its step (a resume does it first), and the progress display's smoothed figures.
+constexpr const char *validation_key = "validation", *smoothed_loss_key = "smoothed_loss", *smoothed_accuracy_key = "smoothed_accuracy";
+
+std::string exact_text(double value) {  // read back to the same double
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return text;
+}
+
+std::optional<double> metadata_number(const io::Metadata& metadata, const std::string& key) {
+    const auto it = metadata.find(key);
+    if (it == metadata.end()) return std::nullopt;
+    double value = 0;
+    const char *first = it->second.data(), *last = first + it->second.size();
+    const auto [end, error] = std::from_chars(first, last, value);
+    if (error != std::errc() || end != last) return std::nullopt;
+    return value;
+}
+
 void write_plot(const std::string& run_dir) {
     const std::string svg = plot_svg({{run_label(run_dir), read_metrics(run_dir + "/metrics.jsonl")}});
     io::write_file_atomically(run_dir + "/curves.svg", svg);
@@ -241,27 +374,37 @@ void check_address_space(int threads) {
               " or more)", threads > 1 ? " or use fewer --threads" : "");
 }
 
-Evaluation evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c) {
+std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c, const std::string& label) {
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
     const AutocastGuard autocast(c.precision == "bf16");
     const std::int64_t batch = c.batch, bucket = c.bucket;
-    // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up.
+    // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up. The ranks
+    // go through the batches in rounds of K, and before each round agree whether to stop.
     const int ranks = dist::world_size();
     data::Loader loader(dataset, {.batch_size = batch, .bucket = bucket, .prefetch = ranks == 1});
+    const std::int64_t batches = loader.batches_per_epoch();
+    EvalProgress progress(label, batches);
     Tensor sums = zeros({2}, f64);  // loss, hits
-    for (std::int64_t i = dist::rank(); i < loader.batches_per_epoch(); i += ranks) {
-        loader.seek(i);
-        const data::Batch b = loader.next();
-        const Tensor logits = model(b.inputs, b.mask);
-        sums.data<double>()[0] += ops::cross_entropy(logits, b.targets, {.reduction = ops::Reduction::sum}).item<float>();
-        sums.data<double>()[1] += static_cast<double>(correct(logits, b.targets));
+    for (std::int64_t round = 0; round < batches; round += ranks) {
+        if (interrupted_on_any_rank()) {
+            model.train(was_training);
+            return std::nullopt;
+        }
+        if (const std::int64_t i = round + dist::rank(); i < batches) {
+            loader.seek(i);
+            const data::Batch b = loader.next();
+            const Tensor logits = model(b.inputs, b.mask);
+            sums.data<double>()[0] += ops::cross_entropy(logits, b.targets, {.reduction = ops::Reduction::sum}).item<float>();
+            sums.data<double>()[1] += static_cast<double>(correct(logits, b.targets));
+        }
+        progress.update(std::min(round + ranks, batches));
     }
     dist::all_reduce(sums);
     model.train(was_training);
     const auto n = static_cast<double>(dataset.size());
-    return {sums.data<double>()[0] / n, sums.data<double>()[1] / n, dataset.size()};
+    return Evaluation{sums.data<double>()[0] / n, sums.data<double>()[1] / n, dataset.size()};
 }
 
 namespace {
@@ -284,8 +427,11 @@ struct InterruptHandlers {
 class Run {
   public:
     Run(Config config, bool resume);
-    bool finished() const { return step_ >= c_.steps; }
+    bool finished() const { return step_ >= c_.steps && !validation_due_; }
     std::int64_t step() const { return step_; }
+    // The step ended an --eval-every interval, or the run, and its validation has not ended yet
+    // (after a resume too, when Ctrl-C stopped the validation: the checkpoint says so).
+    bool validation_due() const { return validation_due_; }
     // Where to resume from, for an error's message.
     std::string last_good() const {
         if (!lead_) return latest_ + " on rank 0's machine, if it has written one yet";
@@ -294,13 +440,14 @@ class Run {
 
     struct StepResult {
         data::Batch batch;
-        bool evaluate = false;  // the step ends an --eval-every interval, or the run
-        bool stop = false;      // some rank was interrupted: all stop after this step
+        bool stop = false;  // some rank was interrupted: all stop after this step
     };
     StepResult train_step();
-    void evaluate_and_checkpoint();
-    int save_and_stop(const data::Batch& batch);  // after Ctrl-C: checkpoint, then exit status 130
-    int report();                                 // the test split and the summary: exit status 0
+    bool evaluate_and_checkpoint();  // false when interrupted: nothing is written
+    // After Ctrl-C: checkpoint, then exit status 130. `batch` is the last step's, none when no step
+    // ran since the resume (the weights are then the checkpoint's).
+    int save_and_stop(const data::Batch* batch);
+    int report();  // the test split and the summary: exit status 0 (130 when interrupted)
 
   private:
     void set_up_directory(bool resume);
@@ -315,6 +462,7 @@ class Run {
     double batch_loss(const data::Batch& batch);
     void before_checkpoint();                          // a checkpoint never covers unwritten metrics
     void save_latest();
+    std::string steps_text() const;
 
     static constexpr const char* stopping = "; stopping (try a lower --lr or --clip 1, or find the op with --detect-anomaly)";
     static constexpr std::int64_t divergence_steps = 10;
@@ -325,7 +473,8 @@ class Run {
     const bool lead_ = dist::rank() == 0;
     std::optional<RunDirectory> held_;
     std::string dir_, latest_, best_path_;
-    Splits data_;
+    Splits data_;  // val and test hold at most --eval-size examples
+    std::int64_t val_examples_ = 0, test_examples_ = 0;  // before the cap
     std::int64_t positions_ = 0;
     models::ClassifierConfig model_config_;  // config.json's "model"
     io::Metadata run_metadata_;
@@ -334,6 +483,8 @@ class Run {
     std::unique_ptr<optim::AdamW> optimizer_;
     std::unique_ptr<optim::LRScheduler> schedule_;
     std::int64_t step_ = 0, first_step_ = 0;
+    bool validation_due_ = false;
+    Progress::Smoothed resumed_smoothing_;
     Tensor best_ = full({1}, -1.0, f64);  // the best validation accuracy so far
     std::unique_ptr<dist::DataParallel> parallel_;
     std::unique_ptr<data::Loader> loader_;
@@ -370,6 +521,9 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
               ": the data no longer matches the run (", positions_, " positions and ", data_.train.classes, " classes, the run has ",
               c_.max_positions, " and ", c_.classes, ")");
     c_.max_positions = positions_, c_.classes = data_.train.classes;
+    // The cap comes after the positions, which a resume with another --eval-size must not change.
+    val_examples_ = data_.val.size(), test_examples_ = data_.test.size();
+    data_.val = evenly_spread(std::move(data_.val), c_.eval_size), data_.test = evenly_spread(std::move(data_.test), c_.eval_size);
     validate(c_);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
     model_config_ = model_config(c_, data_.train);
     run_metadata_ = {{"config", to_json(c_, model_config_).dump()}};
@@ -393,7 +547,7 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     // Only now, with everything accepted, does the run directory change.
     if (lead_) {
         check_run_dir();
-        metrics_.emplace(dir_ + "/metrics.jsonl", step_), speed_.emplace(dir_ + "/speed.jsonl", step_);  // read, not yet written
+        metrics_.emplace(dir_ + "/metrics.jsonl", step_, !validation_due_), speed_.emplace(dir_ + "/speed.jsonl", step_, true);  // read, not yet written
         io::write_file_atomically(dir_ + "/config.json", to_json(c_, model_config_).dump(2) + "\n");
         metrics_->start(), speed_->start();
     }
@@ -401,7 +555,7 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     print_start(resume);
 
     handlers_.emplace();
-    progress_.emplace(step_, c_.steps);
+    progress_.emplace(step_, c_.steps, resumed_smoothing_);
     parameter_list_ = model_->parameters();
     divergence_loss_ = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c_.classes, 2)));
 }
@@ -411,14 +565,15 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
 // the holder) and the temporary files of a killed write (which are removed).
 void Run::set_up_directory(bool resume) {
     if (lead_) {
-        NYX_CHECK(c_.batch % ranks_ == 0, "--batch ", c_.batch, " is the whole batch of the ", ranks_, " ranks, who take equal shares of it, "
-                  "so it must be a multiple of ", ranks_, "; try --batch ", std::max<std::int64_t>(1, c_.batch / ranks_) * ranks_);
+        check_usage(c_.batch % ranks_ == 0, "--batch ", c_.batch, " is the whole batch of the ", ranks_, " ranks, who take equal shares of it, ",
+                    "so it must be a multiple of ", ranks_, "; try --batch ", std::max<std::int64_t>(1, c_.batch / ranks_) * ranks_);
         if (c_.run_dir.empty()) c_.run_dir = new_run_dir(c_);
+        if (!resume) check_new_run_directory(c_.run_dir);
         held_.emplace(c_.run_dir);
         const std::string latest = c_.run_dir + "/latest.safetensors";
-        if (resume) NYX_CHECK(fs::exists(latest), c_.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
+        if (resume) check_usage(fs::exists(latest), c_.run_dir, " has no latest.safetensors to resume from; start it afresh without --resume");
         else  // a directory whose run stopped before its first checkpoint may be started afresh
-            NYX_CHECK(!fs::exists(latest), c_.run_dir, " already holds a run; continue it with --resume ", c_.run_dir, ", or choose another --run-dir");
+            check_usage(!fs::exists(latest), c_.run_dir, " already holds a run; continue it with --resume ", c_.run_dir, ", or choose another --run-dir");
         remove_stale_temporaries(c_.run_dir);  // safe: no other process has the directory
     }
     dist::broadcast(c_.run_dir);
@@ -441,21 +596,35 @@ void Run::resume_from_checkpoint() {
                                     ", the data gives ", d->second, "; restore the run's data, or start a new run"));
     step_ = nn::load_training_state(checkpoint, latest_, *model_, *optimizer_, schedule_.get(), generator_);
     check_loaded_weights(*model_, latest_);
-    NYX_CHECK(step_ < c_.steps, dir_, " already ran ", step_, " steps; give a larger --steps to continue it");
-    if (lead_)
+    const io::Metadata& m = checkpoint.metadata;
+    validation_due_ = m.contains(validation_key) && m.at(validation_key) == "pending";
+    check_usage(step_ < c_.steps || validation_due_, dir_, " already ran ", step_, " steps; give a larger --steps to continue it");
+    const std::optional<double> loss = metadata_number(m, smoothed_loss_key), accuracy = metadata_number(m, smoothed_accuracy_key);
+    if (loss && accuracy) resumed_smoothing_ = {*loss, *accuracy, true};  // checkpoints from before: smoothed afresh
+    if (lead_)  // the validations the checkpoint covers
         for (const MetricsRecord& r : read_metrics(dir_ + "/metrics.jsonl"))
-            if (r.split == "val" && r.step <= step_) best_.data<double>()[0] = std::max(best_.data<double>()[0], r.accuracy);
+            if (r.split == "val" && (r.step < step_ || (r.step == step_ && !validation_due_)))
+                best_.data<double>()[0] = std::max(best_.data<double>()[0], r.accuracy);
     dist::broadcast(best_);
 }
 
 void Run::print_start(bool resume) const {
     const std::string threads = detail::cat(num_threads(), num_threads() == 1 ? " thread" : " threads");
     const std::string layout = ranks_ > 1 ? detail::cat(ranks_, " ranks × ", threads) : threads;
-    std::printf("%s: %ld train / %ld val / %ld test examples, up to %ld positions, %ld classes; %s attention, %ld parameters, "
+    const std::string capped = data_.val.size() < val_examples_ || data_.test.size() < test_examples_
+                                   ? detail::cat(" (at most ", c_.eval_size, " of each evaluated: --eval-size)")
+                                   : "";
+    std::printf("%s: %ld train / %ld val / %ld test examples%s, up to %ld positions, %ld classes; %s attention, %ld parameters, "
                 "%s\n%s %s from step %ld to %ld\n",
-                c_.task.c_str(), static_cast<long>(data_.train.size()), static_cast<long>(data_.val.size()), static_cast<long>(data_.test.size()),
-                static_cast<long>(positions_), static_cast<long>(c_.classes), c_.attn.c_str(), static_cast<long>(model_->parameter_count()),
-                layout.c_str(), resume ? "resuming" : "training", dir_.c_str(), static_cast<long>(step_), static_cast<long>(c_.steps));
+                c_.task.c_str(), static_cast<long>(data_.train.size()), static_cast<long>(val_examples_), static_cast<long>(test_examples_),
+                capped.c_str(), static_cast<long>(positions_), static_cast<long>(c_.classes), c_.attn.c_str(),
+                static_cast<long>(model_->parameter_count()), layout.c_str(), resume ? "resuming" : "training", dir_.c_str(),
+                static_cast<long>(step_), static_cast<long>(c_.steps));
+    // The learning rate of step s (counted from 0) is s / warmup of its peak during the warm-up.
+    if (c_.warmup >= c_.steps)
+        std::printf("warning: --warmup %ld is not shorter than --steps %ld: the learning rate rises to only %.0f%% of --lr %g, and "
+                    "never decays; give a shorter --warmup (or leave it out: tools/train/README.md, \"Warm-up\")\n",
+                    static_cast<long>(c_.warmup), static_cast<long>(c_.steps), 100.0 * static_cast<double>(c_.steps - 1) / static_cast<double>(c_.warmup), c_.lr);
     if (c_.precision == "bf16")
         std::printf("mixed precision: bf16 products, f32 weights and everything else (%s)\n",
                     blas::native_bf16() ? "this CPU multiplies bf16 natively"
@@ -503,7 +672,11 @@ void Run::before_checkpoint() {
 
 void Run::save_latest() {
     before_checkpoint();
-    if (lead_) nn::save_training_state(latest_, step_, *model_, *optimizer_, schedule_.get(), generator_, run_metadata_);
+    io::Metadata m = run_metadata_;
+    if (validation_due_) m.emplace(validation_key, "pending");
+    if (const Progress::Smoothed& s = progress_->smoothed(); s.started)
+        m.emplace(smoothed_loss_key, exact_text(s.loss)), m.emplace(smoothed_accuracy_key, exact_text(s.accuracy));
+    if (lead_) nn::save_training_state(latest_, step_, *model_, *optimizer_, schedule_.get(), generator_, m);
 }
 
 Run::StepResult Run::train_step() {
@@ -537,8 +710,8 @@ Run::StepResult Run::train_step() {
     train_seconds_ += seconds, interval_seconds_ += seconds;
     trained_positions_ += step_positions, interval_positions_ += step_positions, trained_tokens_ += static_cast<std::int64_t>(f[3]);
     NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf", stopping);
-    result.evaluate = step_ % c_.eval_every == 0 || step_ == c_.steps;
-    check_divergence(loss_value, result.evaluate || (result.stop && step_ < c_.steps));
+    validation_due_ = step_ % c_.eval_every == 0 || step_ == c_.steps;
+    check_divergence(loss_value, validation_due_ || (result.stop && step_ < c_.steps));
 
     const bool logged = step_ % c_.log_every == 0 || step_ == c_.steps;
     const double tokens_per_s = static_cast<double>(interval_positions_) / interval_seconds_;
@@ -552,55 +725,72 @@ Run::StepResult Run::train_step() {
     return result;
 }
 
-void Run::evaluate_and_checkpoint() {
+bool Run::evaluate_and_checkpoint() {
     check_weights();
-    const Evaluation val = evaluate(*model_, data_.val, c_);
-    if (val.examples > 0) check_weights_loss(val.loss);
+    const std::optional<Evaluation> val = evaluate(*model_, data_.val, c_, "val");
+    if (!val) return false;
+    if (val->examples > 0) check_weights_loss(val->loss);
     check_run_dir();
-    if (lead_) metrics_->write({{"step", step_}, {"split", "val"}, {"loss", val.loss}, {"accuracy", val.accuracy}});
-    const bool improved = val.accuracy > best_.data<double>()[0];
+    if (lead_) metrics_->write({{"step", step_}, {"split", "val"}, {"loss", val->loss}, {"accuracy", val->accuracy}});
+    validation_due_ = false;
+    const bool improved = val->accuracy > best_.data<double>()[0];
     if (improved) {
-        best_.data<double>()[0] = val.accuracy;
+        best_.data<double>()[0] = val->accuracy;
         io::Metadata m = run_metadata_;
         m.emplace("step", std::to_string(step_));
-        m.emplace("val_accuracy", std::to_string(val.accuracy));
+        m.emplace("val_accuracy", std::to_string(val->accuracy));
         before_checkpoint();
         if (lead_) nn::save_weights(best_path_, *model_, m);
     }
     save_latest();
-    progress_->say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step_), val.loss, 100 * val.accuracy,
+    progress_->say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step_), val->loss, 100 * val->accuracy,
                    improved ? " (best so far)" : "");
+    return true;
 }
 
-int Run::save_and_stop(const data::Batch& batch) {
+int Run::save_and_stop(const data::Batch* batch) {
     check_weights();
-    check_weights_loss(batch_loss(batch));
+    if (batch) check_weights_loss(batch_loss(*batch));
     save_latest();
     if (lead_) write_plot(dir_);
-    progress_->say("interrupted at step %ld: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step_), latest_.c_str(),
-                   c_.task.c_str(), dir_.c_str());
+    progress_->say("interrupted at step %ld%s: saved %s\ncontinue with: nyx-train %s --resume %s", static_cast<long>(step_),
+                   validation_due_ ? ", during its validation (a resume validates it first)" : "", latest_.c_str(), c_.task.c_str(), dir_.c_str());
     handlers_.reset();
     return 130;
 }
 
+// "300 steps", or after a resume the steps this process ran: "107 steps (194-300, resumed at step 193)".
+std::string Run::steps_text() const {
+    const std::int64_t ran = c_.steps - first_step_;
+    const std::string text = detail::cat(ran, ran == 1 ? " step" : " steps");
+    if (first_step_ == 0) return text;
+    if (ran == 0) return detail::cat(text, " (resumed at step ", first_step_, " for its validation)");
+    return detail::cat(text, " (", first_step_ + 1, "-", c_.steps, ", resumed at step ", first_step_, ")");
+}
+
 int Run::report() {
-    handlers_.reset();
     progress_->finish();
     nn::load_weights(read_on_rank_0(best_path_), best_path_, *model_);
-    const Evaluation test = evaluate(*model_, data_.test, c_);
+    const std::optional<Evaluation> test = evaluate(*model_, data_.test, c_, "test");
+    handlers_.reset();
     if (lead_) {
         check_run_dir();
-        metrics_->write({{"step", step_}, {"split", "test"}, {"loss", test.loss}, {"accuracy", test.accuracy}});
+        if (test) metrics_->write({{"step", step_}, {"split", "test"}, {"loss", test->loss}, {"accuracy", test->accuracy}});
         write_plot(dir_);
+    }
+    if (!test) {
+        std::printf("interrupted during the test evaluation; the run is done and saved (nyx-train eval %s tests it)\n", dir_.c_str());
+        return 130;
     }
     const double baseline = majority_baseline(data_.train, data_.test);
     const double per_second = train_seconds_ > 0 ? 1 / train_seconds_ : 0;
-    const auto steps_here = static_cast<double>(c_.steps - first_step_);
-    std::printf("test accuracy %.2f%% (loss %.4f, %ld examples; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
-                "%ld steps in %s (%.1f ms per step while training); while training %s tokens/s (padded positions; %s without the "
-                "padding); peak memory %.0f MB\n",
-                100 * test.accuracy, test.loss, static_cast<long>(test.examples), 100 * best_.data<double>()[0], 100 * baseline,
-                static_cast<long>(c_.steps), clock_text(seconds_since(started_)).c_str(), 1e3 * train_seconds_ / steps_here,
+    const std::int64_t ran = c_.steps - first_step_;
+    char per_step[64] = "";
+    if (ran > 0) std::snprintf(per_step, sizeof per_step, " (%.1f ms per step while training)", 1e3 * train_seconds_ / static_cast<double>(ran));
+    std::printf("test accuracy %.2f%% (loss %.4f, %s; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
+                "%s in %s%s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n",
+                100 * test->accuracy, test->loss, examples_text(test->examples, test_examples_).c_str(), 100 * best_.data<double>()[0],
+                100 * baseline, steps_text().c_str(), clock_text(seconds_since(started_)).c_str(), per_step,
                 rate_text(static_cast<double>(trained_positions_) * per_second).c_str(),
                 rate_text(static_cast<double>(trained_tokens_) * per_second).c_str(), peak_rss_mb());
     if (const dist::CommStats& s = parallel_->stats(); s.steps > 0) {
@@ -618,12 +808,19 @@ int Run::report() {
 
 int train(Config c, bool resume) {
     Run run(std::move(c), resume);
+    std::optional<data::Batch> last;  // the last step's batch
     while (!run.finished()) {
-        const std::int64_t current = run.step() + 1;
+        // A run that Ctrl-C stopped during a validation resumes with that validation.
+        const bool step = !run.validation_due();
+        const std::int64_t current = run.step() + (step ? 1 : 0);
         try {  // an error names its step and the last good checkpoint, which it leaves as it was
-            const Run::StepResult result = run.train_step();
-            if (result.evaluate) run.evaluate_and_checkpoint();
-            if (result.stop && !run.finished()) return run.save_and_stop(result.batch);
+            bool stop = false;
+            if (step) {
+                Run::StepResult result = run.train_step();
+                stop = result.stop, last = std::move(result.batch);
+            }
+            if (run.validation_due() && !run.evaluate_and_checkpoint()) stop = true;
+            if (stop && !run.finished()) return run.save_and_stop(last ? &*last : nullptr);
         } catch (const Error& e) {
             throw Error(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", run.last_good()));
         }
@@ -631,13 +828,15 @@ int train(Config c, bool resume) {
     return run.report();
 }
 
-int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads) {
+int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size) {
     if (threads > 0) set_num_threads(static_cast<int>(threads));
     check_address_space(num_threads());
+    check_usage(fs::exists(target), target, ": no such run directory or checkpoint file");
     std::string path = target;
     if (fs::is_directory(target)) {
         path = target + "/best.safetensors";
         if (!fs::exists(path)) path = target + "/latest.safetensors";
+        check_usage(fs::exists(path), target, " holds no best.safetensors or latest.safetensors; is it a nyx-train run directory?");
     }
     const io::Safetensors file = io::load_safetensors(path);
     const Config c = config_of(file, path);
@@ -651,10 +850,11 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
         nn::load_weights(file, path, *model);
     }
     check_loaded_weights(*model, path);
-    const data::SequenceDataset& dataset = split_of(data, split);
-    const Evaluation e = evaluate(*model, dataset, c);
-    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %ld examples); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(),
-                100 * e.accuracy, e.loss, static_cast<long>(e.examples), 100 * majority_baseline(data.train, dataset));
+    const data::SequenceDataset& whole = split_of(data, split);
+    const data::SequenceDataset dataset = evenly_spread(whole, eval_size);
+    const Evaluation e = evaluate(*model, dataset, c, split).value();  // no Ctrl-C handler here: Ctrl-C ends the process
+    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %s); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(), 100 * e.accuracy,
+                e.loss, examples_text(e.examples, whole.size()).c_str(), 100 * majority_baseline(data.train, dataset));
     return 0;
 }
 
@@ -662,10 +862,12 @@ int plot_runs(const std::vector<std::string>& run_dirs, std::string output) {
     std::vector<PlotSeries> runs;
     for (const std::string& dir : run_dirs) {
         const std::string file = dir + "/metrics.jsonl";
-        NYX_CHECK(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
+        check_usage(fs::is_directory(dir), dir, fs::exists(dir) ? " is not a directory; give a run directory" : ": no such run directory");
+        check_usage(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
         runs.push_back({run_label(dir), read_metrics(file)});
     }
     if (output.empty()) output = run_dirs.size() == 1 ? run_dirs.front() + "/curves.svg" : "comparison.svg";
+    check_writable_folder_of(output, "--output");
     io::write_file_atomically(output, plot_svg(runs));
     std::printf("wrote %s\n", output.c_str());
     return 0;

@@ -1,5 +1,6 @@
 #pragma once
 // The three things nyx-train does: train (or resume) a run, evaluate a checkpoint, plot runs.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -7,25 +8,41 @@
 
 namespace nyx::train {
 
+// A mistake in the command line: an unknown flag, a value out of range, flags that conflict, a
+// --resume that changes the run, a path that names no run. nyx-train exits with usage_status for
+// every one of them, and with 1 for failures while it runs (tools/train/README.md, "Exit status").
+struct UsageError : Error {
+    using Error::Error;
+};
+inline constexpr int usage_status = 2;
+template <class... Parts>
+void check_usage(bool ok, const Parts&... parts) {
+    if (!ok) throw UsageError(detail::cat(parts...));
+}
+
 // Throws, naming the limit and what is needed, when the address space (ulimit -v) is too small for
 // nyx-train with `threads` threads: 256 MiB, and 256 MiB per thread for OpenBLAS's and the C
 // library's buffers.
 void check_address_space(int threads);
 
 // Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
-// `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved).
+// `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved; Ctrl-C
+// is acted on after the current step, or evaluation batch).
 int train(Config config, bool resume);
 
 struct Evaluation {
     double loss = 0, accuracy = 0;
     std::int64_t examples = 0;
 };
-// In order of length when bucket > 0 (less padding), else in the dataset's order.
-// Loss and accuracy over a dataset, in batches of the run's size and in its precision.
-Evaluation evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c);
+// Loss and accuracy over a dataset, in batches of the run's size and in its precision; in order of
+// length when bucket > 0 (less padding), else in the dataset's order. Shows "eval LABEL done/total
+// batches" while it runs. Nothing when Ctrl-C or SIGTERM stopped it between two batches (under
+// mpirun, every rank stops at the same batch).
+std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c, const std::string& label);
 
-// `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy.
-int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads);
+// `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy over
+// the split, or over at most `eval_size` of its examples (0: all).
+int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size);
 
 // One SVG of the runs' curves; `output` empty: RUN_DIR/curves.svg for one run, else comparison.svg.
 int plot_runs(const std::vector<std::string>& run_dirs, std::string output);

@@ -14,7 +14,11 @@
 namespace nyx::train {
 
 RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
-    std::filesystem::create_directories(path_);
+    std::error_code error;
+    std::filesystem::create_directories(path_, error);
+    NYX_CHECK(!error, "cannot create the run directory ", path_, " (", error.message(), "); give a writable --run-dir");
+    NYX_CHECK(::access(path_.c_str(), W_OK) == 0, "cannot write in the run directory ", path_, " (", std::strerror(errno),
+              "); give a writable --run-dir, or copy the run to a writable place and resume the copy");
     const std::string lock_file = path_ + "/.lock";
     lock_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     NYX_CHECK(lock_ >= 0, "cannot open ", lock_file, " to lock the run directory: ", std::strerror(errno));
