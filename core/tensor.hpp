@@ -36,6 +36,10 @@ struct TensorImpl;
 struct ValuesIndices;
 class TensorIndex;
 
+// An integer that names an axis or an index: any integral type but bool.
+template <class I>
+concept Axis = std::integral<I> && !std::same_as<I, bool>;
+
 // Removes the hook it was returned for when it goes out of scope, or at remove(); keep it as long
 // as the hook should run. Movable, not copyable.
 class [[nodiscard]] HookHandle {
@@ -97,6 +101,16 @@ class Tensor {
   public:
     Tensor() = default;  // an undefined tensor: defined() is false
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+    // Assigning to a named tensor rebinds the handle, as in libtorch; assigning to a temporary
+    // view writes into it, also as in libtorch: x[0] = y and x.index({...}) = 1.0 copy in place
+    // (ops/tensor_methods.cpp; not recorded, like the other in-place methods).
+    Tensor(const Tensor&) = default;
+    Tensor(Tensor&&) noexcept = default;
+    Tensor& operator=(const Tensor&) & = default;
+    Tensor& operator=(Tensor&&) & noexcept = default;
+    Tensor& operator=(const Tensor& source) &&;
+    Tensor& operator=(double value) &&;
+    ~Tensor() = default;
 
     // --- data and metadata ---------------------------------------------------------------------
     bool defined() const { return impl_ != nullptr; }
@@ -173,14 +187,17 @@ class Tensor {
     Tensor argmin(std::int64_t axis, bool keepdim = false) const;
     Tensor var(const Shape& axes = {}, double correction = 1, bool keepdim = false) const;
     Tensor logsumexp(const Shape& axes, bool keepdim = false) const;
-    // One axis as an integer: x.sum(1). (A template, so that x.sum({}) still means every axis.)
-    template <std::integral I> Tensor sum(I axis, bool keepdim = false) const { return sum(Shape{axis}, keepdim); }
-    template <std::integral I> Tensor mean(I axis, bool keepdim = false) const { return mean(Shape{axis}, keepdim); }
-    template <std::integral I> Tensor amax(I axis, bool keepdim = false) const { return amax(Shape{axis}, keepdim); }
-    template <std::integral I> Tensor amin(I axis, bool keepdim = false) const { return amin(Shape{axis}, keepdim); }
-    template <std::integral I> Tensor logsumexp(I axis, bool keepdim = false) const { return logsumexp(Shape{axis}, keepdim); }
-    template <std::integral I> Tensor var(I axis, double correction = 1, bool keepdim = false) const {
-        return var(Shape{axis}, correction, keepdim);
+    // One axis as an integer: x.sum(1). (A template, so that x.sum({}) still means every axis; bool
+    // is not an axis, so that x.var(false) does not silently mean axis 0.)
+    template <Axis I> Tensor sum(I axis, bool keepdim = false) const { return sum(Shape{static_cast<std::int64_t>(axis)}, keepdim); }
+    template <Axis I> Tensor mean(I axis, bool keepdim = false) const { return mean(Shape{static_cast<std::int64_t>(axis)}, keepdim); }
+    template <Axis I> Tensor amax(I axis, bool keepdim = false) const { return amax(Shape{static_cast<std::int64_t>(axis)}, keepdim); }
+    template <Axis I> Tensor amin(I axis, bool keepdim = false) const { return amin(Shape{static_cast<std::int64_t>(axis)}, keepdim); }
+    template <Axis I> Tensor logsumexp(I axis, bool keepdim = false) const {
+        return logsumexp(Shape{static_cast<std::int64_t>(axis)}, keepdim);
+    }
+    template <Axis I> Tensor var(I axis, double correction = 1, bool keepdim = false) const {
+        return var(Shape{static_cast<std::int64_t>(axis)}, correction, keepdim);
     }
     // Elementwise and neural-network functions
     Tensor matmul(const Tensor& other) const;
@@ -276,7 +293,7 @@ struct Slice {
 // One entry of Tensor::index: an integer (selects, dropping the axis), a Slice, None or Ellipsis.
 class TensorIndex {
   public:
-    template <std::integral I> TensorIndex(I index) : value_(static_cast<std::int64_t>(index)) {}  // NOLINT: implicit on purpose
+    template <Axis I> TensorIndex(I index) : value_(static_cast<std::int64_t>(index)) {}  // NOLINT: implicit on purpose
     TensorIndex(indexing::Slice slice) : value_(slice) {}                                           // NOLINT
     TensorIndex(indexing::NoneType none) : value_(none) {}                                          // NOLINT
     TensorIndex(indexing::EllipsisType ellipsis) : value_(ellipsis) {}                              // NOLINT

@@ -7,31 +7,31 @@
 
 namespace nyx::data {
 
-Batch stack(std::span<const Example> examples) {
-    NYX_CHECK(!examples.empty(), "stack: a batch needs at least one example");
-    const Example& first = examples.front();
-    NYX_CHECK(first.input.defined() && first.target.defined(), "stack: example 0 lacks an input or a target");
-    const auto b = static_cast<std::int64_t>(examples.size());
-    auto batched = [b](const Tensor& t) {
-        Shape shape{b};
-        shape.insert(shape.end(), t.shape().begin(), t.shape().end());
-        return empty(shape, t.dtype());
-    };
-    Batch batch{batched(first.input), batched(first.target), {}, 0};
-    // Row i of `out` takes `piece`, which must be like example 0's `model`.
-    auto place = [](std::int64_t i, const char* field, const Tensor& piece, const Tensor& model, const Tensor& out) {
-        NYX_CHECK(piece.defined() && piece.shape() == model.shape() && piece.dtype() == model.dtype(), "stack: example ", i, "'s ", field,
-                  " is ", piece.defined() ? to_string(piece.shape()) + " " + std::string(name(piece.dtype())) : std::string("missing"),
+namespace {
+
+// One field of every example, stacked along a new axis 0; each must be like example 0's.
+Tensor stack_field(std::span<const Example> examples, Tensor Example::*field, const char* field_name) {
+    const Tensor& model = examples.front().*field;
+    NYX_CHECK(model.defined(), "stack: example 0 has no ", field_name);
+    Shape shape{static_cast<std::int64_t>(examples.size())};
+    shape.insert(shape.end(), model.shape().begin(), model.shape().end());
+    Tensor out = empty(shape, model.dtype());
+    for (std::size_t i = 0; i < examples.size(); ++i) {
+        const Tensor& piece = examples[i].*field;
+        NYX_CHECK(piece.defined() && piece.shape() == model.shape() && piece.dtype() == model.dtype(), "stack: example ", i, "'s ",
+                  field_name, " is ", piece.defined() ? to_string(piece.shape()) + " " + std::string(name(piece.dtype())) : std::string("missing"),
                   ", example 0's ", to_string(model.shape()), " ", model.dtype(),
                   "; examples of different lengths need a padding collate (data::pad_sequences)");
-        out.select(0, i).copy_(piece);
-    };
-    for (std::int64_t i = 0; i < b; ++i) {
-        const Example& e = examples[static_cast<std::size_t>(i)];
-        place(i, "input", e.input, first.input, batch.inputs);
-        place(i, "target", e.target, first.target, batch.targets);
+        out.select(0, static_cast<std::int64_t>(i)).copy_(piece);
     }
-    return batch;
+    return out;
+}
+
+}  // namespace
+
+Batch stack(std::span<const Example> examples) {
+    NYX_CHECK(!examples.empty(), "stack: a batch needs at least one example");
+    return {stack_field(examples, &Example::input, "input"), stack_field(examples, &Example::target, "target"), {}, 0};
 }
 
 Collate pad_sequences(PadOptions options) {
@@ -59,15 +59,13 @@ Collate pad_sequences(PadOptions options) {
         }
         NYX_CHECK(n > 0, "pad_sequences: every sequence in the batch is empty");
         const auto b = static_cast<std::int64_t>(examples.size());
-        std::vector<Example> targets_only;
-        targets_only.reserve(examples.size());
-        for (const Example& e : examples) targets_only.push_back({scalar(0), e.target});
-        Batch batch{ids ? zeros({b, n}, i64) : zeros({b, n, first.size(1)}, options.dtype), stack(targets_only).targets, zeros({b, n}, options.dtype), tokens};
+        Batch batch{ids ? zeros({b, n}, i64) : zeros({b, n, first.size(1)}, options.dtype), stack_field(examples, &Example::target, "target"),
+                    zeros({b, n}, options.dtype), tokens};
         for (std::int64_t row = 0; row < b; ++row) {
             const Tensor& x = examples[static_cast<std::size_t>(row)].input;
             const std::int64_t length = x.size(0);
             if (length == 0) continue;
-            batch.inputs.select(0, row).narrow(0, 0, length).copy_(ids ? x : x.to(options.dtype));
+            batch.inputs.select(0, row).narrow(0, 0, length).copy_(x);  // converting features to the dtype
             batch.mask.select(0, row).narrow(0, 0, length).fill_(1);
         }
         return batch;

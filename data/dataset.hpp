@@ -80,7 +80,8 @@ class Dataset {
 };
 
 // Examples made of the rows of tensors: example i is {inputs[i], targets[i]}. Any shapes and dtypes,
-// with one size along axis 0. The tensors are held detached (data, not parameters).
+// with one size along axis 0. The tensors are held detached (data, not parameters) and share the
+// caller's storage, as in PyTorch: do not write them in place while a loader reads them.
 class TensorDataset : public Dataset {
   public:
     TensorDataset(Tensor inputs, Tensor targets);
@@ -151,6 +152,7 @@ struct LoaderOptions {
 class Loader {
   public:
     Loader(const Dataset& dataset, LoaderOptions options);
+    Loader(const Dataset&& dataset, LoaderOptions options) = delete;  // a temporary dataset would dangle
     ~Loader();
     Loader(const Loader&) = delete;
     Loader& operator=(const Loader&) = delete;

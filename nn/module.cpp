@@ -78,14 +78,17 @@ NamedTensors Module::named_buffers() const {
 }
 
 Module& Module::to(DType dtype) {
-    NYX_CHECK(is_floating(dtype), type_name_, ".to: parameters must stay floating; got ", name(dtype));
+    NYX_CHECK(dtype == f32 || dtype == f64, type_name_, ".to: parameters are f32 or f64 (bf16 is for autocast's copies, "
+                                                        "AutocastGuard); got ",
+              name(dtype));
     NoGradGuard no_grad;
-    std::vector<const TensorImpl*> done;  // a tensor reached under two names converts once
-    walk("", [&](const std::string&, const Tensor& t, bool) {
-        if (!is_floating(t.dtype()) || t.dtype() == dtype || std::find(done.begin(), done.end(), t.impl().get()) != done.end()) return;
-        done.push_back(t.impl().get());
-        const Tensor converted = t.detach().to(dtype).contiguous();  // a new storage: the dtype differs
+    walk("", [&](const std::string& tensor_name, const Tensor& t, bool) {
+        // A tensor reached twice (tied weights) is converted at its first name; then its dtype matches.
+        if (!is_floating(t.dtype()) || t.dtype() == dtype) return;
         TensorImpl& impl = *t.impl();
+        NYX_CHECK(impl.post_accumulate_grad_hooks.empty(), type_name_, ".to: \"", tensor_name, "\" has a gradient hook (a "
+                                                                                               "DataParallel's?); convert the module before wrapping it");
+        const Tensor converted = t.detach().to(dtype).contiguous();  // a new storage: the dtype differs
         impl.storage = converted.impl()->storage;
         impl.shape = converted.shape();
         impl.strides = converted.strides();

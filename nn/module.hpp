@@ -58,10 +58,13 @@ class Module {
 
     void zero_grad();  // clears every parameter's gradient (PyTorch's set_to_none)
 
-    // Converts every floating parameter and buffer to `dtype` (f32, f64 or bf16) in place, as
-    // PyTorch's module.to(dtype): the tensors keep their identity (handles held by the module, its
-    // parent or the caller see the new values) and lose their gradients. Integer buffers stay as
-    // they are. Call it before making an optimizer, whose state keeps the old dtype. Returns *this.
+    // Converts every floating parameter and buffer to `dtype` (f32 or f64) in place, as PyTorch's
+    // module.to(dtype): the tensors keep their identity (handles held by the module, its parent or
+    // the caller see the new values) and lose their gradients. Integer buffers stay as they are.
+    // Call it first, before any forward, optimizer or DataParallel: views taken earlier keep the
+    // old values, graphs recorded earlier the old dtype, and an optimizer's state its old dtype (a
+    // parameter with a DataParallel hook is refused). A model's config() keeps the dtype it was
+    // built with. Returns *this.
     Module& to(DType dtype);
 
     // Calls fn on this module and every module below it, parents before children (PyTorch's apply).

@@ -6,7 +6,6 @@
 // PyTorch) and 0 · ∞ is 0 where the limit says so. cross_entropy's fused kernel is in ops/nn.cpp.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include <nyx/autograd/grad_mode.hpp>
 #include <nyx/autograd/record.hpp>
@@ -136,14 +135,24 @@ Tensor binary_cross_entropy_with_logits_elements(const Tensor& x, const Tensor& 
                 const T l = pw ? 1 + (pw[i] - 1) * py[i] : T(1), sigmoid_neg = 1 / (1 + std::exp(px[i]));
                 return pg[i] * ((1 - py[i]) - l * sigmoid_neg);
             });
+            // With softplus(-x) = max(-x, 0) + log(1 + e^(-|x|)), dy = g · (-w+ · x + (w+ - 1) · log(1 + e^x))
+            // for x < 0, written so that x = -∞ gives the limit, not ∞ - ∞.
             const Tensor dy = elementwise<T>(gc, [&](std::int64_t i) {
-                const T softplus_neg = log1p_exp_neg_abs(px[i]) + std::max(-px[i], T(0));
-                return pg[i] * (-px[i] + (pw ? times(pw[i] - 1, softplus_neg) : T(0)));
+                const T v = px[i], w = pw ? pw[i] : T(1), tail = times(w - 1, log1p_exp_neg_abs(v));
+                return pg[i] * ((v < 0 ? times(w, -v) : -v) + tail);
             });
             return Gradients{dx, dy};
         });
     });
     return losses;
+}
+
+// Huber's function of d = |input - target| without a branch: with q = min(d, delta),
+// 0.5 q² + delta (d - q). Where d < delta it is 0.5 d²; beyond, delta (d - 0.5 delta). Its gradient
+// stays finite at d = ∞ (a where() between the two forms would send 0 · ∞ = NaN into the other).
+Tensor huber(const Tensor& input, const Tensor& target, double delta) {
+    const Tensor a = abs(input - target), q = clamp(a, 0, delta);
+    return q * q * 0.5 + (a - q) * delta;
 }
 
 }  // namespace
@@ -163,15 +172,13 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
     check_pair(input, target, "smooth_l1_loss");
     NYX_CHECK(beta >= 0 && std::isfinite(beta), "smooth_l1_loss: beta must be finite and >= 0, got ", beta);
     if (beta == 0) return l1_loss(input, target, reduction);  // the limit, as in PyTorch
-    const Tensor d = input - target, a = abs(d);
-    return reduce(where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction);
+    return reduce(huber(input, target, beta) / beta, reduction);
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
     check_pair(input, target, "huber_loss");
     NYX_CHECK(delta > 0 && std::isfinite(delta), "huber_loss: delta must be finite and > 0, got ", delta);
-    const Tensor d = input - target, a = abs(d);
-    return reduce(where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction);
+    return reduce(huber(input, target, delta), reduction);
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {

@@ -154,24 +154,39 @@ Tensor& Tensor::mul_(double factor) {
 }
 
 namespace {
-// x op= y as x.copy_(x op y): refuses a y whose gradient the unrecorded write would silently drop,
-// and a result that does not keep x's shape (y must broadcast to x, not x to y).
-Tensor& assign(Tensor& x, const Tensor& result, const Tensor& other, const char* op) {
-    NYX_CHECK(!(other.defined() && other.requires_grad() && is_grad_enabled()), op, ": the right-hand side requires grad, "
-              "and in-place operators are not recorded, so its gradient would be lost; write x = x ", op[0], " y instead");
-    NYX_CHECK(result.shape() == x.shape(), op, ": the result has shape ", to_string(result.shape()), ", not the left-hand "
-              "side's ", to_string(x.shape()), "; an in-place operator cannot change the shape (write x = x ", op[0], " y)");
+// x op= y as x.copy_(x op y). Checked first: x must not require grad while recording (in-place
+// operators are not recorded, so an activation written in place would get a silently wrong
+// gradient), nor may y (its gradient would be lost); and the result must keep x's shape.
+template <class Compute>
+Tensor& assign(Tensor& x, const Tensor& other, const char* op, Compute compute) {
+    const char symbol = op[0];
+    NYX_CHECK(!(x.requires_grad() && is_grad_enabled()), op, ": the left-hand side requires grad, and in-place operators are not ",
+              "recorded; write x = x ", symbol, " y (a parameter update belongs in a NoGradGuard scope)");
+    NYX_CHECK(!(other.defined() && other.requires_grad() && is_grad_enabled()), op, ": the right-hand side requires grad, and ",
+              "in-place operators are not recorded, so its gradient would be lost; write x = x ", symbol, " y instead");
+    const Tensor result = compute();
+    NYX_CHECK(result.shape() == x.shape(), op, ": the result has shape ", to_string(result.shape()), ", not the left-hand side's ",
+              to_string(x.shape()), "; an in-place operator cannot change the shape (write x = x ", symbol, " y)");
     return x.copy_(result);
 }
 }  // namespace
 
-Tensor& Tensor::operator+=(const Tensor& other) { return assign(*this, *this + other, other, "+="); }
-Tensor& Tensor::operator-=(const Tensor& other) { return assign(*this, *this - other, other, "-="); }
-Tensor& Tensor::operator*=(const Tensor& other) { return assign(*this, *this * other, other, "*="); }
-Tensor& Tensor::operator/=(const Tensor& other) { return assign(*this, *this / other, other, "/="); }
-Tensor& Tensor::operator+=(double other) { return assign(*this, *this + other, {}, "+="); }
-Tensor& Tensor::operator-=(double other) { return assign(*this, *this - other, {}, "-="); }
-Tensor& Tensor::operator*=(double other) { return assign(*this, *this * other, {}, "*="); }
-Tensor& Tensor::operator/=(double other) { return assign(*this, *this / other, {}, "/="); }
+Tensor& Tensor::operator+=(const Tensor& other) { return assign(*this, other, "+=", [&] { return *this + other; }); }
+Tensor& Tensor::operator-=(const Tensor& other) { return assign(*this, other, "-=", [&] { return *this - other; }); }
+Tensor& Tensor::operator*=(const Tensor& other) { return assign(*this, other, "*=", [&] { return *this * other; }); }
+Tensor& Tensor::operator/=(const Tensor& other) { return assign(*this, other, "/=", [&] { return *this / other; }); }
+Tensor& Tensor::operator+=(double other) { return assign(*this, {}, "+=", [&] { return *this + other; }); }
+Tensor& Tensor::operator-=(double other) { return assign(*this, {}, "-=", [&] { return *this - other; }); }
+Tensor& Tensor::operator*=(double other) { return assign(*this, {}, "*=", [&] { return *this * other; }); }
+Tensor& Tensor::operator/=(double other) { return assign(*this, {}, "/=", [&] { return *this / other; }); }
+
+// x[0] = y: a temporary view takes y's values (y broadcasts to its shape), as in libtorch.
+Tensor& Tensor::operator=(const Tensor& source) && {
+    NYX_CHECK(!(source.requires_grad() && is_grad_enabled()), "x[...] = y: y requires grad, and writes into a view are not "
+              "recorded, so its gradient would be lost; build the tensor with ops (concat, where) instead");
+    return copy_(source);
+}
+
+Tensor& Tensor::operator=(double value) && { return fill_(value); }
 
 }  // namespace nyx

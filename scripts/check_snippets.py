@@ -4,7 +4,8 @@
 Reads the ```cpp blocks of the tracked Markdown files (README.md, docs/, each folder's README)
 and compiles each with the installed headers' layout (-fsyntax-only, C++20):
 
-  - a block with `int main(` is a whole program, compiled as it stands;
+  - a block with `int main(` is a whole program, compiled with its own includes and nothing but
+    the given names below added (no using-directive, no <iostream>);
   - any other block is a fragment: its #include and `using namespace` lines go to the top and the
     rest becomes the body of a function (structs included: a local class is legal C++).
 
@@ -27,8 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # The names fragments may take as given: a batch, a model with its configuration and optimizer,
 # a dataset and a loss. Declared, never defined: the blocks are compiled, not linked.
-CONTEXT = """\
-#include <iostream>
+NAMES = """\
 #include <nyx/nyx.hpp>
 namespace snippet_context {
 extern nyx::Tensor ids, mask, labels, loss;  // ids [B, n] i64, mask [B, n], labels [B]; a loss
@@ -38,9 +38,10 @@ extern nyx::models::EncoderClassifier model;
 extern nyx::optim::Optimizer& optimizer;
 extern nyx::data::SequenceDataset train;
 }  // namespace snippet_context
-using namespace nyx;
 using namespace snippet_context;
 """
+# Fragments are read as parts of a program that has these too.
+CONTEXT = "#include <iostream>\n" + NAMES + "using namespace nyx;\n"
 
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
@@ -66,8 +67,8 @@ def blocks(path):
 
 
 def translation_unit(code, where):
-    if re.search(r"\bint\s+main\s*\(", code):
-        return CONTEXT + f'#line 1 "{where}"\n' + code
+    if re.search(r"\bint\s+main\s*\(", code):  # a program: its own includes, only the given names added
+        return NAMES + f'#line 1 "{where}"\n' + code
     head = [line for line in code.splitlines() if re.match(r"\s*(#include|using namespace)", line)]
     body = "\n".join("" if re.match(r"\s*(#include|using namespace)", line) else line for line in code.splitlines())
     return CONTEXT + "\n".join(head) + f'\nvoid snippet() {{\n#line 1 "{where}"\n' + body + "\n}\n"

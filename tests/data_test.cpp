@@ -591,7 +591,8 @@ TEST_CASE("a dataset of one's own, with a collate of one's own, and its shards")
     CHECK(values(a.inputs) == values(all.inputs.narrow(0, 0, 3)));
     CHECK(values(c.inputs) == values(all.inputs.narrow(0, 3, 3)));
     CHECK(a.tokens + c.tokens == all.tokens);
-    CHECK_ERROR_CONTAINS(data::Loader(data::TensorDataset(zeros({4, 2}), zeros({4})), {.batch_size = 2, .bucket = 2}),
+    const data::TensorDataset flat(zeros({4, 2}), zeros({4}));
+    CHECK_ERROR_CONTAINS(data::Loader(flat, {.batch_size = 2, .bucket = 2}),
                          "bucket needs examples with lengths");
 }
 
@@ -608,6 +609,9 @@ TEST_CASE("bad input to datasets and collates names what to fix") {
     // A TensorDataset holds data, not parameters: no history is kept.
     const Tensor w = ones({3, 2}).requires_grad_();
     CHECK_FALSE(data::TensorDataset(w, zeros({3})).get(0).input.requires_grad());
+    // A loader keeps a reference to its dataset, so a temporary one does not compile.
+    static_assert(!std::is_constructible_v<data::Loader, data::TensorDataset, data::LoaderOptions>);
+    static_assert(std::is_constructible_v<data::Loader, const data::TensorDataset&, data::LoaderOptions>);
 }
 
 }  // TEST_SUITE

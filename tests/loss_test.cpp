@@ -59,6 +59,16 @@ TEST_CASE("regression losses match their definitions for every reduction") {
     check_close(values(smooth_l1_loss(x, y, Reduction::sum, 0)), values(l1_loss(x, y, Reduction::sum)));
 }
 
+TEST_CASE("smooth L1 and Huber have finite gradients for infinite residuals") {
+    const Tensor x = tensor({inf, -inf, 0.5, 3}, f64).requires_grad_(), y = zeros({4}, f64);
+    smooth_l1_loss(x, y, Reduction::sum, 2).backward();
+    CHECK(values(x.grad()) == std::vector<double>{1, -1, 0.25, 1});
+    x.set_grad({});
+    huber_loss(x, y, Reduction::sum, 2).backward();
+    CHECK(values(x.grad()) == std::vector<double>{2, -2, 0.5, 2});
+    CHECK(values(huber_loss(x, y, Reduction::none, 2)) == std::vector<double>{inf, inf, 0.125, 4});
+}
+
 TEST_CASE("binary cross-entropy on probabilities clamps its logs at -100, as PyTorch") {
     const Tensor p = tensor({0.2, 0.9, 0, 0, 1, 1}, f64), y = tensor({1, 0.25, 0, 1, 1, 0}, f64);
     const std::vector<double> losses = values(binary_cross_entropy(p, y, {}, Reduction::none));
@@ -106,6 +116,11 @@ TEST_CASE("binary cross-entropy on logits is stable for huge and infinite logits
     CHECK(dx[4] == 1);
     CHECK(dx[6] == 0);
     CHECK(dx[9] == -1);
+    // The target's gradient, -w+ · x + (w+ - 1) · log(1 + e^x) for x < 0, takes its limit at x = -∞
+    // (∞ - ∞ computed naively), also with pos_weight below 1 and at 0.
+    const Tensor t = tensor({0.5, 0.5, 0.5}, f64).requires_grad_();
+    binary_cross_entropy_with_logits(tensor({-inf, -inf, -inf}, f64), t, {}, Reduction::sum, tensor({0.5, 0, 1}, f64)).backward();
+    CHECK(values(t.grad()) == std::vector<double>{inf, 0, inf});
     // NaN stays NaN.
     CHECK(std::isnan(binary_cross_entropy_with_logits(tensor({std::nan("")}, f64), tensor({1}, f64)).item<double>()));
 }
@@ -133,10 +148,19 @@ TEST_CASE("nll_loss of log_softmax is cross_entropy, ignored rows included") {
         check_close(values(nll_loss(logits.log_softmax(1), targets, {.reduction = r})),
                     values(cross_entropy(logits, targets, {.reduction = r})));
     // An ignored row's -∞ does not turn into NaN; every row ignored gives NaN for mean, as PyTorch.
-    const Tensor log_probs = tensor({-inf, 0, 0, -inf}, {2, 2}, f64);
+    const Tensor log_probs = tensor({-inf, 0, 0, -inf}, {2, 2}, f64).requires_grad_();
+    // Row 0 is ignored (target 0) and would pick its -∞; row 1 picks 0.
+    const Tensor kept = nll_loss(log_probs, tensor({0, 0}, i64), {.reduction = Reduction::sum, .ignore_index = 1});
+    CHECK(kept.item<double>() == inf);
+    const Tensor ignored = nll_loss(log_probs, tensor({0, 0}, i64), {.ignore_index = 0});
+    CHECK(std::isnan(ignored.item<double>()));  // every row ignored: 0 / 0, as PyTorch
+    const Tensor mixed = nll_loss(log_probs, tensor({0, 0}, i64), {.reduction = Reduction::sum, .ignore_index = 0});
+    CHECK(mixed.item<double>() == 0);  // not 0 · ∞
+    const Tensor one_ignored = nll_loss(log_probs, tensor({0, 1}, i64), {.ignore_index = 0});
+    CHECK(one_ignored.item<double>() == inf);  // row 1 picks -∞, row 0 (its -∞ included) adds nothing
+    nll_loss(log_probs, tensor({0, 1}, i64), {.reduction = Reduction::sum, .ignore_index = 1}).backward();
+    CHECK(values(log_probs.grad()) == std::vector<double>{-1, 0, 0, 0});  // nothing reaches the ignored row
     CHECK(nll_loss(log_probs, tensor({1, 0}, i64), {.ignore_index = 0}).item<double>() == 0);
-    CHECK(std::isnan(nll_loss(log_probs, tensor({0, 0}, i64), {.ignore_index = 0}).item<double>()));
-    CHECK(nll_loss(log_probs, tensor({0, 0}, i64), {.reduction = Reduction::sum, .ignore_index = 0}).item<double>() == 0);
 }
 
 TEST_CASE("losses name what to fix in bad input") {

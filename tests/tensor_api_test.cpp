@@ -113,7 +113,8 @@ TEST_CASE("operator[] and index() follow Python's indexing, as views") {
     CHECK(x.index({None, 1}).shape() == Shape{1, 3, 4});
     CHECK(x.index({Ellipsis, 0}).shape() == Shape{2, 3});
     CHECK(x.index({0, Ellipsis, None}).shape() == Shape{3, 4, 1});
-    CHECK(x.index({Slice(-2, 100)}).shape() == Shape{2, 3, 4});  // clamped as in Python
+    CHECK(same_values(x.index({Slice(), Slice(), Slice(-3, 100)}), x.slice(2, 1, 4)));  // negative from the end, clamped
+    CHECK(same_values(x.index({Ellipsis, Slice(None, -1)}), x.slice(2, 0, 3)));
     x.index({1, 2}).fill_(-1);  // a view: writes reach x
     CHECK(x.at<float>({1, 2, 3}) == -1);
     CHECK_ERROR_CONTAINS(x.index({0, 0, 0, 0}), "4 indices for a tensor of rank 3");
@@ -126,6 +127,33 @@ TEST_CASE("operator[] and index() follow Python's indexing, as views") {
     w.index({Slice(), 1}).sum().backward();
     CHECK(values(w.grad()) == std::vector<double>{0, 1, 0, 0, 1, 0});
 }
+
+TEST_CASE("assigning to an indexed view writes into the tensor, as libtorch's x[0] = y") {
+    Tensor x = zeros({2, 3});
+    const Tensor alias = x;
+    x[0] = tensor({1, 2, 3});
+    x.index({1, Slice(1, None)}) = 7.0;
+    CHECK(values(alias) == std::vector<double>{1, 2, 3, 0, 7, 7});
+    Tensor y = ones({3});
+    y = x[1];  // a named tensor rebinds, as always
+    CHECK(values(y) == std::vector<double>{0, 7, 7});
+    CHECK(values(alias) == std::vector<double>{1, 2, 3, 0, 7, 7});
+    CHECK_ERROR_CONTAINS(x[0] = ones({3}).requires_grad_(), "gradient would be lost");
+    CHECK_ERROR_CONTAINS(x[0] = ones({4}), "cannot fill");
+}
+
+TEST_CASE("an activation written in place is refused with the fix, not the NoGradGuard advice") {
+    const Tensor w = ones({3}, f64).requires_grad_();
+    Tensor h = w * 2.0;
+    CHECK_ERROR_CONTAINS(h *= 2.0, "*=: the left-hand side requires grad", "write x = x * y");
+}
+
+// x.sum(true) must not compile as axis 1, nor x.var(false) as axis 0 (libtorch's var(unbiased)).
+template <class T>
+concept sums_over = requires(const Tensor& x, T axis) { x.sum(axis); };
+static_assert(sums_over<int> && sums_over<std::int64_t> && sums_over<std::size_t>);
+static_assert(!sums_over<bool>);
+static_assert(!std::is_constructible_v<TensorIndex, bool>);
 
 TEST_CASE("shapes print as lists") {
     std::ostringstream out;
@@ -156,7 +184,8 @@ TEST_CASE("Module::to converts parameters in place, so that a module can be grad
     mlp.to(f32);
     CHECK_FALSE(first_weight.grad().defined());
     CHECK(first_weight.dtype() == f32);
-    CHECK_ERROR_CONTAINS(mlp.to(i64), "must stay floating");
+    CHECK_ERROR_CONTAINS(mlp.to(i64), "parameters are f32 or f64");
+    CHECK_ERROR_CONTAINS(mlp.to(bf16), "parameters are f32 or f64", "AutocastGuard");
 
     SUBCASE("integer buffers keep their dtype, and a model takes features of its new dtype") {
         models::EncoderClassifier model({.vocab = 0, .input_features = 3, .max_len = 5, .dim = 8, .heads = 2, .head_dim = 4, .hidden = 8, .layers = 1, .attention = nn::SoftmaxOptions{}},
