@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <filesystem>
+#include <optional>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -70,8 +72,42 @@ struct ModelWithGenerator {
     explicit ModelWithGenerator(const ClassifierConfig& c) : model(c.encoder, c.classes, generator) {}
 };
 
+// The sizes a configuration gives every parameter, read off the checkpoint's tensors before the
+// model is built: an edited or damaged configuration could otherwise allocate a model of any size
+// (2^30 wide, say) before load_weights compares a single shape.
+void check_sizes(const ClassifierConfig& c, const io::Safetensors& file, const std::string& source, const std::string& described_by) {
+    const EncoderConfig& e = c.encoder;
+    auto shape_of = [&](const std::string& name) -> std::optional<Shape> {
+        for (const std::string& key : {name, "model/" + name})  // a weights file, or a training state's model part
+            if (const auto it = file.tensors.find(key); it != file.tensors.end()) return it->second.shape();
+        return std::nullopt;
+    };
+    auto expect = [&](const std::string& name, const Shape& want, const char* keys) {
+        const std::optional<Shape> got = shape_of(name);
+        NYX_CHECK(got && *got == want, "the model that ", described_by, " describes does not fit ", source, ": its ", keys, " give ", name, " ",
+                  to_string(want), ", the checkpoint ", got ? "has " + to_string(*got) : std::string("has no such tensor"),
+                  "; the two must come from one run (was the configuration edited, or the checkpoint copied from another run?)");
+    };
+    expect("position_embedding.weight", {e.max_len, e.dim}, "max_len and dim");
+    if (e.input_features == 0) expect("token_embedding.weight", {e.vocab, e.dim}, "vocab and dim");
+    else expect("input_projection.weight", {e.dim, e.input_features}, "input_features and dim");
+    expect("head.0.weight", {e.hidden, e.dim}, "hidden and dim");
+    expect("head.2.weight", {c.classes, e.hidden}, "classes and hidden");
+    if (e.layers > 0) {
+        const std::string last = "blocks." + std::to_string(e.layers - 1) + ".";
+        expect(last + "attn.q_proj.weight", {e.heads * e.head_dim, e.dim}, "layers, heads and head_dim");
+        expect(last + "mlp.0.weight", {e.hidden, e.dim}, "layers and hidden");
+        if (const auto* nystrom = std::get_if<nn::NystromOptions>(&e.attention); nystrom && nystrom->conv_kernel > 0)
+            expect(last + "attn.attn.conv_weight", {e.heads, nystrom->conv_kernel}, "heads and conv_kernel");
+    }
+    const std::string beyond = "blocks." + std::to_string(e.layers) + ".norm1.weight";
+    NYX_CHECK(!shape_of(beyond), "the model that ", described_by, " describes has ", e.layers, " layers, but ", source, " holds ", beyond,
+              "; the two must come from one run");
+}
+
 LoadedRun build(const ClassifierConfig& c, std::string task, const io::Safetensors& file, const std::string& source,
                 const std::string& described_by) {
+    check_sizes(c, file, source, described_by);
     const auto holder = std::make_shared<ModelWithGenerator>(c);
     std::shared_ptr<EncoderClassifier> model(holder, &holder->model);
     try {

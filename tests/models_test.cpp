@@ -165,6 +165,18 @@ TEST_CASE("load_run's errors say what to fix") {
     nn::save_weights(dir / "run" / "best.safetensors", model, {{"config", R"({"task": "listops"})"}});
     CHECK_ERROR_CONTAINS(models::load_run(run), "position_embedding.weight", "[40, 16]", "[2048, 16]", "config.json describes does not fit",
                          "best.safetensors");
+    // Sizes far beyond the checkpoint's are refused before anything is allocated for them.
+    models::ClassifierConfig huge = nystrom_classifier;
+    huge.encoder.dim = std::int64_t{1} << 30, huge.encoder.layers = 65536;
+    write_bytes(dir / "run" / "config.json", run_config(huge));
+    CHECK_ERROR_CONTAINS(models::load_run(run), "position_embedding.weight [40, 1073741824], the checkpoint has [40, 16]");
+    huge = nystrom_classifier, huge.encoder.layers += 1;
+    write_bytes(dir / "run" / "config.json", run_config(huge));
+    CHECK_ERROR_CONTAINS(models::load_run(run), "layers, heads and head_dim give blocks.", "has no such tensor");
+    huge = nystrom_classifier, huge.encoder.layers -= 1;
+    write_bytes(dir / "run" / "config.json", run_config(huge));
+    CHECK_ERROR_CONTAINS(models::load_run(run), "layers, but", "holds blocks.");
+    write_bytes(dir / "run" / "config.json", run_config(longer));
     nn::save_weights(dir / "run" / "best.safetensors", model);
     CHECK_ERROR_CONTAINS(models::load_run(run), "position_embedding.weight");
     CHECK_ERROR_CONTAINS(models::load_checkpoint(run + "/best.safetensors"), "has no nyx-train configuration in its metadata");

@@ -543,6 +543,9 @@ usage)
   # Every mistake in the command line, whether CLI11 or nyx-train finds it, exits with status 2 and
   # says what was likely meant; a failure while running exits with 1.
   expect_status 2 "unknown flag --stpes for listops; did you mean --steps?" listops --stpes 100
+  expect_status 2 "--steps comes before the command; flags go after it: nyx-train listops --steps ..." --steps 100 listops
+  expect_status 2 "--stpes comes before the command" --stpes 3 eval nowhere
+  expect_status 2 'unknown command "lisops"; did you mean listops?; flags go after the command' --threads 2 lisops
   expect_status 2 "unknown flag --stpes for listops; did you mean --steps?" listops --stpes=100
   expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --stpes 100
   expect_status 2 'unknown command "listop"; did you mean listops?' listop --steps 100
@@ -558,7 +561,7 @@ usage)
   expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --landmarks 0
   expect_status 2 "--resume nowhere: no such directory" listops --resume nowhere
   expect_status 1 "nothing.tsv" text --train-file nothing.tsv --test-file nothing.tsv --run-dir t
-  "$nyx_train" --version | grep -qE '^nyx-train [0-9]+\.[0-9]+\.[0-9]+( \(git [0-9a-f]+\))?$' || fail "--version: $("$nyx_train" --version)"
+  "$nyx_train" --version | grep -qE '^nyx-train [0-9]+\.[0-9]+\.[0-9]+( \(configured at git [0-9a-f]+\))?$' || fail "--version: $("$nyx_train" --version)"
   "$nyx_train" --help > help.txt
   grep -q '^Exit status:$' help.txt && grep -q '^  1    a failure while running' help.txt && grep -q '^  2    a mistake in the command line' help.txt ||
     fail "--help does not document the exit status: $(cat help.txt)"
@@ -749,8 +752,10 @@ PY
   "$nyx_train" "${text[@]}" --steps 2 > /dev/null
   grep -qF '"class_names": [' t/config.json && grep -qF '"yes"' t/config.json || fail "t/config.json lacks the class names"
   sed -i 's/^yes/ja/; s/^no/nein/' train.tsv test.tsv
-  expect_error 't: the data no longer matches the run: '"$work"'/t/latest.safetensors'"'"'s model has class_names ["no","yes"], the data gives ["ja","nein"]' \
+  expect_error "$work"'/t/latest.safetensors: the data no longer gives the run'"'"'s model: the checkpoint'"'"'s model has class_names ["no","yes"], the data as it is now gives ["ja","nein"]' \
     text --resume t --steps 4
+  # eval checks the same: it would otherwise swap the two labels silently.
+  expect_error 'the data as it is now gives ["ja","nein"]' eval t
   ;;
 *)
   fail "unknown case $case_name"

@@ -112,19 +112,20 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
     return c;
 }
 
-Config read_config(const std::string& path) {
-    const std::string text = io::read_text_file(path);
+Config parse_config(std::string_view text, const std::string& source) {
     // The JSON parser takes a NUL byte for the end of its input, so anything after one would pass.
     const std::size_t nul = text.find('\0');
-    NYX_CHECK(nul == std::string::npos, path, ": a NUL byte at offset ", nul, "; config.json is text (was it damaged?)");
+    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a run's configuration is text (was it damaged?)");
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    NYX_CHECK(!j.is_discarded(), path, ": not valid JSON");
+    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
     if (const auto key = io::repeated_json_key(text))
-        throw Error(detail::cat(path, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
-    Config c = from_json(j, path);
+        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
+    Config c = from_json(j, source);
     validate(c);
     return c;
 }
+
+Config read_config(const std::string& path) { return parse_config(io::read_text_file(path), path); }
 
 void validate(const Config& c) {
     check(c.task == "listops" || c.task == "fashion-mnist" || c.task == "text", "task", c.task, "be listops, fashion-mnist or text");

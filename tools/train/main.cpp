@@ -33,7 +33,7 @@ namespace {
 #endif
 std::string version_text() {
     const std::string commit = NYX_GIT_COMMIT;
-    return "nyx-train " NYX_VERSION + (commit.empty() ? "" : " (git " + commit + ")");
+    return "nyx-train " NYX_VERSION + (commit.empty() ? "" : " (configured at git " + commit + ")");
 }
 
 constexpr const char* exit_statuses =
@@ -281,14 +281,23 @@ std::string misplaced(const std::string& word, const CLI::App& command, const st
 
 // What is wrong when CLI11 left words unplaced, or no command was given: "" when nothing is.
 std::string unplaced_words(const CLI::App& app, const CLI::App* chosen, const std::vector<CLI::App*>& commands) {
+    const std::vector<std::string> words = app.remaining();  // the words before the command, or all of them without one
+    // A flag before the command would be silently ignored (nyx-train --steps 100 listops).
+    const auto flag = std::find_if(words.begin(), words.end(), [](const std::string& w) { return w.starts_with('-'); });
+    if (chosen && flag != words.end())
+        return *flag + " comes before the command; flags go after it: nyx-train " + chosen->get_name() + " " + *flag + " ...";
     if (chosen) return chosen->remaining().empty() ? "" : misplaced(chosen->remaining().front(), *chosen, commands);
     std::vector<std::string> names;
     for (const CLI::App* command : commands) names.push_back(command->get_name());
-    const std::vector<std::string> words = app.remaining();
-    const auto word = std::find_if(words.begin(), words.end(), [](const std::string& w) { return !w.starts_with('-'); });
+    // The word meant as the command: the first close to a command's name, else the first that is not
+    // a flag (the value of a flag before it, as in --threads 2 lisops, is passed over when a later
+    // word is closer).
+    auto word = std::find_if(words.begin(), words.end(), [&](const std::string& w) { return !w.starts_with('-') && !likely_meant(w, names).empty(); });
+    if (word == words.end()) word = std::find_if(words.begin(), words.end(), [](const std::string& w) { return !w.starts_with('-'); });
     if (word != words.end()) {
         const std::string meant = likely_meant(*word, names);
-        return "unknown command \"" + *word + "\"" + (meant.empty() ? "" : "; did you mean " + meant + "?");
+        const std::string order = flag != words.end() && flag < word ? "; flags go after the command" : "";
+        return "unknown command \"" + *word + "\"" + (meant.empty() ? "" : "; did you mean " + meant + "?") + order;
     }
     if (!words.empty()) return misplaced(words.front(), app, commands);
     std::string list;

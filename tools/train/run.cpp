@@ -237,18 +237,32 @@ std::string new_run_dir(const Config& c) {
     }
 }
 
+constexpr std::array<std::string_view, 7> run_files = {".lock", "config.json", "metrics.jsonl", "speed.jsonl",
+                                                       "curves.svg", "latest.safetensors", "best.safetensors"};
+
+// A temporary file that io::write_file_atomically left when a kill interrupted it: one of the run's
+// files followed by .tmp-PID-N. Nothing else counts, so that no file of a user's is taken for one.
+bool is_run_temporary(const std::string& name) {
+    return std::any_of(run_files.begin(), run_files.end(), [&](std::string_view file) {
+        const std::string prefix = std::string(file) + ".tmp-";
+        if (!name.starts_with(prefix)) return false;
+        const std::string tail = name.substr(prefix.size());
+        const std::size_t dash = tail.find('-');
+        const auto digits = [](std::string_view t) { return !t.empty() && std::all_of(t.begin(), t.end(), [](char ch) { return ch >= '0' && ch <= '9'; }); };
+        return dash != std::string::npos && digits(std::string_view(tail).substr(0, dash)) && digits(std::string_view(tail).substr(dash + 1));
+    });
+}
+
 // A new run starts in a directory that is new, empty, or left by a nyx-train run that stopped
 // before its first checkpoint; never in one that holds anything else, which the run would mix its
 // files with, and overwrite.
 void check_new_run_directory(const std::string& dir) {
     if (!fs::exists(dir)) return;
     check_usage(fs::is_directory(dir), "--run-dir ", dir, " is a file, not a directory");
-    constexpr std::array<std::string_view, 7> run_files = {".lock", "config.json", "metrics.jsonl", "speed.jsonl",
-                                                           "curves.svg", "latest.safetensors", "best.safetensors"};
     std::error_code error;
     for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
         const std::string name = it->path().filename().string();
-        const bool of_a_run = std::find(run_files.begin(), run_files.end(), name) != run_files.end() || name.find(".tmp-") != std::string::npos;
+        const bool of_a_run = std::find(run_files.begin(), run_files.end(), name) != run_files.end() || is_run_temporary(name);
         check_usage(of_a_run, dir, " is not empty and not a nyx-train run directory (it holds ", name,
                     "); give a new or empty --run-dir, or --resume a run");
     }
@@ -281,7 +295,17 @@ std::string run_label(const std::string& run_dir) {
 // Temporary files of writes that a kill interrupted.
 void remove_stale_temporaries(const std::string& dir) {
     for (const auto& entry : fs::directory_iterator(dir))
-        if (entry.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(entry.path());
+        if (is_run_temporary(entry.path().filename().string())) fs::remove(entry.path());
+}
+
+// A checkpoint's "model" section (when it has one, as checkpoints since config.json gained it do)
+// against the model the options build for the data as it is now: renamed text classes would
+// silently swap labels, other lengths overflow the positions.
+void check_data_matches(const io::Safetensors& checkpoint, const std::string& path, const models::ClassifierConfig& from_data) {
+    if (const auto stored = models::checkpoint_model_config(checkpoint, path))
+        if (const auto d = models::first_difference(*stored, from_data))
+            throw Error(detail::cat(path, ": the data no longer gives the run's model: the checkpoint's model has ", d->key, " ", d->first,
+                                    ", the data as it is now gives ", d->second, "; restore the run's data files"));
 }
 
 const data::SequenceDataset& split_of(const Splits& s, const std::string& split) {
@@ -307,11 +331,7 @@ io::Safetensors read_on_rank_0(const std::string& path) {
 Config config_of(const io::Safetensors& file, const std::string& path) {
     const auto it = file.metadata.find("config");
     NYX_CHECK(it != file.metadata.end(), path, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
-    const nlohmann::json json = nlohmann::json::parse(it->second, nullptr, false);
-    NYX_CHECK(!json.is_discarded(), path, ": the configuration in its metadata is not valid JSON");
-    Config c = from_json(json, path);
-    validate(c);
-    return c;
+    return parse_config(it->second, path + " (its metadata's \"config\")");
 }
 
 std::unique_ptr<models::EncoderClassifier> make_model(const models::ClassifierConfig& m, Generator& generator) {
@@ -590,15 +610,15 @@ void Run::resume_from_checkpoint() {
                                 "afresh without --resume"));
     // ...and its model the one the options build for the data (checkpoints from before config.json
     // had its "model" section have none to compare).
-    if (const auto stored = models::checkpoint_model_config(checkpoint, latest_))
-        if (const auto d = models::first_difference(*stored, model_config_))
-            throw Error(detail::cat(dir_, ": the data no longer matches the run: ", latest_, "'s model has ", d->key, " ", d->first,
-                                    ", the data gives ", d->second, "; restore the run's data, or start a new run"));
+    check_data_matches(checkpoint, latest_, model_config_);
     step_ = nn::load_training_state(checkpoint, latest_, *model_, *optimizer_, schedule_.get(), generator_);
     check_loaded_weights(*model_, latest_);
     const io::Metadata& m = checkpoint.metadata;
     validation_due_ = m.contains(validation_key) && m.at(validation_key) == "pending";
-    check_usage(step_ < c_.steps || validation_due_, dir_, " already ran ", step_, " steps; give a larger --steps to continue it");
+    // A checkpoint saved with its validation pending (Ctrl-C during it) may end the run with that
+    // validation: --steps may equal its step, never fall below it.
+    check_usage(step_ < c_.steps || (validation_due_ && step_ == c_.steps), dir_, " already ran ", step_, " steps; give --steps ",
+                validation_due_ ? "of at least " : "larger than ", step_, " to continue it");
     const std::optional<double> loss = metadata_number(m, smoothed_loss_key), accuracy = metadata_number(m, smoothed_accuracy_key);
     if (loss && accuracy) resumed_smoothing_ = {*loss, *accuracy, true};  // checkpoints from before: smoothed afresh
     if (lead_)  // the validations the checkpoint covers
@@ -821,6 +841,8 @@ int train(Config c, bool resume) {
             }
             if (run.validation_due() && !run.evaluate_and_checkpoint()) stop = true;
             if (stop && !run.finished()) return run.save_and_stop(last ? &*last : nullptr);
+        } catch (const UsageError& e) {
+            throw UsageError(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", run.last_good()));
         } catch (const Error& e) {
             throw Error(detail::cat("at step ", current, ": ", e.what(), "\nThe last good checkpoint is ", run.last_good()));
         }
@@ -844,7 +866,8 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     Generator generator(c.seed);
     std::shared_ptr<models::EncoderClassifier> model;
     if (models::checkpoint_model_config(file, path)) {
-        model = models::load_checkpoint(file, path).model;  // as its "model" section describes it
+        check_data_matches(file, path, model_config(c, data.train));  // text classes renamed would swap the labels silently
+        model = models::load_checkpoint(file, path).model;            // as its "model" section describes it
     } else {  // a checkpoint from before the section: the model the options build for the data
         model = make_model(model_config(c, data.train), generator);
         nn::load_weights(file, path, *model);
