@@ -85,8 +85,13 @@ Safetensors parse_safetensors(std::span<const unsigned char> bytes, const std::s
     if (bytes.size() < 8) fail(name, "the file has ", bytes.size(), " bytes, fewer than the 8-byte header length");
     const std::uint64_t header_length = read_u64_le(bytes.data());
     // A file of another kind (text, say) gives an implausible length: say what it is not.
-    if (header_length == 0 || header_length > max_safetensors_header)
+    if (header_length == 0 || header_length > max_safetensors_header) {
+        // Text shows what the file is (a config.json, a TSV file); other bytes only as the length they read as.
+        const std::string start(reinterpret_cast<const char*>(bytes.data()), std::min<std::size_t>(bytes.size(), 24));
+        const bool text = std::all_of(start.begin(), start.end(), [](char c) { return (c >= 32 && c < 127) || c == '\n' || c == '\t'; });
+        if (text) fail(name, "not a safetensors file: it starts with the text \"", start.substr(0, start.find('\n')), "\"");
         fail(name, "not a safetensors file (bytes 0-7, the header length, read ", header_length, ", outside 1..", max_safetensors_header, ")");
+    }
     if (header_length > bytes.size() - 8)
         fail(name, "the header length ", header_length, " runs past the end of the file (", bytes.size(),
              " bytes): the file was cut short, or is not a safetensors file");

@@ -86,7 +86,8 @@ TEST_CASE("each validation rule rejects a crafted bad file, naming the file and 
     rejects("12345", "fewer than the 8-byte header length");
     rejects(craft("{}", "", 0), "outside 1..");
     rejects(craft("{}", "", (std::uint64_t{100} << 20) + 1), "outside 1..");
-    rejects("{\"task\": \"listops\"}\n", "not a safetensors file (bytes 0-7, the header length, read ");  // a text file
+    rejects("{\"task\": \"listops\"}\n", "not a safetensors file: it starts with the text \"{\"task\": \"listops\"}\"");  // a text file
+    rejects(std::string("\x7f\x45\x4c\x46\x02\x01\x01\x00", 8) + "more", "not a safetensors file (bytes 0-7, the header length, read ");  // a program
     rejects(craft("{}", "", 50), "runs past the end of the file");
     rejects(craft("{\"a\": ", ""), "not valid JSON");
     rejects(craft("[1, 2]", ""), "does not start with '{'");

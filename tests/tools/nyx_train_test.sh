@@ -569,7 +569,7 @@ usage)
 files)
   # Files and folders that are not what a command needs are named as such, with what to do.
   "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir r > /dev/null
-  expect_status 1 "r/config.json: not a safetensors file (bytes 0-7, the header length, read " eval r/config.json
+  expect_status 1 "r/config.json: not a safetensors file: it starts with the text \"{\"" eval r/config.json
   expect_status 2 "nowhere: no such run directory or checkpoint file" eval nowhere
   mkdir notes && echo hello > notes/notes.txt
   expect_status 2 "notes holds no best.safetensors or latest.safetensors; is it a nyx-train run directory?" eval notes
