@@ -1,4 +1,5 @@
 #include "config_json.hpp"
+#include "json_text.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -180,16 +181,6 @@ EncoderConfig read_encoder(Reader& r, const std::string& source) {
     return c;
 }
 
-Json parse(std::string_view text, const std::string& source) {
-    const std::size_t nul = text.find('\0');
-    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a configuration is text (was it damaged?)");
-    Json j = Json::parse(text, nullptr, false);
-    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
-    if (const auto key = io::repeated_json_key(text))
-        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
-    return j;
-}
-
 // The first differing key of two JSON objects with the same keys in the same order (nested objects
 // compared key by key, named "outer.inner").
 std::optional<ConfigDifference> first_difference(const Json& a, const Json& b, const std::string& prefix) {
@@ -213,7 +204,7 @@ std::string to_json(const EncoderConfig& config, int indent) { return encoder_js
 std::string to_json(const ClassifierConfig& config, int indent) { return classifier_json(config).dump(indent); }
 
 EncoderConfig encoder_config_from_json(std::string_view json, const std::string& source, std::string_view key_prefix) {
-    const Json j = parse(json, source);
+    const Json j = parse_json_text(json, source);
     Reader r(j, source, std::string(key_prefix));
     EncoderConfig c = read_encoder(r, source);
     r.finish();
@@ -221,7 +212,7 @@ EncoderConfig encoder_config_from_json(std::string_view json, const std::string&
 }
 
 ClassifierConfig classifier_config_from_json(std::string_view json, const std::string& source, std::string_view key_prefix) {
-    const Json j = parse(json, source);
+    const Json j = parse_json_text(json, source);
     Reader r(j, source, std::string(key_prefix));
     ClassifierConfig c;
     c.encoder = read_encoder(r, source);
@@ -238,6 +229,16 @@ bool operator==(const ClassifierConfig& a, const ClassifierConfig& b) { return c
 
 std::optional<ConfigDifference> first_difference(const ClassifierConfig& first, const ClassifierConfig& second) {
     return first_difference(classifier_json(first), classifier_json(second), "");
+}
+
+nlohmann::ordered_json parse_json_text(std::string_view text, const std::string& source) {
+    const std::size_t nul = text.find('\0');
+    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a configuration is text (was it damaged?)");
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
+    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
+    if (const auto key = io::repeated_json_key(text))
+        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
+    return j;
 }
 
 }  // namespace nyx::models

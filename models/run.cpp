@@ -1,4 +1,5 @@
 #include "run.hpp"
+#include "json_text.hpp"
 
 #include <charconv>
 #include <filesystem>
@@ -15,7 +16,7 @@ namespace nyx::models {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // The error for a configuration from before nyx-train wrote its "model" section.
 std::string predates(const std::string& what, const std::string& task, const std::string& run_dir) {
@@ -27,12 +28,7 @@ std::string predates(const std::string& what, const std::string& task, const std
 // A run configuration (config.json, or a checkpoint's "config" metadata): a JSON object whose
 // "task" and "model" load_run reads; nyx-train's own options beside them are its business.
 Json parse_run_config(std::string_view text, const std::string& source) {
-    const std::size_t nul = text.find('\0');
-    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a configuration is text (was it damaged?)");
-    Json j = Json::parse(text, nullptr, false);
-    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
-    if (const auto key = io::repeated_json_key(text))
-        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
+    Json j = parse_json_text(text, source);
     NYX_CHECK(j.is_object(), source, ": a run configuration is a JSON object, got ", j.type_name());
     return j;
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <nyx/models/json_text.hpp>
+
 namespace nyx::train {
 namespace {
 
@@ -78,7 +80,7 @@ nlohmann::ordered_json to_json(const Config& config, const models::ClassifierCon
     return j;
 }
 
-Config from_json(const nlohmann::json& j, const std::string& source) {
+Config from_json(const nlohmann::ordered_json& j, const std::string& source) {
     NYX_CHECK(j.is_object(), source, ": the configuration must be a JSON object");
     Config c;
     std::size_t known = 0;
@@ -113,14 +115,7 @@ Config from_json(const nlohmann::json& j, const std::string& source) {
 }
 
 Config parse_config(std::string_view text, const std::string& source) {
-    // The JSON parser takes a NUL byte for the end of its input, so anything after one would pass.
-    const std::size_t nul = text.find('\0');
-    NYX_CHECK(nul == std::string_view::npos, source, ": a NUL byte at offset ", nul, "; a run's configuration is text (was it damaged?)");
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    NYX_CHECK(!j.is_discarded(), source, ": not valid JSON");
-    if (const auto key = io::repeated_json_key(text))
-        throw Error(detail::cat(source, ": the key \"", key->substr(0, 40), "\" appears twice; keep one (which value was meant is unclear)"));
-    Config c = from_json(j, source);
+    Config c = from_json(models::parse_json_text(text, source), source);
     validate(c);
     return c;
 }

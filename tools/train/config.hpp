@@ -57,7 +57,7 @@ nlohmann::ordered_json to_json(const Config& config);
 nlohmann::ordered_json to_json(const Config& config, const models::ClassifierConfig& model);
 // Strict: each key present and of its type, no unknown key; errors name `source` and the key. A
 // "model" object is skipped (the library reads it); config.json from before it has none.
-Config from_json(const nlohmann::json& json, const std::string& source);
+Config from_json(const nlohmann::ordered_json& json, const std::string& source);
 // Strict: valid JSON without a NUL byte or a repeated key, then from_json and validate.
 Config parse_config(std::string_view text, const std::string& source);
 Config read_config(const std::string& path);

@@ -214,7 +214,7 @@ Config resolve_on_rank_0(const TaskFlags& flags, const std::string& task) {
         text = train::to_json(config).dump();
     }
     dist::broadcast(text);
-    return train::from_json(nlohmann::json::parse(text), "rank 0's configuration");
+    return train::from_json(nlohmann::ordered_json::parse(text), "rank 0's configuration");
 }
 
 // A failed rank of a data-parallel job ends the whole job (the others would wait for it). When the
