@@ -12,7 +12,8 @@
 #include <nyx/core/file.hpp>     // io::read_file, write_file_atomically
 #include <nyx/autograd/grad_mode.hpp>  // NoGradGuard
 #include <nyx/autograd/autocast.hpp>   // AutocastGuard: bf16 products, f32 everywhere else
-#include <nyx/autograd/gradcheck.hpp>  // gradcheck
+#include <nyx/autograd/gradcheck.hpp>  // gradcheck, gradgradcheck
+#include <nyx/autograd/grad.hpp>       // autograd::grad: gradients as values, and of gradients (create_graph)
 #include <nyx/autograd/record.hpp>     // autograd::record, to define an op of your own
 #include <nyx/dist/distributed.hpp>    // dist::Session, the collectives over MPI, max_over_ranks
 #include <nyx/ops/ops.hpp>             // ops::matmul, ops::sum, ..., and the arithmetic operators

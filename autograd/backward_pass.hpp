@@ -1,7 +1,7 @@
 #pragma once
 // Internal to autograd/ (installed, but not part of the API): everything a backward pass does besides
 // the walk itself. The walk, run_backward in engine.cpp, calls these at named points:
-//   - pass::Scope, entered first: recording off, anomaly checks, post-accumulate-grad hooks and
+//   - pass::Scope, entered first: recording off (on for create_graph), anomaly checks, post-accumulate-grad hooks and
 //     queued callbacks (hooks.cpp);
 //   - check_outputs and check_gradients: detect_anomaly's checks of a forward op's results and of a
 //     backward closure's gradients (anomaly.cpp).
@@ -17,8 +17,16 @@
 
 namespace nyx::autograd {
 
-// The walk (engine.cpp): backpropagates `gradient` from `root` through the records that made it.
-void run_backward(const Tensor& root, Tensor gradient, bool retain_graph);
+class Targets;
+
+// The walk (engine.cpp): backpropagates `gradients` from `roots` through the records that made
+// them, into the leaves' .grad, or with `targets` (autograd::grad) into those instead.
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients, bool retain_graph,
+                  bool create_graph, Targets* targets = nullptr);
+
+// The gradient a backward starts `output` with: `gradient` checked against it, or ones for a
+// one-element output when `gradient` is undefined (tensor_autograd.cpp). `caller` names the API.
+Tensor seed_gradient(const Tensor& output, const Tensor& gradient, const char* caller);
 
 }  // namespace nyx::autograd
 
@@ -40,7 +48,9 @@ class HookedLeaves;
 // One backward pass's surroundings, held for the length of run_backward.
 class Scope {
   public:
-    explicit Scope(const std::shared_ptr<TensorImpl>& root);
+    // `root`: the tensor backward() started from, whose graph's hooked leaves will hear; null for
+    // autograd::grad, which accumulates into no leaf. `create_graph`: the closures record.
+    Scope(const std::shared_ptr<TensorImpl>& root, bool create_graph);
     ~Scope();
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
@@ -55,7 +65,7 @@ class Scope {
     void finish();
 
   private:
-    NoGradGuard no_grad_;  // backward closures compute with ops, which must not record themselves
+    AutoGradMode grad_mode_;  // closures compute with ops, which record only for create_graph
     bool previous_inside_;
     bool anomaly_;
     std::vector<std::function<void()>> callbacks_;

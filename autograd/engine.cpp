@@ -3,17 +3,22 @@
 #include <atomic>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <nyx/core/kernels.hpp>
 
 #include "backward_pass.hpp"
+#include "grad.hpp"
 
 namespace nyx::autograd {
 namespace {
 std::atomic<std::uint64_t> next_sequence{0};
 std::atomic<std::int64_t> records_alive{0};
 std::function<void(const std::string&)> record_check;  // set_record_check's
+// While a recorded backward (create_graph) runs a record's closure on this thread: that record, so
+// that Saved::get() can give the op's own outputs their history.
+thread_local const std::shared_ptr<Record>* running_record = nullptr;
 }  // namespace
 
 Record::Record(std::string op_name, std::uint64_t number) : op(std::move(op_name)), sequence(number) { ++records_alive; }
@@ -22,9 +27,11 @@ Record::~Record() {
     --records_alive;
     // Letting `inputs` go would destroy a chain of records one inside the other, a stack frame
     // each: a graph of a million ops would overflow the stack. Unlink the records that only this
-    // chain holds and destroy them one at a time instead.
+    // chain holds and destroy them one at a time instead. The closure goes first: what it saved
+    // may hold input records too.
     std::vector<std::shared_ptr<Record>> unlinked;
     auto take_sole_inputs = [&](Record& r) {
+        r.backward = nullptr;
         for (Edge& edge : r.inputs)
             if (edge.record && edge.record.use_count() == 1) unlinked.push_back(std::move(edge.record));
         r.inputs.clear();
@@ -37,16 +44,59 @@ Record::~Record() {
     }  // r is destroyed here with no records left to release
 }
 
-const Tensor& Saved::get() const {
+Saved::Saved(const Tensor& t) {
+    if (!t.defined()) return;
+    tensor_ = t.detach();
+    version_ = t.impl()->storage->version();
+    const std::shared_ptr<TensorImpl>& impl = t.impl();
+    origin_ = impl.get();
+    if (!impl->requires_grad) return;  // a constant, or an output of the op saving it (not marked yet)
+    if (impl->grad_fn) grad_fn_ = impl->grad_fn, output_index_ = impl->output_index;
+    else leaf_ = impl;
+}
+
+Saved::Saved(const Tensor& copy, const Tensor& source) : Saved(copy) {
+    source_ = source.impl()->storage;
+    source_version_ = source.impl()->storage->version();
+    if (copy.impl() == source.impl()) return;
+    grad_fn_ = nullptr, leaf_.reset();
+    origin_ = source.impl().get();
+    if (copy.shape() != source.shape() || copy.dtype() != source.dtype()) {  // a recorded backward could not use it
+        history_lost_ = true;
+        return;
+    }
+    if (!source.requires_grad()) return;
+    if (source.impl()->grad_fn) grad_fn_ = source.impl()->grad_fn, output_index_ = source.impl()->output_index;
+    else leaf_ = source.impl();
+}
+
+Tensor Saved::get() const {
     NYX_CHECK(!tensor_.defined() || tensor_.impl()->storage->version() == version_,
               "a tensor saved for backward was modified in place after it was saved (version ", version_, ", now ",
               tensor_.impl()->storage->version(), "); its gradient would be wrong. Clone the tensor before writing "
               "to it, or do the in-place write after backward()");
     if (const auto source = source_.lock())
         NYX_CHECK(source->version() == source_version_,
-                  "a tensor whose bf16 copy autocast saved for backward was modified in place after the forward "
+                  "a tensor whose copy an op saved for backward (autocast's bf16 operand, say) was modified in place after the forward "
                   "(version ", source_version_, ", now ", source->version(), "); its gradient would be wrong. Clone "
                   "the tensor before writing to it, or do the in-place write after backward()");
+    if (!tensor_.defined() || !is_grad_enabled() || !running_record) return tensor_;
+    // Inside a recorded backward: the same data, with the history it had.
+    NYX_CHECK(!history_lost_, "this backward cannot be recorded (create_graph): the op saved a converted copy of an "
+              "input (autocast's bf16 operand), which a recorded backward cannot compute with or differentiate through. "
+              "Compute the forward without AutocastGuard to take higher-order gradients");
+    auto with_history = [this](std::shared_ptr<Record> rec, int index) {
+        Tensor t = tensor_.detach();
+        t.impl()->requires_grad = true;
+        t.impl()->grad_fn = std::move(rec);
+        t.impl()->output_index = index;
+        return t;
+    };
+    if (grad_fn_) return with_history(grad_fn_, output_index_);
+    if (const auto leaf = leaf_.lock(); leaf && leaf->shape == tensor_.shape() && leaf->dtype == tensor_.dtype()) return Tensor(leaf);
+    const Record& running = **running_record;
+    for (std::size_t i = 0; i < running.output_ids.size(); ++i)
+        if (running.output_ids[i] == origin_) return with_history(*running_record, static_cast<int>(i));
     return tensor_;
 }
 
@@ -60,6 +110,8 @@ bool should_record(const std::vector<Tensor>& inputs) {
         if (t.defined() && t.requires_grad()) return true;
     return false;
 }
+
+bool recording_backward() { return running_record != nullptr && is_grad_enabled(); }
 
 void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward) {
     const bool anomaly = is_anomaly_enabled() && !pass::inside();  // a backward's ops are checked as gradients
@@ -85,6 +137,7 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
         const auto& impl = outputs[i].impl();
         rec->output_shapes.push_back(impl->shape);
         rec->output_dtypes.push_back(impl->dtype);
+        rec->output_ids.push_back(impl.get());
         if (!is_floating(impl->dtype)) continue;  // indices and masks carry no gradient
         impl->requires_grad = true;
         impl->grad_fn = rec;
@@ -93,7 +146,48 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
     rec->backward = std::move(backward);
 }
 
+Tensor linear_backward(const std::string& op, const Tensor& dy, const std::function<Tensor(const Tensor&)>& kernel,
+                       std::function<Tensor(const Tensor&)> forward) {
+    Tensor dx = kernel(dy);
+    record(op + " backward", {dy}, {dx}, [forward = std::move(forward)](const Gradients& g) { return Gradients{forward(g[0])}; });
+    return dx;
+}
+
 namespace {
+
+// --- the walk's own arithmetic ------------------------------------------------------------------
+// Summing the gradients that meet at a tensor, undoing broadcasting and copying into .grad. In a
+// recorded backward these must record too, and autograd/ cannot call ops/, so each is a kernel
+// recorded under the name of the op it equals (add, sum, expand, clone: each in the op table);
+// outside one, record() returns at once and they are the plain kernels.
+
+Tensor expand_to(const Tensor& g, const Shape& shape);
+
+Tensor add(const Tensor& a, const Tensor& b) {
+    Tensor y = kernels::add(a, b);
+    record("add", {a, b}, {y}, [](const Gradients& g) { return Gradients{g[0], g[0]}; });
+    return y;
+}
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+    if (g.shape() == shape) return g;
+    Tensor y = kernels::sum_to(g, shape);
+    record("sum", {g}, {y}, [from = g.shape()](const Gradients& gg) { return Gradients{expand_to(gg[0], from)}; });
+    return y;
+}
+
+// g (of a shape that broadcasts to `shape`) as a broadcast view of that shape
+Tensor expand_to(const Tensor& g, const Shape& shape) {
+    Tensor y = g.as_strided(shape, broadcast_strides(g.shape(), g.strides(), shape), g.offset());
+    record("expand", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });  // summed back by the walk
+    return y;
+}
+
+Tensor contiguous_copy(const Tensor& g) {
+    Tensor y = kernels::contiguous_copy(g);
+    record("clone", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });
+    return y;
+}
 
 // The records waiting to run, highest sequence number first, each with the gradients gathered so
 // far for its outputs. A record's inputs were made before it, so this order is topological and no
@@ -108,17 +202,15 @@ class ReadyQueue {
             ready_.push(rec);  // queued once: when its first gradient arrives
         }
         Tensor& sum = slot->second[static_cast<std::size_t>(output)];
-        sum = sum.defined() ? kernels::add(sum, g) : std::move(g);
+        sum = sum.defined() ? add(sum, g) : std::move(g);
     }
     bool empty() const { return ready_.empty(); }
-    // The next record, and its outputs' gradients (zeros for outputs that got none).
+    // The next record, and the gradients its outputs received (undefined where none came).
     std::pair<std::shared_ptr<Record>, Gradients> pop() {
         std::shared_ptr<Record> rec = ready_.top();
         ready_.pop();
         Gradients grads = std::move(pending_.at(rec.get()));
         pending_.erase(rec.get());
-        for (std::size_t i = 0; i < grads.size(); ++i)
-            if (!grads[i].defined()) grads[i] = zeros(rec->output_shapes[i], rec->output_dtypes[i]);
         return {std::move(rec), std::move(grads)};
     }
 
@@ -131,18 +223,23 @@ class ReadyQueue {
 };
 
 // Runs a record's backward closure; an error names the op.
-Gradients call_backward(const Record& rec, const Gradients& grad_outputs) {
-    NYX_CHECK(!rec.released, "backward: the records of op '", rec.op,
+Gradients call_backward(const std::shared_ptr<Record>& rec, const Gradients& grad_outputs, bool create_graph) {
+    NYX_CHECK(!rec->released, "backward: the records of op '", rec->op,
               "' were freed by an earlier backward(); if you need to backpropagate through the same graph twice, "
               "pass retain_graph=true to the first backward(), e.g. loss.backward({}, true)");
+    struct Running {  // what Saved::get() reads, for the length of the closure
+        const std::shared_ptr<Record>* previous = running_record;
+        explicit Running(const std::shared_ptr<Record>* now) { running_record = now; }
+        ~Running() { running_record = previous; }
+    } running(create_graph ? &rec : nullptr);
     Gradients grads;
     try {
-        grads = rec.backward(grad_outputs);
+        grads = rec->backward(grad_outputs);
     } catch (const Error& e) {
-        throw Error(detail::cat("backward of '", rec.op, "' (record ", rec.sequence, "): ", e.what()));
+        throw Error(detail::cat("backward of '", rec->op, "' (record ", rec->sequence, "): ", e.what()));
     }
-    NYX_CHECK(grads.size() == rec.inputs.size(), "backward of '", rec.op, "' returned ", grads.size(), " gradients for ",
-              rec.inputs.size(), " inputs");
+    NYX_CHECK(grads.size() == rec->inputs.size(), "backward of '", rec->op, "' returned ", grads.size(), " gradients for ",
+              rec->inputs.size(), " inputs");
     return grads;
 }
 
@@ -155,15 +252,22 @@ void check_gradient(const Record& rec, std::size_t i, const Tensor& g) {
               "broadcast of it");
 }
 
-// Adds g into a leaf's .grad; the first gradient is taken over when nothing else holds it.
+// Adds g into a leaf's .grad. The first gradient is taken over when nothing else holds it. In a
+// recorded backward, or when .grad has history of its own, the sum is a new tensor (as in PyTorch),
+// so that .grad can be differentiated and no history is overwritten in place.
 void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
     if (leaf.grad) {
-        kernels::add_in_place(Tensor(leaf.grad), g, 1.0);
+        const Tensor grad(leaf.grad);
+        if (!is_grad_enabled() && !grad.requires_grad()) {
+            kernels::add_in_place(grad, g, 1.0);
+            return;
+        }
+        leaf.grad = add(grad, g).impl();
         return;
     }
     const bool unshared = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1;
-    if (!(unshared && g.is_contiguous())) g = kernels::contiguous_copy(g);
-    g.impl()->requires_grad = false;
+    if (!(unshared && g.is_contiguous())) g = contiguous_copy(g);
+    if (!is_grad_enabled()) g.impl()->requires_grad = false;
     leaf.grad = g.impl();
 }
 
@@ -176,39 +280,153 @@ void release(Record& rec) {
 
 }  // namespace
 
-// The backward pass: run the records in reverse creation order, undo broadcasting, pass each
-// gradient to the record that made the input or add it into the leaf, and free each record.
-void run_backward(const Tensor& root, Tensor gradient, bool retain_graph) {
-    pass::Scope pass(root.impl());  // recording off; anomaly checks, hooks, callbacks (backward_pass.hpp)
-    if (!root.impl()->grad_fn) {    // the root is a leaf
-        accumulate_into_leaf(*root.impl(), std::move(gradient));
-        pass.leaf_reached(root.impl());
-        return pass.finish();
+// autograd::grad's inputs: where each one's gradient arrives, and the records that lie on a path
+// from the outputs to one of them (the only ones that need to run).
+class Targets {
+  public:
+    Targets(const std::vector<Tensor>& inputs, const std::vector<Tensor>& roots) : captured_(inputs.size()) {
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+            const auto& impl = inputs[i].impl();
+            if (impl->grad_fn) slots_[{impl->grad_fn.get(), impl->output_index}].push_back(i);
+            else leaves_[impl.get()].push_back(i);
+        }
+        find_needed(roots);
     }
+    bool needed(const Record* rec) const { return needed_.count(rec) > 0; }
+    bool is_slot(const Record* rec, int output) const { return slots_.count({rec, output}) > 0; }
+    // Whether a gradient delivered to (rec, output) is of use.
+    bool wanted(const Record* rec, int output) const { return needed(rec) || is_slot(rec, output); }
+    // The gradients a record's outputs received, before it runs: those of inputs made there.
+    void arrived_at_record(const Record* rec, const Gradients& grads) {
+        for (std::size_t o = 0; o < grads.size(); ++o)
+            if (const auto it = slots_.find({rec, static_cast<int>(o)}); it != slots_.end())
+                for (std::size_t i : it->second) captured_[i] = grads[o];
+    }
+    // A gradient reached a leaf: kept if the leaf is an input (summed when several arrive).
+    void arrived_at_leaf(const TensorImpl* leaf, const Tensor& g) {
+        if (const auto it = leaves_.find(leaf); it != leaves_.end())
+            for (std::size_t i : it->second) captured_[i] = captured_[i].defined() ? add(captured_[i], g) : g;
+    }
+    std::vector<Tensor>& captured() { return captured_; }
+
+  private:
+    struct SlotHash {
+        std::size_t operator()(const std::pair<const Record*, int>& s) const {
+            return std::hash<const Record*>()(s.first) ^ static_cast<std::size_t>(s.second);
+        }
+    };
+    // Depth first from the roots' records, marking each record from which an input is reachable.
+    // Iterative: a graph may be millions of records deep. A record freed by an earlier backward
+    // counts as needed, so that running it reports the missing retain_graph.
+    void find_needed(const std::vector<Tensor>& roots) {
+        struct Frame {
+            const Record* rec;
+            std::size_t next = 0;
+            bool leads = false;
+        };
+        std::unordered_set<const Record*> visited;
+        std::vector<Frame> stack;
+        auto visit = [&](const Record* rec) {
+            if (visited.insert(rec).second) stack.push_back({rec, 0, rec->released});
+        };
+        for (const Tensor& root : roots)
+            if (root.impl()->grad_fn) visit(root.impl()->grad_fn.get());
+        while (!stack.empty()) {
+            Frame& top = stack.back();
+            if (top.next < top.rec->inputs.size()) {
+                const Edge& edge = top.rec->inputs[top.next++];
+                if (const auto leaf = edge.leaf.lock(); leaf && leaves_.count(leaf.get())) top.leads = true;
+                if (!edge.record) continue;
+                if (is_slot(edge.record.get(), edge.output_index) || needed(edge.record.get())) top.leads = true;
+                visit(edge.record.get());  // pushes it unless already done (the graph has no cycles)
+                continue;
+            }
+            const Frame done = top;
+            stack.pop_back();
+            if (done.leads) needed_.insert(done.rec);
+            if (!stack.empty() && done.leads) stack.back().leads = true;
+        }
+    }
+
+    std::unordered_map<std::pair<const Record*, int>, std::vector<std::size_t>, SlotHash> slots_;
+    std::unordered_map<const TensorImpl*, std::vector<std::size_t>> leaves_;
+    std::unordered_set<const Record*> needed_;
+    std::vector<Tensor> captured_;
+};
+
+// The backward pass: run the records in reverse creation order, undo broadcasting, pass each
+// gradient to the record that made the input and, for backward(), add it into the leaf. With
+// `targets` (autograd::grad) only the records on a path to a target run, and the gradients arriving
+// at the targets are kept there instead. Each record that ran is freed unless retain_graph.
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients, bool retain_graph,
+                  bool create_graph, Targets* targets) {
+    const bool accumulate = targets == nullptr;
+    pass::Scope pass(accumulate ? roots.front().impl() : nullptr, create_graph);  // recording, anomaly checks, hooks, callbacks
     ReadyQueue queue;
-    queue.deliver(root.impl()->grad_fn, root.impl()->output_index, std::move(gradient));
+    for (std::size_t r = 0; r < roots.size(); ++r) {
+        const auto& root = roots[r].impl();
+        if (root->grad_fn) {
+            if (accumulate || targets->wanted(root->grad_fn.get(), root->output_index))
+                queue.deliver(root->grad_fn, root->output_index, gradients[r]);
+        } else if (accumulate) {  // backward() of a leaf
+            accumulate_into_leaf(*root, gradients[r]);
+            pass.leaf_reached(root);
+        } else {
+            targets->arrived_at_leaf(root.get(), gradients[r]);
+        }
+    }
     while (!queue.empty()) {
         auto [rec, grad_outputs] = queue.pop();
-        Gradients grads = call_backward(*rec, grad_outputs);
+        if (!accumulate) {
+            targets->arrived_at_record(rec.get(), grad_outputs);
+            if (!targets->needed(rec.get())) continue;
+        }
+        for (std::size_t i = 0; i < grad_outputs.size(); ++i)  // zeros for outputs that got none
+            if (!grad_outputs[i].defined()) grad_outputs[i] = zeros(rec->output_shapes[i], rec->output_dtypes[i]);
+        Gradients grads = call_backward(rec, grad_outputs, create_graph);
         pass.backward_returned(*rec, grad_outputs, grads);
         grad_outputs.clear();
         for (std::size_t i = 0; i < grads.size(); ++i) {
             const Edge& edge = rec->inputs[i];
-            if (!edge.wants_gradient()) continue;
-            if (grads[i].defined()) {
-                check_gradient(*rec, i, grads[i]);
-                Tensor g = kernels::sum_to(grads[i], edge.shape);  // broadcasting undone here, once
-                if (edge.record) {
-                    queue.deliver(edge.record, edge.output_index, std::move(g));
-                    continue;
-                }
-                accumulate_into_leaf(*edge.leaf, std::move(g));
+            if (grads[i].defined() && edge.wants_gradient()) check_gradient(*rec, i, grads[i]);
+            if (edge.record) {
+                if (!grads[i].defined() || (!accumulate && !targets->wanted(edge.record.get(), edge.output_index))) continue;
+                queue.deliver(edge.record, edge.output_index, sum_to(grads[i], edge.shape));  // broadcasting undone here, once
+                continue;
             }
-            if (edge.leaf) pass.leaf_reached(edge.leaf);  // its gradient, or the news that none comes this way
+            const std::shared_ptr<TensorImpl> leaf = edge.leaf.lock();
+            if (!leaf) continue;
+            if (!accumulate) {
+                if (grads[i].defined()) targets->arrived_at_leaf(leaf.get(), sum_to(grads[i], edge.shape));
+                continue;
+            }
+            if (grads[i].defined()) accumulate_into_leaf(*leaf, sum_to(grads[i], edge.shape));
+            pass.leaf_reached(leaf);  // its gradient, or the news that none comes this way
         }
         if (!retain_graph) release(*rec);
     }
     pass.finish();
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, const std::vector<Tensor>& grad_outputs,
+                         std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+    NYX_CHECK(!outputs.empty(), "autograd::grad: no outputs given");
+    NYX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "autograd::grad: ", grad_outputs.size(),
+              " grad_outputs for ", outputs.size(), " outputs; give one per output, or none");
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        NYX_CHECK(inputs[i].requires_grad(), "autograd::grad: input ", i, " does not require grad, so it has no gradient; "
+                  "call .requires_grad_() on it before computing the outputs");
+    std::vector<Tensor> seeds;
+    for (std::size_t k = 0; k < outputs.size(); ++k)
+        seeds.push_back(seed_gradient(outputs[k], grad_outputs.empty() ? Tensor() : grad_outputs[k], "autograd::grad"));
+    Targets targets(inputs, outputs);
+    run_backward(outputs, seeds, retain_graph.value_or(create_graph), create_graph, &targets);
+    std::vector<Tensor> result = std::move(targets.captured());
+    for (std::size_t i = 0; i < result.size(); ++i)
+        NYX_CHECK(result[i].defined() || allow_unused, "autograd::grad: input ", i, " (shape ", to_string(inputs[i].shape()),
+                  ") was not used to compute the outputs, so it has no gradient; pass allow_unused=true to get an "
+                  "undefined tensor for it instead");
+    return result;
 }
 
 }  // namespace nyx::autograd

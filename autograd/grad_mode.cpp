@@ -16,6 +16,9 @@ bool is_grad_enabled() { return grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
 
+AutoGradMode::AutoGradMode(bool enabled) : previous_(grad_enabled) { grad_enabled = enabled; }
+AutoGradMode::~AutoGradMode() { grad_enabled = previous_; }
+
 bool is_autocast_enabled() { return autocast_enabled; }
 
 AutocastGuard::AutocastGuard(bool enabled) : previous_(autocast_enabled) { autocast_enabled = enabled; }

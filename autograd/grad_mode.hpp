@@ -1,7 +1,8 @@
 #pragma once
 // Autograd's modes.
 //
-// Recording is on by default; NoGradGuard turns it off for the current thread while it lives.
+// Recording is on by default; NoGradGuard turns it off for the current thread while it lives, and
+// AutoGradMode sets it either way.
 //
 // Anomaly detection is off by default. detect_anomaly(true) turns it on for every thread, as
 // PyTorch's torch.autograd.set_detect_anomaly does: each op then checks its floating outputs, and
@@ -18,6 +19,19 @@ class NoGradGuard {
     ~NoGradGuard();
     NoGradGuard(const NoGradGuard&) = delete;
     NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+  private:
+    bool previous_;
+};
+
+// Sets recording on or off while it lives, then restores the previous setting (libtorch's
+// AutoGradMode): AutoGradMode enable(true) records again inside a NoGradGuard.
+class AutoGradMode {
+  public:
+    explicit AutoGradMode(bool enabled);
+    ~AutoGradMode();
+    AutoGradMode(const AutoGradMode&) = delete;
+    AutoGradMode& operator=(const AutoGradMode&) = delete;
 
   private:
     bool previous_;

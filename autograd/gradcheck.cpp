@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <ostream>
 
 #include <nyx/core/kernels.hpp>
+#include <nyx/core/random.hpp>
 
 #include "autocast.hpp"
+#include "grad.hpp"
 #include "grad_mode.hpp"
 
 namespace nyx {
@@ -43,67 +46,83 @@ Shape unravel(std::int64_t flat, const Shape& shape) {
     return index;
 }
 
-std::vector<double> evaluate(const TensorFunction& f, const std::vector<Tensor>& inputs) {
+std::vector<std::vector<double>> evaluate(const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f,
+                                          const std::vector<Tensor>& inputs) {
     NoGradGuard no_grad;
-    return f(inputs).to_vector();
+    std::vector<std::vector<double>> values;
+    for (const Tensor& y : f(inputs)) values.push_back(y.to_vector());
+    return values;
 }
 
 }  // namespace
 
-GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
-    const AutocastGuard full_precision(false);  // the Jacobians are compared in the inputs' f64
+namespace {
+
+using TensorsFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs)>;
+
+// What the report calls output k and input i: gradcheck's "output" and "input 1"; gradgradcheck's
+// "grad of input 0" and "grad_output 0".
+struct Naming {
+    std::function<std::string(std::size_t)> output, input;
+};
+
+// The inputs f is differentiated by: those that require grad, after checking that they are f64
+// leaves whose elements share no memory.
+std::vector<std::size_t> checked_inputs(const std::vector<Tensor>& inputs, const char* caller, const GradcheckOptions& options) {
     std::vector<std::size_t> checked;
     std::vector<std::pair<const Storage*, std::int64_t>> memory;  // every checked element, to find overlaps
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const Tensor& x = inputs[i];
         if (!x.defined() || !x.requires_grad()) continue;
-        NYX_CHECK(x.dtype() == f64, "gradcheck: input ", i, " is ", x.dtype(), "; gradcheck needs f64 inputs. "
+        NYX_CHECK(x.dtype() == f64, caller, ": input ", i, " is ", x.dtype(), "; ", caller, " needs f64 inputs. "
                   "A central difference with eps = ", options.eps, " in f32 (about 7 significant digits) loses most "
                   "of them to rounding and would fail correct gradients; convert with .to(nyx::f64) and requires_grad_()");
-        NYX_CHECK(x.is_leaf(), "gradcheck: input ", i, " was computed by '", x.grad_fn_name(),
+        NYX_CHECK(x.is_leaf(), caller, ": input ", i, " was computed by '", x.grad_fn_name(),
                   "'; pass leaves (tensors you made and called requires_grad_() on)");
         for (std::int64_t offset : element_offsets(x)) memory.emplace_back(x.impl()->storage.get(), x.offset() + offset);
         std::sort(memory.begin(), memory.end());
-        NYX_CHECK(std::adjacent_find(memory.begin(), memory.end()) == memory.end(), "gradcheck: input ", i, " of shape ",
+        NYX_CHECK(std::adjacent_find(memory.begin(), memory.end()) == memory.end(), caller, ": input ", i, " of shape ",
                   to_string(x.shape()), " and strides ", to_string(x.strides()), " has elements that share memory "
                   "with each other or with an earlier input (an expand()ed view, or two views of one tensor), so "
                   "perturbing one moves others; pass .contiguous() or .clone()");
         checked.push_back(i);
     }
-    NYX_CHECK(!checked.empty(), "gradcheck: no input requires grad; call .requires_grad_() on the inputs to check");
+    NYX_CHECK(!checked.empty(), caller, ": no input requires grad; call .requires_grad_() on the inputs to check");
+    return checked;
+}
 
-    // The inputs' gradients as the caller left them, put back on every way out.
-    struct RestoreGradients {
-        std::vector<std::pair<Tensor, Tensor>> saved;
-        ~RestoreGradients() {
-            for (auto& [input, grad] : saved) input.set_grad(grad);
-        }
-    } restore;
-    for (std::size_t i : checked) restore.saved.emplace_back(inputs[i], inputs[i].grad());
+// Compares the Jacobian of every output of f with respect to every checked input, computed by the
+// tape (one autograd::grad per output element), with central differences.
+GradcheckResult check_jacobians(const TensorsFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options,
+                                const char* caller, const Naming& naming) {
+    const AutocastGuard full_precision(false);  // the Jacobians are compared in the inputs' f64
+    const std::vector<std::size_t> checked = checked_inputs(inputs, caller, options);
+    std::vector<Tensor> wrt;
+    for (std::size_t i : checked) wrt.push_back(inputs[i]);
 
-    // Analytical Jacobian, one backward per output element: jacobian[input][out * n_in + in].
-    const Tensor y = f(inputs);
-    NYX_CHECK(y.defined() && y.dtype() == f64, "gradcheck: the function must return an f64 tensor, got ",
-              y.defined() ? std::string(name(y.dtype())) : std::string("an undefined tensor"));
-    const std::int64_t outputs = y.numel();
-    std::vector<std::vector<double>> analytical(inputs.size());
-    for (std::size_t i : checked) analytical[i].assign(static_cast<std::size_t>(outputs * inputs[i].numel()), 0.0);
-    if (y.requires_grad()) {
-        for (std::int64_t o = 0; o < outputs; ++o) {
-            for (std::size_t i : checked) inputs[i].set_grad(Tensor());
+    // Analytical Jacobians: analytical[k][i][o * n_i + e] = d output_k[o] / d input_i[e].
+    const std::vector<Tensor> ys = f(inputs);
+    std::vector<std::vector<std::vector<double>>> analytical(ys.size(), std::vector<std::vector<double>>(inputs.size()));
+    for (std::size_t k = 0; k < ys.size(); ++k) {
+        const Tensor& y = ys[k];
+        NYX_CHECK(y.defined() && y.dtype() == f64, caller, ": the function must return f64 tensors, got ",
+                  y.defined() ? std::string(name(y.dtype())) : std::string("an undefined tensor"), " for ", naming.output(k));
+        for (std::size_t i : checked) analytical[k][i].assign(static_cast<std::size_t>(y.numel() * inputs[i].numel()), 0.0);
+        if (!y.requires_grad()) continue;  // constant: its Jacobian is zero
+        for (std::int64_t o = 0; o < y.numel(); ++o) {
             Tensor seed = zeros(y.shape(), y.dtype());
             seed.data<double>()[o] = 1.0;
-            y.backward(seed, /*retain_graph=*/true);
-            for (std::size_t i : checked) {
-                const Tensor g = inputs[i].grad();
-                if (!g.defined()) continue;
-                const std::vector<double> values = g.to_vector();
-                std::copy(values.begin(), values.end(), analytical[i].begin() + o * inputs[i].numel());
+            const std::vector<Tensor> grads = autograd::grad({y}, wrt, {seed}, /*retain_graph=*/true, false, /*allow_unused=*/true);
+            for (std::size_t c = 0; c < checked.size(); ++c) {
+                if (!grads[c].defined()) continue;
+                const std::size_t i = checked[c];
+                const std::vector<double> values = grads[c].to_vector();
+                std::copy(values.begin(), values.end(), analytical[k][i].begin() + o * inputs[i].numel());
             }
         }
     }
 
-    // Numerical Jacobian by central differences, perturbing each element in place, and the worst
+    // Numerical Jacobians by central differences, perturbing each element in place, and the worst
     // disagreement relative to the tolerance.
     GradcheckResult result;
     double worst_ratio = 1.0;
@@ -119,28 +138,82 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
                 ~Perturbation() { value = original; }
             } element{base[offsets[static_cast<std::size_t>(e)]]};
             element.value = element.original + options.eps;
-            const std::vector<double> plus = evaluate(f, inputs);
+            const std::vector<std::vector<double>> plus = evaluate(f, inputs);
             element.value = element.original - options.eps;
-            const std::vector<double> minus = evaluate(f, inputs);
-            for (std::int64_t o = 0; o < outputs; ++o) {
-                const double numerical = (plus[o] - minus[o]) / (2 * options.eps);
-                const double analytic = analytical[i][static_cast<std::size_t>(o * x.numel() + e)];
-                const double tolerance = options.atol + options.rtol * std::abs(numerical);
-                const double ratio = std::abs(analytic - numerical) / tolerance;
-                if (!(ratio <= worst_ratio)) {  // also catches NaN
+            const std::vector<std::vector<double>> minus = evaluate(f, inputs);
+            for (std::size_t k = 0; k < ys.size(); ++k) {
+                for (std::int64_t o = 0; o < ys[k].numel(); ++o) {
+                    const double numerical = (plus[k][o] - minus[k][o]) / (2 * options.eps);
+                    const double analytic = analytical[k][i][static_cast<std::size_t>(o * x.numel() + e)];
+                    const double tolerance = options.atol + options.rtol * std::abs(numerical);
+                    const double ratio = std::abs(analytic - numerical) / tolerance;
+                    if (ratio <= worst_ratio) continue;  // (NaN goes on to fail)
                     worst_ratio = std::isnan(ratio) ? INFINITY : ratio;
                     result.ok = false;
                     result.report = detail::cat(
-                        "gradcheck failed: d(output)/d(input ", i, ") disagrees at input element ",
+                        caller, " failed: d(", naming.output(k), ")/d(", naming.input(i), ") disagrees at input element ",
                         to_string(unravel(e, x.shape())), " of shape ", to_string(x.shape()), ", output element ",
-                        to_string(unravel(o, y.shape())), " of shape ", to_string(y.shape()), ": numerical ", numerical,
-                        ", analytical ", analytic, " (|difference| ", std::abs(analytic - numerical), " > atol + rtol*|numerical| = ",
-                        tolerance, "; eps ", options.eps, ")");
+                        to_string(unravel(o, ys[k].shape())), " of shape ", to_string(ys[k].shape()), ": numerical ", numerical,
+                        ", analytical ", analytic, " (|difference| ", std::abs(analytic - numerical),
+                        " > atol + rtol*|numerical| = ", tolerance, "; eps ", options.eps, ")");
                 }
             }
         }
     }
     return result;
+}
+
+}  // namespace
+
+GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
+    return check_jacobians([&f](const std::vector<Tensor>& x) { return std::vector<Tensor>{f(x)}; }, inputs, options, "gradcheck",
+                           {[](std::size_t) { return std::string("output"); },
+                            [](std::size_t i) { return detail::cat("input ", i); }});
+}
+
+// The first derivatives as a function of the inputs and the incoming gradient v, checked by
+// gradcheck's own comparison: F(x, v) = autograd::grad(f(x), x, v), computed with create_graph when
+// the tape is asked for F's Jacobian, and plainly when F is only evaluated.
+GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& grad_outputs,
+                              const GradcheckOptions& options) {
+    const AutocastGuard full_precision(false);
+    std::vector<std::size_t> wrt;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].defined() && inputs[i].requires_grad()) wrt.push_back(i);
+    NYX_CHECK(!wrt.empty(), "gradgradcheck: no input requires grad; call .requires_grad_() on the inputs to check");
+    NYX_CHECK(grad_outputs.size() <= 1, "gradgradcheck: f returns one tensor, so give at most one grad_output, not ",
+              grad_outputs.size());
+    Tensor v;
+    if (grad_outputs.empty() || !grad_outputs[0].defined()) {  // random, of f's output shape: fixed, for reproducible reports
+        Shape shape;
+        {
+            NoGradGuard no_grad;
+            shape = f(inputs).shape();
+        }
+        Generator gen(20261201);
+        v = randn(shape, f64, gen);
+    } else {
+        v = grad_outputs[0].detach().clone();  // a leaf of our own to perturb
+    }
+    v.requires_grad_();
+    std::vector<Tensor> all = inputs;
+    all.push_back(v);
+    const std::size_t n = inputs.size();
+    auto first_derivatives = [&f, &wrt, n](const std::vector<Tensor>& x) {
+        const bool differentiated = is_grad_enabled();  // false while check_jacobians only evaluates
+        const AutoGradMode recording(true);
+        const std::vector<Tensor> own(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n));
+        const Tensor y = f(own);
+        std::vector<Tensor> wanted;
+        for (std::size_t i : wrt) wanted.push_back(own[i]);
+        std::vector<Tensor> grads = autograd::grad({y}, wanted, {x[n]}, differentiated, differentiated, /*allow_unused=*/true);
+        for (std::size_t c = 0; c < grads.size(); ++c)
+            if (!grads[c].defined()) grads[c] = zeros(wanted[c].shape(), f64);  // f does not depend on it
+        return grads;
+    };
+    return check_jacobians(first_derivatives, all, options, "gradgradcheck",
+                           {[wrt](std::size_t k) { return detail::cat("grad of input ", wrt[k]); },
+                            [n](std::size_t i) { return i < n ? detail::cat("input ", i) : std::string("grad_output"); }});
 }
 
 }  // namespace nyx

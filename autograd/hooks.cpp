@@ -33,7 +33,7 @@ class pass::HookedLeaves {
             stack.pop_back();
             for (const Edge& edge : rec->inputs) {
                 if (edge.record && seen.insert(edge.record.get()).second) stack.push_back(edge.record.get());
-                if (edge.leaf && !edge.leaf->post_accumulate_grad_hooks.empty()) add(edge.leaf);
+                if (const auto leaf = edge.leaf.lock(); leaf && !leaf->post_accumulate_grad_hooks.empty()) add(leaf);
             }
         }
     }
@@ -64,9 +64,9 @@ class pass::HookedLeaves {
 
 bool pass::inside() { return in_backward; }
 
-pass::Scope::Scope(const std::shared_ptr<TensorImpl>& root)
-    : previous_inside_(in_backward), anomaly_(is_anomaly_enabled()), previous_callbacks_(queued_callbacks) {
-    if (hooks_alive.load() > 0) hooked_ = std::make_unique<HookedLeaves>(root);  // first: it may throw
+pass::Scope::Scope(const std::shared_ptr<TensorImpl>& root, bool create_graph)
+    : grad_mode_(create_graph), previous_inside_(in_backward), anomaly_(is_anomaly_enabled()), previous_callbacks_(queued_callbacks) {
+    if (root && hooks_alive.load() > 0) hooked_ = std::make_unique<HookedLeaves>(root);  // first: it may throw
     in_backward = true;
     queued_callbacks = &callbacks_;
     ++passes_started;

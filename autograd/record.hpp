@@ -17,30 +17,45 @@
 
 namespace nyx::autograd {
 
+struct Record;
+
 using Gradients = std::vector<Tensor>;
 
 // What a backward closure keeps of a tensor: its data without its history (an op that kept its own
 // output with history would own itself through its record), and the storage's version at the time,
 // so that reading it after an in-place write is an error instead of a silently wrong gradient.
+//
+// It also notes where the tensor came from, so that a backward that is itself recorded
+// (backward(create_graph=true), autograd::grad) can differentiate through what it saved: an input
+// gets back the record that made it (or its leaf); the op's own output gets the record running the
+// backward, matched by identity, which is how the cycle above is avoided. Only then does get()
+// return a tensor with history; otherwise it returns the detached one, as before.
 class Saved {
   public:
     Saved() = default;
-    explicit Saved(const Tensor& t) : tensor_(t.defined() ? t.detach() : Tensor()), version_(t.defined() ? t.impl()->storage->version() : 0) {}
-    // Keeps `copy`, a converted copy of `source` (autocast's bf16 operands), and checks `source`'s
-    // version too, without keeping its memory alive: writing the original in place after the
-    // forward is the same error as writing a saved tensor.
-    Saved(const Tensor& copy, const Tensor& source) : Saved(copy) {
-        source_ = source.impl()->storage;
-        source_version_ = source.impl()->storage->version();
-    }
-    const Tensor& get() const;  // throws when the storage was written in place since saving
-    operator const Tensor&() const { return get(); }
+    explicit Saved(const Tensor& t);
+    // Keeps `copy`, a copy of `source` (a contiguous one, or autocast's bf16 operand), and checks
+    // `source`'s version too, without keeping its memory alive: writing the original in place after
+    // the forward is the same error as writing a saved tensor. Its history is the source's, which a
+    // recorded backward can use when the copy has the source's shape and dtype.
+    Saved(const Tensor& copy, const Tensor& source);
+    // Throws when the storage was written in place since saving. Inside a recorded backward the
+    // result carries the saved tensor's history.
+    Tensor get() const;
+    operator Tensor() const { return get(); }
 
   private:
     Tensor tensor_;
     std::uint64_t version_ = 0;
     std::weak_ptr<Storage> source_;
     std::uint64_t source_version_ = 0;
+    // Where the tensor came from (see above): the record and output it was made by, or its leaf
+    // (held weakly, as edges hold leaves), or, for an output of the op saving it, its identity.
+    std::shared_ptr<Record> grad_fn_;
+    int output_index_ = 0;
+    std::weak_ptr<TensorImpl> leaf_;
+    const TensorImpl* origin_ = nullptr;  // compared, never read
+    bool history_lost_ = false;           // a copy of another dtype or shape: no use to a recorded backward
 };
 
 inline Saved saved(const Tensor& t) { return Saved(t); }
@@ -51,17 +66,17 @@ inline Saved saved(const Tensor& copy, const Tensor& source) { return Saved(copy
 // (transposed, expanded): backward closures must not assume they are contiguous.
 using BackwardFn = std::function<Gradients(const Gradients& grad_outputs)>;
 
-struct Record;
-
-// Where one input's gradient goes: into the record that produced it, or into a leaf's .grad.
+// Where one input's gradient goes: into the record that produced it, or into a leaf's .grad. A
+// leaf is held weakly: a gradient for a leaf nobody holds has nowhere to go, and a strong hold
+// would make a cycle of leaf -> .grad -> its graph -> leaf after backward(create_graph=true).
 struct Edge {
     std::shared_ptr<Record> record;
     int output_index = 0;
-    std::shared_ptr<TensorImpl> leaf;
+    std::weak_ptr<TensorImpl> leaf;
     bool defined = false;  // the op got a tensor here (optional inputs may be undefined)
     Shape shape;           // the input's shape (to undo broadcasting) and dtype, when defined
     DType dtype = f32;
-    bool wants_gradient() const { return record || leaf; }
+    bool wants_gradient() const { return record || !leaf.expired(); }
 };
 
 struct Record {
@@ -70,6 +85,7 @@ struct Record {
     std::vector<Edge> inputs;
     std::vector<Shape> output_shapes;
     std::vector<DType> output_dtypes;
+    std::vector<const TensorImpl*> output_ids;  // the outputs' identities, for Saved (compared, never read)
     BackwardFn backward;    // reset when backward() frees the record
     bool released = false;  // backward() ran without retain_graph
 
@@ -85,6 +101,19 @@ bool should_record(const std::vector<Tensor>& inputs);
 // Records `op` if should_record(inputs), and marks the floating outputs as its results.
 // Saved tensors go into `backward`'s captures as Saved (see saved()).
 void record(std::string op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs, BackwardFn backward);
+
+// The backward of an op that is linear in an input, y = A(x), whose closure applies Aᵀ with a
+// kernel: returns kernel(dy), recorded as the op "<op> backward", whose own backward is `forward`
+// (A again, made of recorded ops). So a recorded backward (create_graph) stays differentiable, and
+// outside one this is just kernel(dy). Gather's backward scatters, and the scatter's backward
+// gathers.
+Tensor linear_backward(const std::string& op, const Tensor& dy, const std::function<Tensor(const Tensor&)>& kernel,
+                       std::function<Tensor(const Tensor&)> forward);
+
+// Inside a backward closure: true when the backward is being recorded (create_graph), so the
+// gradients must be computed with ops that record, not with a fused kernel that leaves no history.
+// A closure whose backward uses such a kernel branches on this (ops/README.md shows how).
+bool recording_backward();
 
 // From inside a backward() (a post-accumulate-grad hook, say): runs `callback` once that pass has
 // run all its records and hooks, before backward() returns (PyTorch's queue_callback). Data-parallel

@@ -1,8 +1,25 @@
 // The Tensor's autograd methods (declared in core/tensor.hpp, whose README says why they live here):
-// requires_grad_, grad, set_grad, detach and backward, the entry to the walk in engine.cpp.
+// requires_grad_, grad, set_grad, detach and backward, the entry to the walk in engine.cpp, and
+// the checks of the gradient a walk starts with, which autograd::grad shares.
 #include "backward_pass.hpp"
 
 namespace nyx {
+
+Tensor autograd::seed_gradient(const Tensor& output, const Tensor& gradient, const char* caller) {
+    NYX_CHECK(output.requires_grad(), caller, ": this tensor does not require grad, so there is nothing to backpropagate. "
+              "Call .requires_grad_() on the leaves you want gradients for before computing it, and do not compute "
+              "it under NoGradGuard");
+    if (!gradient.defined()) {
+        NYX_CHECK(output.numel() == 1, caller, ": a gradient can be implied only for a one-element output, and this one has "
+                  "shape ", to_string(output.shape()), "; reduce it first (e.g. loss.sum() or loss.mean()), or pass the "
+                  "gradient explicitly: y.backward(ones_like(y))");
+        return ones(output.shape(), output.dtype());
+    }
+    NYX_CHECK(gradient.shape() == output.shape() && gradient.dtype() == output.dtype(), caller, ": the gradient has shape ",
+              to_string(gradient.shape()), " and dtype ", gradient.dtype(), " but the tensor has shape ",
+              to_string(output.shape()), " and dtype ", output.dtype());
+    return gradient;
+}
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 
@@ -35,21 +52,9 @@ std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl
 
 Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-    NYX_CHECK(requires_grad(), "backward: this tensor does not require grad, so there is nothing to backpropagate. "
-              "Call .requires_grad_() on the leaves you want gradients for before computing it, and do not compute "
-              "it under NoGradGuard");
-    Tensor seed = gradient;
-    if (!seed.defined()) {
-        NYX_CHECK(numel() == 1, "backward: a gradient can be implied only for a one-element output, and this one has shape ",
-                  nyx::to_string(shape()), "; reduce it first (e.g. loss.sum() or loss.mean()), or pass the "
-                  "gradient explicitly: y.backward(ones_like(y))");
-        seed = ones(shape(), dtype());
-    }
-    NYX_CHECK(seed.shape() == shape() && seed.dtype() == dtype(), "backward: the gradient has shape ",
-              nyx::to_string(seed.shape()), " and dtype ", seed.dtype(), " but the tensor has shape ",
-              nyx::to_string(shape()), " and dtype ", dtype());
-    autograd::run_backward(*this, seed, retain_graph);
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
+    const Tensor seed = autograd::seed_gradient(*this, gradient, "backward");
+    autograd::run_backward({*this}, {seed}, retain_graph.value_or(create_graph), create_graph);
 }
 
 }  // namespace nyx

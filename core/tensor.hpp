@@ -247,8 +247,11 @@ class Tensor {
     void set_grad(const Tensor& grad) const;       // an undefined tensor clears it
     std::string grad_fn_name() const;              // the recording op's name, or "" for a leaf
     Tensor detach() const;                         // same storage, no history, requires_grad false
-    // Backpropagates from this tensor. Without `gradient` the tensor must have one element.
-    void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+    // Backpropagates from this tensor into the leaves' grad(). Without `gradient` the tensor must
+    // have one element. retain_graph keeps the records for another backward (it defaults to
+    // create_graph); create_graph records the backward itself, so that the gradients it leaves can
+    // be differentiated again (autograd/grad.hpp has the functional form, autograd::grad).
+    void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt, bool create_graph = false) const;
     // Runs `hook(leaf)` once in every backward() that reaches this leaf, as soon as its grad holds
     // all of that backward's contributions, while the rest of the backward pass goes on (as
     // PyTorch's register_post_accumulate_grad_hook; data-parallel training starts sending

@@ -235,6 +235,19 @@ void abort_job(int code) {
     std::exit(code);
 }
 
+namespace {
+// (out ? 1 : 0) · Σ over the ranks of (in ? x : 0), the same on every rank but for `out`: max_over_ranks's
+// backward. Recorded, for higher-order gradients: the map is linear, and its transpose swaps in and out.
+Tensor masked_rank_sum(const Tensor& x, bool in, bool out) {
+    Tensor total = in ? kernels::contiguous_copy(x) : zeros_like(x);
+    all_reduce(total);
+    Tensor y = out ? total : zeros_like(total);
+    autograd::record("max_over_ranks backward", {x}, {y},
+                     [in, out](const autograd::Gradients& g) { return autograd::Gradients{masked_rank_sum(g[0], out, in)}; });
+    return y;
+}
+}  // namespace
+
 Tensor max_over_ranks(const Tensor& value) {
     NYX_CHECK(value.defined() && value.numel() == 1 && is_floating(value.dtype()), "dist::max_over_ranks: expected one f32 or f64 "
               "value, got ", value.defined() ? detail::cat(to_string(value.shape()), " ", value.dtype()) : std::string("an undefined tensor"));
@@ -256,9 +269,7 @@ Tensor max_over_ranks(const Tensor& value) {
 #endif
     // dvalue = Σ over the ranks of dy on the rank holding the maximum, 0 on the others
     autograd::record("max_over_ranks", {value}, {top}, [holder](const autograd::Gradients& g) {
-        Tensor total = kernels::contiguous_copy(g[0]);
-        all_reduce(total);
-        return autograd::Gradients{holder ? total : zeros_like(total)};
+        return autograd::Gradients{masked_rank_sum(g[0], true, holder)};
     });
     return top;
 }

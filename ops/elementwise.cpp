@@ -13,12 +13,14 @@
 #include <nyx/core/vector_math.hpp>
 
 #include "ops.hpp"
+#include "reference.hpp"
 
 namespace nyx::ops {
 namespace {
 
 using autograd::Gradients;
 using autograd::record;
+using autograd::recording_backward;
 using autograd::saved;
 
 // y[i] = f(x[i]) for floating x.
@@ -133,6 +135,10 @@ Tensor relu(const Tensor& x) {
     Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v <= T{0} ? T{0} : v; }); });
     // dx = dy where x > 0, else 0 (the kink at 0 takes gradient 0, as PyTorch does)
     record("relu", {x}, {y}, [x = saved(x)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor v = x, zero = scalar(0, v.dtype());
+            return Gradients{where(gt(v, zero), g[0], zero)};
+        }
         return Gradients{binary(g[0], x, "relu backward", true, [](auto dy, auto v) { return v > 0 ? dy : decltype(dy){0}; })};
     });
     return y;
@@ -143,6 +149,10 @@ Tensor tanh(const Tensor& x) {
     Tensor y = unary_blocks(x, "tanh", [](const auto* in, auto* out, std::int64_t n) { vmath::tanh(in, out, n); });
     // dx = dy * (1 - y²)
     record("tanh", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor t = y;
+            return Gradients{g[0] * (1.0 - t * t)};
+        }
         return Gradients{binary(g[0], y, "tanh backward", true, [](auto dy, auto t) { return dy * (1 - t * t); })};
     });
     return y;
@@ -175,6 +185,10 @@ Tensor abs(const Tensor& x) {
     Tensor y = dispatch(x.dtype(), [&]<class T>() { return loops::map<T, T>(x, [](T v) { return v < 0 ? -v : v; }); });
     // dx = dy · sign(x) (0 at 0)
     record("abs", {x}, {y}, [x = saved(x)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor v = x, zero = scalar(0, v.dtype());
+            return Gradients{where(gt(v, zero), g[0], where(lt(v, zero), -g[0], zero))};
+        }
         return Gradients{binary(g[0], x, "abs backward", true, [](auto dy, auto v) { return v > 0 ? dy : v < 0 ? -dy : decltype(dy){0}; })};
     });
     return y;
@@ -185,6 +199,7 @@ Tensor sqrt(const Tensor& x) {
     Tensor y = unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
     // dx = dy / (2√x) = dy · 0.5 / y
     record("sqrt", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        if (recording_backward()) return Gradients{g[0] * 0.5 / y};
         return Gradients{binary(g[0], y, "sqrt backward", true, [](auto dy, auto t) { return dy * decltype(t)(0.5) / t; })};
     });
     return y;
@@ -195,6 +210,10 @@ Tensor rsqrt(const Tensor& x) {
     Tensor y = unary(x, "rsqrt", [](auto v) { return 1 / std::sqrt(v); });
     // dx = dy · (-½ x^(-3/2)) = dy · (-½ y³)
     record("rsqrt", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor t = y;
+            return Gradients{g[0] * -0.5 * t * t * t};
+        }
         return Gradients{binary(g[0], y, "rsqrt backward", true, [](auto dy, auto t) { return dy * decltype(t)(-0.5) * t * t * t; })};
     });
     return y;
@@ -205,6 +224,7 @@ Tensor pow(const Tensor& x, double exponent) {
     Tensor y = unary(x, "pow", [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
     // dx = dy · e · x^(e-1)
     record("pow", {x}, {y}, [x = saved(x), exponent](const Gradients& g) {
+        if (recording_backward()) return Gradients{exponent == 0 ? g[0] * 0.0 : g[0] * exponent * pow(x, exponent - 1)};
         return Gradients{binary(g[0], x, "pow backward", true, [exponent](auto dy, auto v) {
             using T = decltype(v);
             return exponent == 0 ? T{0} : dy * static_cast<T>(exponent) * std::pow(v, static_cast<T>(exponent - 1));
@@ -218,6 +238,10 @@ Tensor erf(const Tensor& x) {
     Tensor y = unary_blocks(x, "erf", [](const auto* in, auto* out, std::int64_t n) { vmath::erf(in, out, n); });
     // dx = dy · 2/√π · e^(-x²)
     record("erf", {x}, {y}, [x = saved(x)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor v = x;
+            return Gradients{g[0] * (2 / std::sqrt(std::numbers::pi)) * exp(-(v * v))};
+        }
         return Gradients{binary(g[0], x, "erf backward", true, [](auto dy, auto v) {
             return dy * static_cast<decltype(v)>(2 / std::sqrt(std::numbers::pi)) * std::exp(-v * v);
         })};
@@ -237,6 +261,10 @@ Tensor sigmoid(const Tensor& x) {
     Tensor y = unary_blocks(x, "sigmoid", [](auto... args) { sigmoid_block(args...); });
     // dx = dy · y · (1 - y)
     record("sigmoid", {x}, {y}, [y = saved(y)](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor s = y;
+            return Gradients{g[0] * s * (1.0 - s)};
+        }
         return Gradients{binary(g[0], y, "sigmoid backward", true, [](auto dy, auto s) { return dy * s * (1 - s); })};
     });
     return y;
@@ -326,7 +354,9 @@ NYX_VECTORIZED void gelu_backward_block(const T* dy, const T* x, T* dx, std::int
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
     const bool tanh_form = approximation == GeluApproximation::tanh;
     Tensor y = unary_blocks(x, "gelu", [tanh_form](auto in, auto out, std::int64_t n) { gelu_block(in, out, n, tanh_form); });
-    record("gelu", {x}, {y}, [x = saved(x), tanh_form](const Gradients& g) {
+    record("gelu", {x}, {y}, [x = saved(x), approximation, tanh_form](const Gradients& g) {
+        if (recording_backward())
+            return reference::backward_of([approximation](const Gradients& in) { return reference::gelu(in[0], approximation); }, {x}, g[0]);
         return Gradients{binary_blocks(g[0], x, "gelu backward", [tanh_form](auto dy, auto v, auto dx, std::int64_t n) {
             gelu_backward_block(dy, v, dx, n, tanh_form);
         })};
@@ -354,6 +384,11 @@ Tensor clamp(const Tensor& x, double low, double high) {
     });
     // dx = dy where low <= x <= high, else 0
     record("clamp", {x}, {y}, [x = saved(x), low, high](const Gradients& g) {
+        if (recording_backward()) {
+            const Tensor v = x;
+            const Tensor inside = mul(ge(v, scalar(low, v.dtype())), le(v, scalar(high, v.dtype())));
+            return Gradients{where(inside, g[0], scalar(0, v.dtype()))};
+        }
         return Gradients{binary(g[0], x, "clamp backward", true, [low, high](auto dy, auto v) {
             return (v >= low && v <= high) ? dy : decltype(dy){0};
         })};

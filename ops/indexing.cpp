@@ -26,6 +26,34 @@ void check_indices(const Tensor& index, std::int64_t size, const char* op, const
                   " is out of range [0, ", size, ")");
 }
 
+// Zeros of `shape` with dy added at the places gather(·, a, index) reads (in order, so that
+// repeated places add up deterministically): gather's backward.
+Tensor scatter_add_into_zeros(const Shape& shape, std::int64_t a, const Tensor& index, const Tensor& dy) {
+    Tensor dx = zeros(shape, dy.dtype());
+    Shape lane = dx.strides();
+    lane[a] = 0;
+    const std::int64_t axis_stride = dx.strides()[a];
+    const Shape& g_strides = dy.strides();  // dy has the index's shape
+    dispatch(dy.dtype(), [&]<class T>() {
+        T* pdx = dx.data<T>();
+        const T* pg = dy.data<T>();
+        const std::int64_t* pi = index.data<std::int64_t>();
+        const Shape index_strides = index.strides();
+        Shape position(index.dim(), 0);
+        for (std::int64_t k = 0; k < index.numel(); ++k) {
+            std::int64_t o_dx = 0, o_g = 0, o_i = 0;
+            for (std::int64_t d = 0; d < index.dim(); ++d)
+                o_dx += position[d] * lane[d], o_g += position[d] * g_strides[d], o_i += position[d] * index_strides[d];
+            pdx[o_dx + pi[o_i] * axis_stride] += pg[o_g];
+            for (auto d = index.dim(); d-- > 0;) {
+                if (++position[d] < index.shape()[d]) break;
+                position[d] = 0;
+            }
+        }
+    });
+    return dx;
+}
+
 }  // namespace
 
 // y = [t0, t1, ...] joined along axis
@@ -140,33 +168,13 @@ Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
                                        out[at[2] + i] = px[at[0] + i * step[0] + pi[at[1] + i * step[1]] * axis_stride];
                                });
     });
-    // dx = zeros with dy added at the gathered places (in order, so repeats add up deterministically)
+    // dx = zeros with dy added at the gathered places; its own backward gathers again
     record("gather", {x, index}, {y}, [a, index = autograd::saved(index), input_shape = x.shape()](const Gradients& g) {
-        Tensor dx = zeros(input_shape, g[0].dtype());
-        Shape lane = dx.strides();
-        lane[a] = 0;
-        const Tensor& idx = index;
-        const std::int64_t axis_stride = dx.strides()[a];
-        const Shape& g_strides = g[0].strides();  // dy has the index's shape
-        dispatch(g[0].dtype(), [&]<class T>() {
-            T* pdx = dx.data<T>();
-            const T* pg = g[0].data<T>();
-            const std::int64_t* pi = idx.data<std::int64_t>();
-            const Shape index_strides = idx.strides();
-            // One pass in order: positions that share a target add up in a fixed sequence.
-            Shape position(idx.dim(), 0);
-            for (std::int64_t k = 0; k < idx.numel(); ++k) {
-                std::int64_t o_dx = 0, o_g = 0, o_i = 0;
-                for (std::int64_t d = 0; d < idx.dim(); ++d)
-                    o_dx += position[d] * lane[d], o_g += position[d] * g_strides[d], o_i += position[d] * index_strides[d];
-                pdx[o_dx + pi[o_i] * axis_stride] += pg[o_g];
-                for (auto d = idx.dim(); d-- > 0;) {
-                    if (++position[d] < idx.shape()[d]) break;
-                    position[d] = 0;
-                }
-            }
-        });
-        return Gradients{dx, Tensor()};
+        const Tensor idx = index;
+        return Gradients{autograd::linear_backward(
+                             "gather", g[0], [&](const Tensor& dy) { return scatter_add_into_zeros(input_shape, a, idx, dy); },
+                             [a, idx](const Tensor& t) { return gather(t, a, idx); }),
+                         Tensor()};
     });
     return y;
 }

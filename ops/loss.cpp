@@ -93,7 +93,13 @@ Tensor binary_cross_entropy_elements(const Tensor& p, const Tensor& y) {
         });
     });
     // dp = g · (p - y) / max(p (1 - p), 1e-12)    dy = g · (max(log(1 - p), -100) - max(log p, -100))
-    record("binary_cross_entropy", {p, y}, {losses}, [p = saved(pc), y = saved(yc)](const Gradients& g) {
+    record("binary_cross_entropy", {p, y}, {losses}, [p = saved(pc, p), y = saved(yc, y)](const Gradients& g) {
+        if (autograd::recording_backward()) {  // the same formulas, recorded
+            const Tensor pv = p, yv = y;
+            auto floored_log = [](const Tensor& t) { return clamp(log(t), log_floor, INFINITY); };
+            return Gradients{g[0] * (pv - yv) / maximum(pv * (1.0 - pv), scalar(1e-12, pv.dtype())),
+                             g[0] * (floored_log(1.0 - pv) - floored_log(pv))};
+        }
         const Tensor gc = kernels::contiguous(g[0]);
         return dispatch_floating(p.get().dtype(), "binary_cross_entropy backward", [&]<class T>() {
             const T *pp = p.get().data<T>(), *py = y.get().data<T>(), *pg = gc.data<T>();
@@ -126,7 +132,13 @@ Tensor binary_cross_entropy_with_logits_elements(const Tensor& x, const Tensor& 
         });
     });
     // dx = g · ((1 - y) - l · σ(-x))    dy = g · (-x + (w+ - 1) · softplus(-x))
-    record("binary_cross_entropy_with_logits", {x, y}, {losses}, [x = saved(xc), y = saved(yc), w = saved(wc)](const Gradients& g) {
+    record("binary_cross_entropy_with_logits", {x, y}, {losses}, [x = saved(xc, x), y = saved(yc, y), w = saved(wc)](const Gradients& g) {
+        if (autograd::recording_backward()) {  // the same formulas, recorded, with softplus(-x) = -log σ(x)
+            const Tensor xv = x, yv = y, wv = w;
+            const Tensor l = wv.defined() ? 1.0 + (wv - 1.0) * yv : ones_like(xv);
+            const Tensor dy = wv.defined() ? -xv - (wv - 1.0) * log(sigmoid(xv)) : -xv;
+            return Gradients{g[0] * ((1.0 - yv) - l * sigmoid(-xv)), g[0] * dy};
+        }
         const Tensor gc = kernels::contiguous(g[0]);
         return dispatch_floating(x.get().dtype(), "binary_cross_entropy_with_logits backward", [&]<class T>() {
             const Tensor& wt = w.get();

@@ -176,6 +176,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     autograd::record("matmul", {a, b}, {c},
                      [a = need_b ? autograd::saved(a_read, a) : autograd::Saved(),
                       b = need_a ? autograd::saved(b_read, b) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
+                         if (autograd::recording_backward())  // the same products, recorded
+                             return autograd::Gradients{need_a ? matmul(g[0], transpose(b, -1, -2)) : Tensor(),
+                                                        need_b ? matmul(transpose(a, -1, -2), g[0]) : Tensor()};
                          const Tensor dc = operand(g[0], low);
                          return autograd::Gradients{need_a ? matmul_batched(dc, transpose(b, -1, -2)) : Tensor(),
                                                     need_b ? matmul_batched(transpose(a, -1, -2), dc) : Tensor()};
@@ -211,9 +214,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     // products in bf16 when the forward's were, the bias's sum in f32.
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
     autograd::record("linear", {x, weight, bias}, {y},
-                     [x2 = need_w ? autograd::saved(x2, x) : autograd::Saved(), w = need_x ? autograd::saved(w, weight) : autograd::Saved(),
-                      need_x, need_w, need_b, x_shape = x.shape(), rows, out, low](const autograd::Gradients& g) {
+                     [x = need_w ? (low ? autograd::saved(x2, x) : autograd::saved(x)) : autograd::Saved(),
+                      w = need_x ? autograd::saved(w, weight) : autograd::Saved(), need_x, need_w, need_b, x_shape = x.shape(), rows,
+                      in, out, low](const autograd::Gradients& g) {
                          const Tensor g2 = reshape(g[0], {rows, out});
+                         const Tensor xv = x, x2 = xv.defined() && xv.dim() != 2 ? reshape(xv, {rows, in}) : xv;
+                         if (autograd::recording_backward())  // the same products, recorded
+                             return autograd::Gradients{need_x ? matmul(g[0], w) : Tensor(),
+                                                        need_w ? matmul(transpose(g2, 0, 1), x2) : Tensor(),
+                                                        need_b ? sum(g2, {0}) : Tensor()};
                          const Tensor dy = operand(g2, low);
                          return autograd::Gradients{need_x ? reshape(matmul_batched(dy, w), x_shape) : Tensor(),
                                                     need_w ? matmul_batched(transpose(dy, 0, 1), x2) : Tensor(),

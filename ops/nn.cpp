@@ -14,6 +14,7 @@
 #include <nyx/core/vector_math.hpp>
 
 #include "ops.hpp"
+#include "reference.hpp"
 
 namespace nyx::ops {
 namespace {
@@ -60,9 +61,11 @@ T* scratch(std::int64_t n) {
 namespace {
 // An op that maps each row along `axis` on its own, as softmax and log_softmax do:
 // forward(x, y, first, last, n) fills rows [first, last) of y; backward(y, dy, dx, first, last, n)
-// fills those of dx. Both see rows of n contiguous elements (the axis moved last).
+// fills those of dx. Both see rows of n contiguous elements (the axis moved last). A recorded
+// backward (create_graph) computes recorded(y, dy, axes) with ops instead (axes: {axis}, or {} at rank 0).
 template <class Forward, class Backward>
-Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward forward, Backward backward) {
+Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward forward, Backward backward,
+                  Tensor (*recorded)(const Tensor& y, const Tensor& dy, const Shape& axes)) {
     const std::int64_t a = normalize_axis(axis, std::max<std::int64_t>(x.dim(), 1), op);
     const Tensor xr = with_axis_last(x, a);
     const std::int64_t n = x.dim() == 0 ? 1 : x.shape()[a], rows = n ? x.numel() / n : 0;
@@ -73,8 +76,9 @@ Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward fo
         for_rows(rows, n, [&](std::int64_t first, std::int64_t last) { forward(px, py, first, last, n); });
     });
     Tensor y = with_axis_last(yr, a);
-    record(op, {x}, {y}, [y = saved(yr), a, n, rows, backward](const Gradients& g) {
-        const Tensor& yv = y;
+    record(op, {x}, {y}, [y = saved(y), a, n, rows, backward, recorded](const Gradients& g) {
+        if (autograd::recording_backward()) return Gradients{recorded(y, g[0], g[0].dim() == 0 ? Shape{} : Shape{a})};
+        const Tensor yv = with_axis_last(y, a);
         const Tensor gr = with_axis_last(g[0], a);
         Tensor dx = empty(yv.shape(), yv.dtype());
         dispatch_floating(yv.dtype(), "backward", [&]<class T>() {
@@ -117,7 +121,8 @@ NYX_VECTORIZED void softmax_backward_rows(const T* py, const T* pg, T* pd, std::
 Tensor softmax(const Tensor& x, std::int64_t axis) {
     return along_rows(
         x, axis, "softmax", [](auto... args) { softmax_rows(args...); },
-        [](auto... args) { softmax_backward_rows(args...); });
+        [](auto... args) { softmax_backward_rows(args...); },
+        [](const Tensor& y, const Tensor& dy, const Shape& axes) { return mul(y, sub(dy, sum(mul(dy, y), axes, true))); });
 }
 
 // Log-softmax rows [first, last): x - max - log Σ e^(x - max)
@@ -150,7 +155,8 @@ NYX_VECTORIZED void log_softmax_backward_rows(const T* py, const T* pg, T* pd, s
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
     return along_rows(
         x, axis, "log_softmax", [](auto... args) { log_softmax_rows(args...); },
-        [](auto... args) { log_softmax_backward_rows(args...); });
+        [](auto... args) { log_softmax_backward_rows(args...); },
+        [](const Tensor& y, const Tensor& dy, const Shape& axes) { return sub(dy, mul(exp(y), sum(dy, axes, true))); });
 }
 
 // --- layer_norm ----------------------------------------------------------------------------------
@@ -243,8 +249,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     // x̂ = (x - mean)·rstd, dx̂ = dy·w
     // dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)),  dw = Σ_rows dy ⊙ x̂,  db = Σ_rows dy
     record("layer_norm", {x, weight, bias}, {y},
-           [x = saved(x), weight = saved(weight), mean, rstd, width, rows, normalized_shape, has_bias = bias.defined()](
+           [x = saved(x), weight = saved(weight), mean, rstd, width, rows, normalized_shape, has_bias = bias.defined(), eps](
                const Gradients& g) {
+               if (autograd::recording_backward()) {  // the bias's gradient does not depend on its value: a zero stands in
+                   const Tensor b = has_bias ? zeros(normalized_shape, g[0].dtype()).requires_grad_() : Tensor();
+                   return reference::backward_of(
+                       [&](const std::vector<Tensor>& in) { return reference::layer_norm(in[0], normalized_shape, in[1], in[2], eps); },
+                       {x, weight, b}, g[0]);
+               }
                const Tensor xc = kernels::contiguous(x), gc = kernels::contiguous(g[0]);
                const Tensor& w = weight;
                const Tensor wc = w.defined() ? kernels::contiguous(w) : Tensor();
@@ -303,23 +315,31 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, std::int64_t padding_i
     // dweight[v, :] = Σ over positions with id v of dy[position, :] (none for padding_index); each
     // task owns a block of columns and adds positions in order: no races, no dependence on threads
     record("embedding", {ids, weight}, {y}, [ids = saved(idc), vocabulary, width, padding_index](const Gradients& g) {
-        const Tensor gc = kernels::contiguous(g[0]);
-        const Tensor& idv = ids;
-        Tensor dw = zeros({vocabulary, width}, gc.dtype());
-        dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
-            const T* pg = gc.data<T>();
-            const std::int64_t* pi = idv.data<std::int64_t>();
-            T* pd = dw.data<T>();
-            const std::int64_t positions = idv.numel();
-            parallel_for(0, width, std::max<std::int64_t>(16, loops::grain / std::max<std::int64_t>(positions, 1)),
-                         [&](std::int64_t c0, std::int64_t c1) {
-                             for (std::int64_t r = 0; r < positions; ++r) {
-                                 if (pi[r] == padding_index) continue;
-                                 for (std::int64_t c = c0; c < c1; ++c) pd[pi[r] * width + c] += pg[r * width + c];
-                             }
-                         });
-        });
-        return Gradients{Tensor(), dw};
+        const Tensor idv = ids;
+        // its own backward reads rows again: dy's rows at the ids, zero where the id is padding_index
+        auto rows = [idv, padding_index](const Tensor& table) {
+            const Tensor read = embedding(idv, table);
+            if (padding_index < 0) return read;
+            return mul(read, unsqueeze(ne(idv, scalar(static_cast<double>(padding_index), i64)).to(read.dtype()), -1));
+        };
+        return Gradients{Tensor(), autograd::linear_backward("embedding", g[0], [&](const Tensor& dy) {
+            const Tensor gc = kernels::contiguous(dy);
+            Tensor dw = zeros({vocabulary, width}, gc.dtype());
+            dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
+                const T* pg = gc.data<T>();
+                const std::int64_t* pi = idv.data<std::int64_t>();
+                T* pd = dw.data<T>();
+                const std::int64_t positions = idv.numel();
+                parallel_for(0, width, std::max<std::int64_t>(16, loops::grain / std::max<std::int64_t>(positions, 1)),
+                             [&](std::int64_t c0, std::int64_t c1) {
+                                 for (std::int64_t r = 0; r < positions; ++r) {
+                                     if (pi[r] == padding_index) continue;
+                                     for (std::int64_t c = c0; c < c1; ++c) pd[pi[r] * width + c] += pg[r * width + c];
+                                 }
+                             });
+            });
+            return dw;
+        }, rows)};
     });
     return y;
 }
@@ -386,8 +406,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     // dx_i,c = g_i · (softmax_i,c - (1 - ε)·[c = t_i] - ε / C), with g_i the incoming gradient of
     // row i (divided by the count for mean) and softmax_i,c = e^(x_i,c - m_i - s_i); 0 for ignored rows
     record("cross_entropy", {logits, targets}, {loss},
-           [logits = saved(lc), targets = saved(tc), row_max, log_sum, options, counted, shape = logits.shape()](const Gradients& g) {
+           [logits = saved(lc, logits), targets = saved(tc), row_max, log_sum, options, counted, shape = logits.shape()](const Gradients& g) {
                const Tensor &x = logits, &t = targets;
+               if (autograd::recording_backward())
+                   return reference::backward_of([&](const std::vector<Tensor>& in) { return reference::cross_entropy(in[0], t, options); },
+                                                 {x, Tensor()}, g[0]);
                const Tensor gc = kernels::contiguous(g[0]);
                const std::int64_t classes = shape.back(), rows = x.numel() / std::max<std::int64_t>(classes, 1);
                Tensor dx = empty(x.shape(), x.dtype());
@@ -463,6 +486,17 @@ Tensor apply_dropout_mask(const Tensor& x, double p, std::uint64_t seed, std::ui
 }
 }  // namespace
 
+namespace {
+// y = x · mask / (1 - p), recorded. The map is linear and its own transpose, so its backward is
+// itself, and a recorded backward (create_graph) records it again.
+Tensor masked(const Tensor& x, double p, std::uint64_t seed, std::uint64_t offset) {
+    Tensor y = apply_dropout_mask(x, p, seed, offset);
+    // dx = dy · mask / (1 - p)
+    record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) { return Gradients{masked(g[0], p, seed, offset)}; });
+    return y;
+}
+}  // namespace
+
 // y = x · mask / (1 - p) in training; x otherwise
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     NYX_CHECK(p >= 0 && p <= 1, "dropout: the probability ", p, " must be in [0, 1]");
@@ -474,12 +508,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
     // Whole blocks of counters, the last one included, so that the next draw starts past them all.
     const auto counters = static_cast<std::uint64_t>(dropout_blocks(x.numel()) * philox_block_size);
     const std::uint64_t seed = generator.seed(), offset = generator.advance(counters);
-    Tensor y = apply_dropout_mask(x, p, seed, offset);
-    // dx = dy · mask / (1 - p)
-    record("dropout", {x}, {y}, [p, seed, offset](const Gradients& g) {
-        return Gradients{apply_dropout_mask(g[0], p, seed, offset)};
-    });
-    return y;
+    return masked(x, p, seed, offset);
 }
 
 // --- depthwise convolution -------------------------------------------------------------------------
@@ -543,8 +572,14 @@ Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bia
     // dx[b,c,s,:] = Σ_j w[c,j] · dy[b,c,s-j+padding,:]: the same correlation with the taps reversed and
     // padding k-1-padding. dw[c,j] = Σ_b,t dy[b,c,t,:] · x[b,c,t+j-padding,:], db[c] = Σ dy[b,c,...]
     record("depthwise_conv1d", {x, weight, bias}, {y},
-           [x = saved(xc), weight = saved(wc), padding, has_bias = bias.defined(), in_shape = x.shape()](const Gradients& g) {
+           [x = saved(xc, x), weight = saved(wc, weight), padding, has_bias = bias.defined(), in_shape = x.shape()](const Gradients& g) {
                const Tensor &xv = x, &wv = weight;
+               if (autograd::recording_backward()) {  // the bias's gradient does not depend on its value: a zero stands in
+                   const Tensor b = has_bias ? zeros({wv.shape()[0]}, g[0].dtype()).requires_grad_() : Tensor();
+                   return reference::backward_of(
+                       [padding](const std::vector<Tensor>& in) { return reference::depthwise_conv1d(in[0], in[1], in[2], padding); },
+                       {xv, wv, b}, g[0]);
+               }
                const Tensor gc = kernels::contiguous(g[0]);
                const std::int64_t batch = in_shape[0], channels = in_shape[1], length = in_shape[2];
                const std::int64_t kernel = wv.shape()[1], out_length = gc.shape()[2];
@@ -623,25 +658,30 @@ Tensor segment_mean(const Tensor& x, std::int64_t axis, std::int64_t segments) {
             }
         });
     });
-    // dx[..., i, ...] = dy[..., segment of i, ...] / (length of that segment)
+    // dx[..., i, ...] = dy[..., segment of i, ...] / (length of that segment); its own backward is segment_mean
     record("segment_mean", {x}, {y}, [a, n, segments, in_shape = x.shape()](const Gradients& g) {
-        const Tensor gc = kernels::contiguous(g[0]);
-        const Lanes lanes(in_shape, a);
-        Tensor dx = empty(in_shape, gc.dtype());
-        dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
-            const T* pg = gc.data<T>();
-            T* pd = dx.data<T>();
-            parallel_for(0, lanes.outer * segments, 1, [&](std::int64_t first, std::int64_t last) {
-                for (std::int64_t k = first; k < last; ++k) {
-                    const std::int64_t o = k / segments, j = k % segments;
-                    const auto [start, count] = segment_bounds(j, n, segments);
-                    const T* dy = pg + (o * segments + j) * lanes.inner;
-                    for (std::int64_t i = start; i < start + count; ++i)
-                        for (std::int64_t f = 0; f < lanes.inner; ++f) pd[(o * n + i) * lanes.inner + f] = dy[f] / T(count);
-                }
-            });
-        });
-        return Gradients{dx};
+        return Gradients{autograd::linear_backward(
+            "segment_mean", g[0],
+            [&](const Tensor& dy) {
+                const Tensor gc = kernels::contiguous(dy);
+                const Lanes lanes(in_shape, a);
+                Tensor dx = empty(in_shape, gc.dtype());
+                dispatch_floating(gc.dtype(), "backward", [&]<class T>() {
+                    const T* pg = gc.data<T>();
+                    T* pd = dx.data<T>();
+                    parallel_for(0, lanes.outer * segments, 1, [&](std::int64_t first, std::int64_t last) {
+                        for (std::int64_t k = first; k < last; ++k) {
+                            const std::int64_t o = k / segments, j = k % segments;
+                            const auto [start, count] = segment_bounds(j, n, segments);
+                            const T* d = pg + (o * segments + j) * lanes.inner;
+                            for (std::int64_t i = start; i < start + count; ++i)
+                                for (std::int64_t f = 0; f < lanes.inner; ++f) pd[(o * n + i) * lanes.inner + f] = d[f] / T(count);
+                        }
+                    });
+                });
+                return dx;
+            },
+            [a, segments](const Tensor& t) { return segment_mean(t, a, segments); })};
     });
     return y;
 }

@@ -3,7 +3,23 @@
 #include <cmath>
 #include <numbers>
 
+#include <nyx/autograd/grad.hpp>
+
 namespace nyx::ops::reference {
+
+autograd::Gradients backward_of(const std::function<Tensor(const std::vector<Tensor>&)>& composite, const std::vector<Tensor>& inputs,
+                                const Tensor& grad_output) {
+    std::vector<Tensor> wanted;
+    for (const Tensor& t : inputs)
+        if (t.defined() && t.requires_grad()) wanted.push_back(t);
+    autograd::Gradients grads(inputs.size());
+    if (wanted.empty()) return grads;
+    const Tensor y = composite(inputs);
+    const std::vector<Tensor> found = autograd::grad({y}, wanted, {grad_output}, true, true, /*allow_unused=*/true);
+    for (std::size_t i = 0, w = 0; i < inputs.size(); ++i)
+        if (inputs[i].defined() && inputs[i].requires_grad()) grads[i] = found[w++];
+    return grads;
+}
 
 // softmax = e^(x - m) / Σ e^(x - m), with m = max(x) held constant (it cancels)
 Tensor softmax(const Tensor& x, std::int64_t axis) {
@@ -72,6 +88,25 @@ Tensor gelu(const Tensor& x, GeluApproximation approximation) {
         y = mul(half_x, add(erf(mul(within, scalar(std::numbers::sqrt2 / 2, x.dtype()))), scalar(1, x.dtype())));
     }
     return where(saturated, where(gt(x, zero), x, zero), y);
+}
+
+// y[b,c,t,...] = Σ_j w[c,j] · x[b,c,t+j-padding,...] + bias[c], x zero-padded along axis 2: one
+// shifted slice of the padded input per tap
+Tensor depthwise_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t padding) {
+    const std::int64_t taps = weight.shape()[1];
+    if (padding < 0) padding = taps / 2;
+    Shape pads(static_cast<std::size_t>(2 * (x.dim() - 2)), 0);  // {before, after} from the last axis back: axis 2's pair is last
+    pads[pads.size() - 2] = pads.back() = padding;
+    const Tensor padded = pad(x, pads);
+    const std::int64_t out_length = x.shape()[2] + 2 * padding - taps + 1;
+    Shape per_channel(static_cast<std::size_t>(x.dim()), 1);  // [1, C, 1, ...]
+    per_channel[1] = weight.shape()[0];
+    Tensor y;
+    for (std::int64_t j = 0; j < taps; ++j) {
+        const Tensor term = mul(narrow(padded, 2, j, out_length), reshape(select(weight, 1, j), per_channel));
+        y = y.defined() ? add(y, term) : term;
+    }
+    return bias.defined() ? add(y, reshape(bias, per_channel)) : y;
 }
 
 }  // namespace nyx::ops::reference

@@ -4,6 +4,8 @@
 #include <numeric>
 #include <optional>
 
+#include <functional>
+
 #include <nyx/autograd/grad_mode.hpp>
 #include <nyx/autograd/record.hpp>
 #include <nyx/core/kernels.hpp>
@@ -63,13 +65,18 @@ std::optional<Shape> view_strides(const Tensor& x, const Shape& shape) {
     return strides;
 }
 
-// A zero tensor of x's shape with g written into the part that view_of selects: the backward of
-// the views that pick a part of their input (slice, select).
-template <class ViewOf>
-Tensor scatter_into_zeros(const Shape& shape, DType dtype, const Tensor& g, const ViewOf& view_of) {
-    Tensor grad = zeros(shape, dtype);
-    kernels::copy(view_of(grad), g);
-    return grad;
+// A zero tensor of the input's shape with g written into the part that view_of selects: the
+// backward of the views that pick a part of their input (slice, select). Its own backward is the
+// view again (autograd::linear_backward).
+Tensor scatter_into_zeros(const char* op, const Shape& shape, const Tensor& g, std::function<Tensor(const Tensor&)> view_of) {
+    return autograd::linear_backward(
+        op, g,
+        [&](const Tensor& dy) {
+            Tensor grad = zeros(shape, dy.dtype());
+            kernels::copy(view_of(grad), dy);
+            return grad;
+        },
+        view_of);
 }
 
 }  // namespace
@@ -136,8 +143,7 @@ Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_
     Tensor y = x.as_strided(shape, strides, x.offset() + start * x.strides()[a]);
     // dx = zeros with dy written into the slice
     record("slice", {x}, {y}, [a, start, end, step, input_shape = x.shape()](const Gradients& g) {
-        return Gradients{scatter_into_zeros(input_shape, g[0].dtype(), g[0],
-                                            [&](const Tensor& t) { return slice(t, a, start, end, step); })};
+        return Gradients{scatter_into_zeros("slice", input_shape, g[0], [=](const Tensor& t) { return slice(t, a, start, end, step); })};
     });
     return y;
 }
@@ -165,8 +171,7 @@ Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index) {
     Tensor y = x.as_strided(shape, strides, x.offset() + index * x.strides()[a]);
     // dx = zeros with dy written at the selected index
     record("select", {x}, {y}, [a, index, input_shape = x.shape()](const Gradients& g) {
-        return Gradients{scatter_into_zeros(input_shape, g[0].dtype(), g[0],
-                                            [&](const Tensor& t) { return select(t, a, index); })};
+        return Gradients{scatter_into_zeros("select", input_shape, g[0], [=](const Tensor& t) { return select(t, a, index); })};
     });
     return y;
 }

@@ -71,6 +71,39 @@ TEST_CASE("gradcheck through MultiHeadAttention, TransformerBlock and the whole 
     CHECK(gradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(ids, padded), labels); }, model.parameters()));
 }
 
+TEST_CASE("gradgradcheck through NystromAttention: both pinv starts, with and without conv, padding, m not dividing n") {
+    Generator gen(12);
+    for (auto start : {nn::PinvStart::original, nn::PinvStart::per_matrix})
+        for (std::int64_t conv : {0, 3}) {
+            INFO("start ", static_cast<int>(start), ", conv ", conv);
+            nn::NystromAttention attention(2, {.landmarks = 2, .pinv_iterations = 6, .pinv_start = start, .conv_kernel = conv}, f64, gen);
+            Tensor q = randn({1, 2, 5, 2}, f64, gen).requires_grad_(), k = randn({1, 2, 5, 2}, f64, gen).requires_grad_(),
+                   v = randn({1, 2, 5, 2}, f64, gen).requires_grad_();
+            const Tensor mask = mask_with_padding(1, 5, 1);
+            CHECK(gradgradcheck([&](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], mask); },
+                                with({q, k, v}, attention)));
+        }
+}
+
+TEST_CASE("gradgradcheck through MultiHeadAttention, TransformerBlock and the whole EncoderClassifier loss") {
+    Generator gen(13);
+    const Tensor mask = mask_with_padding(1, 5, 1);
+    Tensor x = randn({1, 5, 4}, f64, gen).requires_grad_();
+    nn::MultiHeadAttention mha(4, 2, 2, nn::NystromOptions{.landmarks = 2, .conv_kernel = 3}, f64, gen);
+    CHECK(gradgradcheck([&](const std::vector<Tensor>& in) { return mha(in[0], mask); }, with({x}, mha)));
+
+    nn::TransformerBlock block({.dim = 4, .heads = 2, .head_dim = 2, .hidden = 6, .dropout = 0,
+                                .attention = nn::NystromOptions{.landmarks = 2, .conv_kernel = 3}, .dtype = f64}, gen);
+    CHECK(gradgradcheck([&](const std::vector<Tensor>& in) { return block(in[0], mask); }, with({x}, block)));
+
+    models::EncoderClassifier model({.vocab = 5, .max_len = 6, .dim = 4, .heads = 2, .head_dim = 2, .hidden = 6, .layers = 1,
+                                     .dropout = 0, .attention = nn::NystromOptions{.landmarks = 2, .conv_kernel = 3}, .dtype = f64},
+                                    3, gen);
+    const Tensor ids = tensor({1, 4, 2, 2, 0, 3, 3, 1, 0, 0}, {2, 5}, i64), labels = tensor({2, 0}, i64);
+    const Tensor padded = mask_with_padding(2, 5, 2);
+    CHECK(gradgradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(ids, padded), labels); }, model.parameters()));
+}
+
 TEST_CASE("NystromAttention with m = n equals SoftmaxAttention to 1e-10") {
     Generator gen(4);
     const Tensor q = randn({2, 2, 6, 4}, f64, gen), k = randn({2, 2, 6, 4}, f64, gen), v = randn({2, 2, 6, 4}, f64, gen);

@@ -76,6 +76,42 @@ TEST_CASE("every op in the op table passes gradcheck on every sample") {
     }
 }
 
+TEST_CASE("every op in the op table passes gradgradcheck on every sample") {
+    Generator gen(20261201);
+    for (const ops::OpInfo& op : ops::op_table()) {
+        for (ops::OpSample& sample : op.samples(gen)) {
+            for (std::size_t i = 0; i < sample.inputs.size(); ++i)
+                if (op.differentiable[i]) sample.inputs[i].requires_grad_();
+            INFO(op.name, ": ", sample.label);
+            CHECK(gradgradcheck(sample.call, sample.inputs));
+        }
+    }
+}
+
+TEST_CASE("gradgradcheck reports a backward that records no history, naming the gradient, the input and the element") {
+    // y = x², whose backward is right but computed without recording: its second derivative is lost.
+    auto square = [](const std::vector<Tensor>& in) {
+        const Tensor& x = in[0];
+        Tensor y;
+        {
+            NoGradGuard no_grad;
+            y = x * x;
+        }
+        autograd::record("test_square_once", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& g) {
+            NoGradGuard no_grad;
+            return autograd::Gradients{g[0] * 2.0 * x.get()};
+        });
+        return y;
+    };
+    const Tensor x = tensor({1.0, -2.0, 0.5}, f64).requires_grad_();
+    CHECK(gradcheck(square, {x}));
+    const GradcheckResult result = gradgradcheck(square, {x});
+    CHECK_FALSE(result.ok);
+    CHECK(result.report.find("gradgradcheck failed: d(grad of input 0)/d(") != std::string::npos);
+    CHECK(result.report.find("numerical") != std::string::npos);
+    CHECK(gradgradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x}));
+}
+
 TEST_CASE("every module and model of the library records only ops in the op table, forward and backward") {
     // The test binaries refuse an unlisted op anywhere (op_table.hpp); this case makes sure every
     // module runs at least once, in both precisions' paths, so that none can hide one.
