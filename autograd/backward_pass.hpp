@@ -1,17 +1,20 @@
 #pragma once
 // Internal to autograd/ (installed, but not part of the API): everything a backward pass does besides
 // the walk itself. The walk, run_backward in engine.cpp, calls these at named points:
-//   - pass::Scope, entered first: recording off (on for create_graph), anomaly checks, post-accumulate-grad hooks and
-//     queued callbacks (hooks.cpp);
+//   - pass::Scope, entered first: recording off (on for create_graph, with autocast off, so that a
+//     recorded backward computes in its forward's precision), anomaly checks, post-accumulate-grad
+//     hooks and queued callbacks (hooks.cpp);
 //   - check_outputs and check_gradients: detect_anomaly's checks of a forward op's results and of a
 //     backward closure's gradients (anomaly.cpp).
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nyx/core/tensor.hpp>
 
+#include "autocast.hpp"
 #include "grad_mode.hpp"
 #include "record.hpp"
 
@@ -66,6 +69,10 @@ class Scope {
 
   private:
     AutoGradMode grad_mode_;  // closures compute with ops, which record only for create_graph
+    // Off for create_graph: a recorded backward's products run in the forward's dtype (a forward
+    // under autocast cannot be recorded at all; Saved says so), not in bf16 because backward or
+    // grad was called inside an AutocastGuard.
+    std::optional<AutocastGuard> autocast_;
     bool previous_inside_;
     bool anomaly_;
     std::vector<std::function<void()>> callbacks_;

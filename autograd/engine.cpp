@@ -1,6 +1,8 @@
 // The tape: recording an op, and the backward walk over the records. What a pass does besides the
 // walk (anomaly checks, hooks, callbacks) is in anomaly.cpp and hooks.cpp, called at named points.
+#include <algorithm>
 #include <atomic>
+#include <limits>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -49,19 +51,19 @@ Saved::Saved(const Tensor& t) {
     tensor_ = t.detach();
     version_ = t.impl()->storage->version();
     const std::shared_ptr<TensorImpl>& impl = t.impl();
-    origin_ = impl.get();
+    origin_ = impl;
     if (!impl->requires_grad) return;  // a constant, or an output of the op saving it (not marked yet)
     if (impl->grad_fn) grad_fn_ = impl->grad_fn, output_index_ = impl->output_index;
     else leaf_ = impl;
 }
 
-Saved::Saved(const Tensor& copy, const Tensor& source) : Saved(copy) {
+Saved::Saved(const Tensor& copy, const Tensor& source, bool converted) : Saved(copy) {
+    if (copy.impl() == source.impl()) return;  // no copy was needed: the tensor itself
     source_ = source.impl()->storage;
     source_version_ = source.impl()->storage->version();
-    if (copy.impl() == source.impl()) return;
     grad_fn_ = nullptr, leaf_.reset();
-    origin_ = source.impl().get();
-    if (copy.shape() != source.shape() || copy.dtype() != source.dtype()) {  // a recorded backward could not use it
+    origin_ = source.impl();
+    if (converted || copy.shape() != source.shape() || copy.dtype() != source.dtype()) {  // a recorded backward could not use it
         history_lost_ = true;
         return;
     }
@@ -95,8 +97,12 @@ Tensor Saved::get() const {
     if (grad_fn_) return with_history(grad_fn_, output_index_);
     if (const auto leaf = leaf_.lock(); leaf && leaf->shape == tensor_.shape() && leaf->dtype == tensor_.dtype()) return Tensor(leaf);
     const Record& running = **running_record;
+    const auto same = [](const std::weak_ptr<TensorImpl>& a, const std::weak_ptr<TensorImpl>& b) {
+        return !a.owner_before(b) && !b.owner_before(a);
+    };
     for (std::size_t i = 0; i < running.output_ids.size(); ++i)
-        if (running.output_ids[i] == origin_) return with_history(*running_record, static_cast<int>(i));
+        if (is_floating(running.output_dtypes[i]) && same(running.output_ids[i], origin_))
+            return with_history(*running_record, static_cast<int>(i));
     return tensor_;
 }
 
@@ -137,7 +143,7 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
         const auto& impl = outputs[i].impl();
         rec->output_shapes.push_back(impl->shape);
         rec->output_dtypes.push_back(impl->dtype);
-        rec->output_ids.push_back(impl.get());
+        rec->output_ids.push_back(impl);
         if (!is_floating(impl->dtype)) continue;  // indices and masks carry no gradient
         impl->requires_grad = true;
         impl->grad_fn = rec;
@@ -149,7 +155,8 @@ void record(std::string op, const std::vector<Tensor>& inputs, const std::vector
 Tensor linear_backward(const std::string& op, const Tensor& dy, const std::function<Tensor(const Tensor&)>& kernel,
                        std::function<Tensor(const Tensor&)> forward) {
     Tensor dx = kernel(dy);
-    record(op + " backward", {dy}, {dx}, [forward = std::move(forward)](const Gradients& g) { return Gradients{forward(g[0])}; });
+    if (is_grad_enabled() && dy.requires_grad())
+        record(op + " backward", {dy}, {dx}, [forward = std::move(forward)](const Gradients& g) { return Gradients{forward(g[0])}; });
     return dx;
 }
 
@@ -159,33 +166,33 @@ namespace {
 // Summing the gradients that meet at a tensor, undoing broadcasting and copying into .grad. In a
 // recorded backward these must record too, and autograd/ cannot call ops/, so each is a kernel
 // recorded under the name of the op it equals (add, sum, expand, clone: each in the op table);
-// outside one, record() returns at once and they are the plain kernels.
+// outside one (grad mode is off in a plain backward) they are the plain kernels.
 
 Tensor expand_to(const Tensor& g, const Shape& shape);
 
 Tensor add(const Tensor& a, const Tensor& b) {
     Tensor y = kernels::add(a, b);
-    record("add", {a, b}, {y}, [](const Gradients& g) { return Gradients{g[0], g[0]}; });
+    if (is_grad_enabled()) record("add", {a, b}, {y}, [](const Gradients& g) { return Gradients{g[0], g[0]}; });
     return y;
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
     if (g.shape() == shape) return g;
     Tensor y = kernels::sum_to(g, shape);
-    record("sum", {g}, {y}, [from = g.shape()](const Gradients& gg) { return Gradients{expand_to(gg[0], from)}; });
+    if (is_grad_enabled()) record("sum", {g}, {y}, [from = g.shape()](const Gradients& gg) { return Gradients{expand_to(gg[0], from)}; });
     return y;
 }
 
 // g (of a shape that broadcasts to `shape`) as a broadcast view of that shape
 Tensor expand_to(const Tensor& g, const Shape& shape) {
     Tensor y = g.as_strided(shape, broadcast_strides(g.shape(), g.strides(), shape), g.offset());
-    record("expand", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });  // summed back by the walk
+    if (is_grad_enabled()) record("expand", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });  // summed back by the walk
     return y;
 }
 
 Tensor contiguous_copy(const Tensor& g) {
     Tensor y = kernels::contiguous_copy(g);
-    record("clone", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });
+    if (is_grad_enabled()) record("clone", {g}, {y}, [](const Gradients& gg) { return Gradients{gg[0]}; });
     return y;
 }
 
@@ -222,11 +229,33 @@ class ReadyQueue {
     std::unordered_map<Record*, Gradients> pending_;
 };
 
+// Whether every element of a floating tensor is zero (a constant zero gradient needs no history).
+bool all_zero(const Tensor& t) {
+    const Tensor c = kernels::contiguous(t);
+    return dispatch_with_bf16(c.dtype(), [&]<class T>() {
+        const T* p = c.data<T>();
+        return std::all_of(p, p + c.numel(), [](T v) { return static_cast<double>(v) == 0; });
+    });
+}
+
+// In a recorded backward a gradient is linear in the incoming one, so when that has history the
+// result must have it too. One without, and not simply zero, was computed by a kernel that
+// recorded nothing: its second derivative would be silently lost.
+void check_recorded(const Record& rec, const Gradients& grad_outputs, const Gradients& grads) {
+    if (std::none_of(grad_outputs.begin(), grad_outputs.end(), [](const Tensor& g) { return g.requires_grad(); })) return;
+    for (std::size_t i = 0; i < grads.size(); ++i)
+        NYX_CHECK(!grads[i].defined() || !rec.inputs[i].wants_gradient() || grads[i].requires_grad() || all_zero(grads[i]),
+                  "op '", rec.op, "' has no double backward: its backward computed the gradient of input ", i,
+                  " without recording (with a fused kernel, say), so create_graph would lose its second derivative. "
+                  "Give the op a recorded backward (branch on autograd::recording_backward(), as ops/README.md shows), "
+                  "or take only first derivatives through it");
+}
+
 // Runs a record's backward closure; an error names the op.
 Gradients call_backward(const std::shared_ptr<Record>& rec, const Gradients& grad_outputs, bool create_graph) {
     NYX_CHECK(!rec->released, "backward: the records of op '", rec->op,
               "' were freed by an earlier backward(); if you need to backpropagate through the same graph twice, "
-              "pass retain_graph=true to the first backward(), e.g. loss.backward({}, true)");
+              "pass retain_graph=true to the first backward() or autograd::grad(), e.g. loss.backward({}, true)");
     struct Running {  // what Saved::get() reads, for the length of the closure
         const std::shared_ptr<Record>* previous = running_record;
         explicit Running(const std::shared_ptr<Record>* now) { running_record = now; }
@@ -240,6 +269,7 @@ Gradients call_backward(const std::shared_ptr<Record>& rec, const Gradients& gra
     }
     NYX_CHECK(grads.size() == rec->inputs.size(), "backward of '", rec->op, "' returned ", grads.size(), " gradients for ",
               rec->inputs.size(), " inputs");
+    if (create_graph && is_grad_enabled()) check_recorded(*rec, grad_outputs, grads);
     return grads;
 }
 
@@ -253,8 +283,9 @@ void check_gradient(const Record& rec, std::size_t i, const Tensor& g) {
 }
 
 // Adds g into a leaf's .grad. The first gradient is taken over when nothing else holds it. In a
-// recorded backward, or when .grad has history of its own, the sum is a new tensor (as in PyTorch),
-// so that .grad can be differentiated and no history is overwritten in place.
+// recorded backward the sum is a new tensor (as in PyTorch), so that .grad can be differentiated.
+// When .grad has history of its own it is a new tensor too, so that no tensor a graph saved is
+// overwritten (PyTorch adds in place there): a .grad fetched before the backward is not updated.
 void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
     if (leaf.grad) {
         const Tensor grad(leaf.grad);
@@ -287,11 +318,19 @@ class Targets {
     Targets(const std::vector<Tensor>& inputs, const std::vector<Tensor>& roots) : captured_(inputs.size()) {
         for (std::size_t i = 0; i < inputs.size(); ++i) {
             const auto& impl = inputs[i].impl();
-            if (impl->grad_fn) slots_[{impl->grad_fn.get(), impl->output_index}].push_back(i);
-            else leaves_[impl.get()].push_back(i);
+            if (impl->grad_fn) {
+                slots_[{impl->grad_fn.get(), impl->output_index}].push_back(i);
+                slot_records_.insert(impl->grad_fn.get());
+                oldest_slot_ = std::min(oldest_slot_, impl->grad_fn->sequence);
+            } else {
+                leaves_[impl.get()].push_back(i);
+            }
         }
         find_needed(roots);
     }
+    // A record freed by an earlier backward that the search met where gradients may have to pass
+    // through it (its edges are gone, so where they led is unknown). Null if none.
+    const Record* freed_on_the_way() const { return freed_; }
     bool needed(const Record* rec) const { return needed_.count(rec) > 0; }
     bool is_slot(const Record* rec, int output) const { return slots_.count({rec, output}) > 0; }
     // Whether a gradient delivered to (rec, output) is of use.
@@ -316,8 +355,10 @@ class Targets {
         }
     };
     // Depth first from the roots' records, marking each record from which an input is reachable.
-    // Iterative: a graph may be millions of records deep. A record freed by an earlier backward
-    // counts as needed, so that running it reports the missing retain_graph.
+    // Iterative: a graph may be millions of records deep. When every input was made by a record
+    // (none is a leaf), records older than the oldest of those cannot lead to one (a record's inputs
+    // are older than it) and are not searched: gradients taken part-way down a deep graph cost what
+    // that part costs.
     void find_needed(const std::vector<Tensor>& roots) {
         struct Frame {
             const Record* rec;
@@ -327,7 +368,13 @@ class Targets {
         std::unordered_set<const Record*> visited;
         std::vector<Frame> stack;
         auto visit = [&](const Record* rec) {
-            if (visited.insert(rec).second) stack.push_back({rec, 0, rec->released});
+            if (leaves_.empty() && rec->sequence < oldest_slot_) return;
+            if (!visited.insert(rec).second) return;
+            // A freed record is harmless where an input's gradient stops at it and no other input
+            // can lie beyond it.
+            const bool stops_here = slot_records_.count(rec) && leaves_.empty() && oldest_slot_ >= rec->sequence;
+            if (rec->released && !stops_here && !freed_) freed_ = rec;
+            stack.push_back({rec, 0, false});
         };
         for (const Tensor& root : roots)
             if (root.impl()->grad_fn) visit(root.impl()->grad_fn.get());
@@ -352,6 +399,9 @@ class Targets {
     std::unordered_map<const TensorImpl*, std::vector<std::size_t>> leaves_;
     std::unordered_set<const Record*> needed_;
     std::vector<Tensor> captured_;
+    std::unordered_set<const Record*> slot_records_;
+    std::uint64_t oldest_slot_ = std::numeric_limits<std::uint64_t>::max();
+    const Record* freed_ = nullptr;
 };
 
 // The backward pass: run the records in reverse creation order, undo broadcasting, pass each
@@ -420,12 +470,18 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     for (std::size_t k = 0; k < outputs.size(); ++k)
         seeds.push_back(seed_gradient(outputs[k], grad_outputs.empty() ? Tensor() : grad_outputs[k], "autograd::grad"));
     Targets targets(inputs, outputs);
+    if (const Record* freed = targets.freed_on_the_way())
+        throw Error(detail::cat("autograd::grad: the records of op '", freed->op, "', on the way from the outputs to the "
+                                "inputs, were freed by an earlier backward(); if you need to backpropagate through the "
+                                "same graph twice, pass retain_graph=true to the first backward() or autograd::grad()"));
     run_backward(outputs, seeds, retain_graph.value_or(create_graph), create_graph, &targets);
     std::vector<Tensor> result = std::move(targets.captured());
-    for (std::size_t i = 0; i < result.size(); ++i)
-        NYX_CHECK(result[i].defined() || allow_unused, "autograd::grad: input ", i, " (shape ", to_string(inputs[i].shape()),
+    for (std::size_t i = 0; i < result.size(); ++i) {
+        if (result[i].defined()) continue;
+        NYX_CHECK(allow_unused, "autograd::grad: input ", i, " (shape ", to_string(inputs[i].shape()),
                   ") was not used to compute the outputs, so it has no gradient; pass allow_unused=true to get an "
                   "undefined tensor for it instead");
+    }
     return result;
 }
 

@@ -15,7 +15,7 @@
 namespace nyx {
 
 std::ostream& operator<<(std::ostream& out, const GradcheckResult& result) {
-    return out << (result.ok ? "gradcheck passed" : result.report);
+    return out << (result.ok ? "passed" : result.report);
 }
 
 namespace {

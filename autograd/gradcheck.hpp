@@ -27,6 +27,7 @@ struct GradcheckResult {
     std::string report;  // empty when ok
     explicit operator bool() const { return ok; }
 };
+// Prints "passed", or the report.
 std::ostream& operator<<(std::ostream& out, const GradcheckResult& result);
 
 using TensorFunction = std::function<Tensor(const std::vector<Tensor>& inputs)>;

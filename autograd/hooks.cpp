@@ -67,6 +67,7 @@ bool pass::inside() { return in_backward; }
 pass::Scope::Scope(const std::shared_ptr<TensorImpl>& root, bool create_graph)
     : grad_mode_(create_graph), previous_inside_(in_backward), anomaly_(is_anomaly_enabled()), previous_callbacks_(queued_callbacks) {
     if (root && hooks_alive.load() > 0) hooked_ = std::make_unique<HookedLeaves>(root);  // first: it may throw
+    if (create_graph) autocast_.emplace(false);
     in_backward = true;
     queued_callbacks = &callbacks_;
     ++passes_started;

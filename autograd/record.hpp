@@ -34,32 +34,35 @@ class Saved {
   public:
     Saved() = default;
     explicit Saved(const Tensor& t);
-    // Keeps `copy`, a copy of `source` (a contiguous one, or autocast's bf16 operand), and checks
-    // `source`'s version too, without keeping its memory alive: writing the original in place after
-    // the forward is the same error as writing a saved tensor. Its history is the source's, which a
-    // recorded backward can use when the copy has the source's shape and dtype.
-    Saved(const Tensor& copy, const Tensor& source);
+    // Keeps `copy`, a copy of `source`, and checks `source`'s version too, without keeping its
+    // memory alive: writing the original in place after the forward is the same error as writing a
+    // saved tensor. A plain copy (contiguous, reshaped) has the source's values and its history,
+    // which a recorded backward uses when the copy also has the source's shape and dtype. A
+    // `converted` copy (autocast's rounded operand) has other values: a recorded backward refuses it.
+    Saved(const Tensor& copy, const Tensor& source, bool converted = false);
     // Throws when the storage was written in place since saving. Inside a recorded backward the
     // result carries the saved tensor's history.
     Tensor get() const;
     operator Tensor() const { return get(); }
+    bool defined() const { return tensor_.defined(); }
 
   private:
     Tensor tensor_;
     std::uint64_t version_ = 0;
-    std::weak_ptr<Storage> source_;
+    std::weak_ptr<Storage> source_;  // set for a copy only
     std::uint64_t source_version_ = 0;
     // Where the tensor came from (see above): the record and output it was made by, or its leaf
-    // (held weakly, as edges hold leaves), or, for an output of the op saving it, its identity.
+    // (held weakly, as edges hold leaves), or, for an output of the op saving it, its identity
+    // (weak, so that another tensor made later at the same address is never taken for it).
     std::shared_ptr<Record> grad_fn_;
     int output_index_ = 0;
     std::weak_ptr<TensorImpl> leaf_;
-    const TensorImpl* origin_ = nullptr;  // compared, never read
-    bool history_lost_ = false;           // a copy of another dtype or shape: no use to a recorded backward
+    std::weak_ptr<TensorImpl> origin_;
+    bool history_lost_ = false;  // a converted copy, or one of another dtype or shape: no use to a recorded backward
 };
 
 inline Saved saved(const Tensor& t) { return Saved(t); }
-inline Saved saved(const Tensor& copy, const Tensor& source) { return Saved(copy, source); }
+inline Saved saved(const Tensor& copy, const Tensor& source, bool converted = false) { return Saved(copy, source, converted); }
 // Receives one gradient per output (zeros for outputs that got none) and returns one per input,
 // in the shape of the op's broadcast result: the engine sums each back to its input's shape.
 // An undefined tensor means "no gradient for this input". Incoming gradients may be any view
@@ -85,7 +88,7 @@ struct Record {
     std::vector<Edge> inputs;
     std::vector<Shape> output_shapes;
     std::vector<DType> output_dtypes;
-    std::vector<const TensorImpl*> output_ids;  // the outputs' identities, for Saved (compared, never read)
+    std::vector<std::weak_ptr<TensorImpl>> output_ids;  // the outputs' identities, for Saved (compared, never read)
     BackwardFn backward;    // reset when backward() frees the record
     bool released = false;  // backward() ran without retain_graph
 
@@ -112,7 +115,10 @@ Tensor linear_backward(const std::string& op, const Tensor& dy, const std::funct
 
 // Inside a backward closure: true when the backward is being recorded (create_graph), so the
 // gradients must be computed with ops that record, not with a fused kernel that leaves no history.
-// A closure whose backward uses such a kernel branches on this (ops/README.md shows how).
+// A closure whose backward uses such a kernel branches on this (ops/README.md shows how); without
+// the branch, a second derivative through the op is an error naming it. A closure must keep the
+// tensors it needs as Saved (saved()), never as Tensor: a tensor with history held by its own
+// record's closure would keep that graph alive after backward(create_graph).
 bool recording_backward();
 
 // From inside a backward() (a post-accumulate-grad hook, say): runs `callback` once that pass has

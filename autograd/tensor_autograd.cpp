@@ -8,7 +8,8 @@ namespace nyx {
 Tensor autograd::seed_gradient(const Tensor& output, const Tensor& gradient, const char* caller) {
     NYX_CHECK(output.requires_grad(), caller, ": this tensor does not require grad, so there is nothing to backpropagate. "
               "Call .requires_grad_() on the leaves you want gradients for before computing it, and do not compute "
-              "it under NoGradGuard");
+              "it under NoGradGuard. (A gradient taken with create_graph=true has no history when it does not depend "
+              "on the inputs, as a linear function's does not: its own derivative is zero.)");
     if (!gradient.defined()) {
         NYX_CHECK(output.numel() == 1, caller, ": a gradient can be implied only for a one-element output, and this one has "
                   "shape ", to_string(output.shape()), "; reduce it first (e.g. loss.sum() or loss.mean()), or pass the "

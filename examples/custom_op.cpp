@@ -1,5 +1,5 @@
 // A differentiable op of your own, written outside the library: softplus(x) = log(1 + eˣ), with its
-// forward kernel and its backward side by side, checked by nyx's gradcheck in f64.
+// forward kernel and its backward side by side, checked by nyx's gradcheck and gradgradcheck in f64.
 // Run: ./custom_op   (exits 1 if a check fails)
 //
 // Why a kernel and not a composite? ops::log(1 + ops::exp(x)) overflows to infinity once eˣ does
@@ -31,6 +31,11 @@ Tensor softplus(const Tensor& x) {
     // Backward: dx = dy · σ(x), since d/dx log(1 + eˣ) = eˣ / (1 + eˣ).
     // The closure keeps only what it needs (x, as autograd::Saved, which notices in-place writes).
     // It runs with recording off, so it may use nyx's ops; dy may be any view, and ops handle that.
+    // For higher-order gradients (backward(create_graph), autograd::grad) it runs with recording on,
+    // so these ops record and the gradient can be differentiated again (step 5 checks it). A
+    // backward written with a loop of its own would need a branch on autograd::recording_backward()
+    // computing the same thing with ops; without one, asking for a second derivative is an error
+    // naming the op.
     autograd::record("softplus", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& grads) {
         const Tensor& dy = grads[0];
         return autograd::Gradients{dy * ops::sigmoid(x)};  // one gradient per input
@@ -85,6 +90,12 @@ int run() {
     const GradcheckResult wrong = gradcheck([](const std::vector<Tensor>& in) { return softplus_with_wrong_backward(in[0]); }, {a});
     std::cout << "gradcheck of the wrong backward:   " << wrong << "\n";
     ok = ok && !wrong;
+
+    // 5. gradgradcheck: the backward's own derivatives (with respect to a and to the incoming
+    //    gradient), which higher-order code such as a Hessian-vector product relies on.
+    const GradcheckResult twice = gradgradcheck([](const std::vector<Tensor>& in) { return softplus(in[0]); }, {a});
+    std::cout << "gradgradcheck softplus(a):         " << twice << "\n";
+    ok = ok && twice;
 
     std::printf("%s\n", ok ? "all checks passed" : "a check FAILED");
     return ok ? 0 : 1;

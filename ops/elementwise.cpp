@@ -224,7 +224,7 @@ Tensor pow(const Tensor& x, double exponent) {
     Tensor y = unary(x, "pow", [exponent](auto v) { return std::pow(v, static_cast<decltype(v)>(exponent)); });
     // dx = dy · e · x^(e-1)
     record("pow", {x}, {y}, [x = saved(x), exponent](const Gradients& g) {
-        if (recording_backward()) return Gradients{exponent == 0 ? g[0] * 0.0 : g[0] * exponent * pow(x, exponent - 1)};
+        if (recording_backward()) return Gradients{exponent == 0 ? zeros_like(g[0]) : g[0] * exponent * pow(x, exponent - 1)};
         return Gradients{binary(g[0], x, "pow backward", true, [exponent](auto dy, auto v) {
             using T = decltype(v);
             return exponent == 0 ? T{0} : dy * static_cast<T>(exponent) * std::pow(v, static_cast<T>(exponent - 1));

@@ -96,7 +96,12 @@ Tensor binary_cross_entropy_elements(const Tensor& p, const Tensor& y) {
     record("binary_cross_entropy", {p, y}, {losses}, [p = saved(pc, p), y = saved(yc, y)](const Gradients& g) {
         if (autograd::recording_backward()) {  // the same formulas, recorded
             const Tensor pv = p, yv = y;
-            auto floored_log = [](const Tensor& t) { return clamp(log(t), log_floor, INFINITY); };
+            // max(log t, -100), with log never taken of t < e^-100 (at t = 0 its gradient would be
+            // 0 · ∞ = NaN where the floor holds)
+            auto floored_log = [](const Tensor& t) {
+                const Tensor above = t >= std::exp(log_floor);
+                return where(above, log(where(above, t, ones_like(t))), ones_like(t) * log_floor);
+            };
             return Gradients{g[0] * (pv - yv) / maximum(pv * (1.0 - pv), scalar(1e-12, pv.dtype())),
                              g[0] * (floored_log(1.0 - pv) - floored_log(pv))};
         }
@@ -133,10 +138,11 @@ Tensor binary_cross_entropy_with_logits_elements(const Tensor& x, const Tensor& 
     });
     // dx = g · ((1 - y) - l · σ(-x))    dy = g · (-x + (w+ - 1) · softplus(-x))
     record("binary_cross_entropy_with_logits", {x, y}, {losses}, [x = saved(xc, x), y = saved(yc, y), w = saved(wc)](const Gradients& g) {
-        if (autograd::recording_backward()) {  // the same formulas, recorded, with softplus(-x) = -log σ(x)
+        if (autograd::recording_backward()) {  // the same formulas, recorded, softplus in its stable form
             const Tensor xv = x, yv = y, wv = w;
             const Tensor l = wv.defined() ? 1.0 + (wv - 1.0) * yv : ones_like(xv);
-            const Tensor dy = wv.defined() ? -xv - (wv - 1.0) * log(sigmoid(xv)) : -xv;
+            const Tensor softplus_neg = relu(-xv) + log(1.0 + exp(-abs(xv)));  // log(1 + e^(-x)), finite for any finite x
+            const Tensor dy = wv.defined() ? -xv + (wv - 1.0) * softplus_neg : -xv;
             return Gradients{g[0] * ((1.0 - yv) - l * sigmoid(-xv)), g[0] * dy};
         }
         const Tensor gc = kernels::contiguous(g[0]);

@@ -174,8 +174,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // in bf16 when the forward was. Each operand is kept only when the other one's gradient needs it.
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
     autograd::record("matmul", {a, b}, {c},
-                     [a = need_b ? autograd::saved(a_read, a) : autograd::Saved(),
-                      b = need_a ? autograd::saved(b_read, b) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
+                     [a = need_b ? autograd::saved(a_read, a, /*converted=*/low) : autograd::Saved(),
+                      b = need_a ? autograd::saved(b_read, b, /*converted=*/low) : autograd::Saved(), need_a, need_b, low](const autograd::Gradients& g) {
                          if (autograd::recording_backward())  // the same products, recorded
                              return autograd::Gradients{need_a ? matmul(g[0], transpose(b, -1, -2)) : Tensor(),
                                                         need_b ? matmul(transpose(a, -1, -2), g[0]) : Tensor()};
@@ -214,8 +214,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     // products in bf16 when the forward's were, the bias's sum in f32.
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
     autograd::record("linear", {x, weight, bias}, {y},
-                     [x = need_w ? (low ? autograd::saved(x2, x) : autograd::saved(x)) : autograd::Saved(),
-                      w = need_x ? autograd::saved(w, weight) : autograd::Saved(), need_x, need_w, need_b, x_shape = x.shape(), rows,
+                     [x = need_w ? (low ? autograd::saved(x2, x, /*converted=*/true) : autograd::saved(x)) : autograd::Saved(),
+                      w = need_x ? autograd::saved(w, weight, /*converted=*/low) : autograd::Saved(), need_x, need_w, need_b, x_shape = x.shape(), rows,
                       in, out, low](const autograd::Gradients& g) {
                          const Tensor g2 = reshape(g[0], {rows, out});
                          const Tensor xv = x, x2 = xv.defined() && xv.dim() != 2 ? reshape(xv, {rows, in}) : xv;

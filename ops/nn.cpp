@@ -76,9 +76,11 @@ Tensor along_rows(const Tensor& x, std::int64_t axis, const char* op, Forward fo
         for_rows(rows, n, [&](std::int64_t first, std::int64_t last) { forward(px, py, first, last, n); });
     });
     Tensor y = with_axis_last(yr, a);
-    record(op, {x}, {y}, [y = saved(y), a, n, rows, backward, recorded](const Gradients& g) {
+    // The kernel reads yr (y itself when the axis is last); a recorded backward computes with y.
+    const bool copied = yr.impl() != y.impl();
+    record(op, {x}, {y}, [y = saved(y), yr = copied ? saved(yr) : autograd::Saved(), a, n, rows, backward, recorded](const Gradients& g) {
         if (autograd::recording_backward()) return Gradients{recorded(y, g[0], g[0].dim() == 0 ? Shape{} : Shape{a})};
-        const Tensor yv = with_axis_last(y, a);
+        const Tensor yv = yr.defined() ? yr.get() : y.get();
         const Tensor gr = with_axis_last(g[0], a);
         Tensor dx = empty(yv.shape(), yv.dtype());
         dispatch_floating(yv.dtype(), "backward", [&]<class T>() {

@@ -9,12 +9,18 @@ namespace nyx::ops::reference {
 
 autograd::Gradients backward_of(const std::function<Tensor(const std::vector<Tensor>&)>& composite, const std::vector<Tensor>& inputs,
                                 const Tensor& grad_output) {
-    std::vector<Tensor> wanted;
-    for (const Tensor& t : inputs)
-        if (t.defined() && t.requires_grad()) wanted.push_back(t);
+    // The composite runs on a fresh view of each input, and the gradients are taken at those views:
+    // partial derivatives, each input its own variable. Taken at the inputs themselves they would
+    // be total ones, counting twice a path from one input to another (layer_norm(w, {n}, w), or a
+    // weight reused on its own output), which the walk then adds again.
+    std::vector<Tensor> stand_ins, wanted;
+    for (const Tensor& t : inputs) {
+        stand_ins.push_back(t.defined() && t.requires_grad() ? view(t, t.shape()) : t);
+        if (t.defined() && t.requires_grad()) wanted.push_back(stand_ins.back());
+    }
     autograd::Gradients grads(inputs.size());
     if (wanted.empty()) return grads;
-    const Tensor y = composite(inputs);
+    const Tensor y = composite(stand_ins);
     const std::vector<Tensor> found = autograd::grad({y}, wanted, {grad_output}, true, true, /*allow_unused=*/true);
     for (std::size_t i = 0, w = 0; i < inputs.size(); ++i)
         if (inputs[i].defined() && inputs[i].requires_grad()) grads[i] = found[w++];

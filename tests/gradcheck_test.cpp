@@ -88,10 +88,32 @@ TEST_CASE("every op in the op table passes gradgradcheck on every sample") {
     }
 }
 
-TEST_CASE("gradgradcheck reports a backward that records no history, naming the gradient, the input and the element") {
-    // y = x², whose backward is right but computed without recording: its second derivative is lost.
+TEST_CASE("gradgradcheck reports a wrong second derivative, naming the gradient, the input and the element") {
+    // y = x², whose backward is right but treats x as a constant: d(grad)/dx is lost, d(grad)/dv kept.
     auto square = [](const std::vector<Tensor>& in) {
         const Tensor& x = in[0];
+        Tensor y;
+        {
+            NoGradGuard no_grad;
+            y = x * x;
+        }
+        autograd::record("test_square_once", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& g) {
+            return autograd::Gradients{g[0] * 2.0 * x.get().detach()};
+        });
+        return y;
+    };
+    const Tensor x = tensor({1.0, -2.0, 0.5}, f64).requires_grad_();
+    CHECK(gradcheck(square, {x}));
+    const GradcheckResult result = gradgradcheck(square, {x});
+    CHECK_FALSE(result.ok);
+    CHECK(result.report.find("gradgradcheck failed: d(grad of input 0)/d(input 0)") != std::string::npos);
+    CHECK(result.report.find("numerical") != std::string::npos);
+    CHECK(gradgradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x}));
+}
+
+TEST_CASE("an op whose backward records nothing names itself when a second derivative is asked of it") {
+    // y = x², its gradient computed by a kernel-like step under NoGradGuard: no history at all.
+    auto square = [](const Tensor& x) {
         Tensor y;
         {
             NoGradGuard no_grad;
@@ -104,12 +126,14 @@ TEST_CASE("gradgradcheck reports a backward that records no history, naming the 
         return y;
     };
     const Tensor x = tensor({1.0, -2.0, 0.5}, f64).requires_grad_();
-    CHECK(gradcheck(square, {x}));
-    const GradcheckResult result = gradgradcheck(square, {x});
-    CHECK_FALSE(result.ok);
-    CHECK(result.report.find("gradgradcheck failed: d(grad of input 0)/d(") != std::string::npos);
-    CHECK(result.report.find("numerical") != std::string::npos);
-    CHECK(gradgradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x}));
+    CHECK(gradcheck([&](const std::vector<Tensor>& in) { return square(in[0]); }, {x}));
+    CHECK_ERROR_CONTAINS(gradgradcheck([&](const std::vector<Tensor>& in) { return square(in[0]); }, {x}),
+                         "op 'test_square_once' has no double backward", "recording_backward");
+    // Also within a larger graph, where the incoming gradient has history (from the square after it).
+    const Tensor loss = square(x).pow(2).sum();
+    CHECK_ERROR_CONTAINS(autograd::grad({loss}, {x}, {}, {}, /*create_graph=*/true), "op 'test_square_once'", "no double backward");
+    // A first derivative alone is fine.
+    CHECK(autograd::grad({square(x).pow(2).sum()}, {x})[0].defined());
 }
 
 TEST_CASE("every module and model of the library records only ops in the op table, forward and backward") {

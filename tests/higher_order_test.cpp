@@ -2,8 +2,7 @@
 // alive, and the errors. The op-by-op second derivatives are in gradcheck_test.cpp (the op table's
 // gradgradcheck walk).
 #include <cmath>
-
-#include <nyx/core/blas.hpp>
+#include <functional>
 
 #include "test_util.hpp"
 
@@ -119,14 +118,91 @@ TEST_CASE("backward(create_graph) into .grad does not keep the graph alive throu
     CHECK(live_bytes() == bytes);
 }
 
-TEST_CASE("a backward that cannot be recorded says so: autocast's bf16 copies") {
+TEST_CASE("a backward that cannot be recorded says so: autocast's rounded copies, on any CPU") {
     const Tensor a = randn({4, 4}).requires_grad_(), b = randn({4, 4});
     Tensor y;
     {
         AutocastGuard autocast(true);
         y = ops::matmul(a, b).sum();
     }
-    if (blas::native_bf16()) CHECK_ERROR_CONTAINS(autograd::grad({y}, {a}, {}, {}, true), "create_graph", "AutocastGuard");
+    CHECK_ERROR_CONTAINS(autograd::grad({y}, {a}, {}, {}, true), "create_graph", "AutocastGuard");
+}
+
+TEST_CASE("a fused op fed the same tensor twice, or one input made from another, keeps its gradients with create_graph") {
+    // The recorded backwards of layer_norm and depthwise_conv1d differentiate their composite forms:
+    // each input must count once, as its own variable, or a path from one input to another would
+    // be counted twice (once here and once by the walk).
+    const Tensor c = tensor({1.0, -2.0, 0.5}, f64);
+    auto both_ways = [](const std::function<Tensor()>& loss, const Tensor& wrt) {
+        const std::vector<double> plain = values(autograd::grad({loss()}, {wrt})[0]);
+        const std::vector<double> recorded = values(autograd::grad({loss()}, {wrt}, {}, {}, /*create_graph=*/true)[0]);
+        REQUIRE(plain.size() == recorded.size());
+        for (std::size_t i = 0; i < plain.size(); ++i) CHECK(recorded[i] == doctest::Approx(plain[i]).epsilon(1e-12));
+    };
+    const Tensor w = tensor({0.3, -0.8, 1.1}, f64).requires_grad_();
+    both_ways([&] { return (ops::layer_norm(w, {3}, w, w) * c).sum(); }, w);
+    Generator gen(5);
+    const Tensor z = randn({2, 3}, f64, gen).requires_grad_();
+    both_ways([&] {
+        const Tensor h = z * 2.0;
+        return (ops::layer_norm(h, {3}, h.mean({0}) + 1.0) * c).sum();
+    },
+              z);
+    const Tensor x = randn({2, 2, 5}, f64, gen).requires_grad_();
+    both_ways([&] { return ops::depthwise_conv1d(x, x.select(0, 0).slice(1, 0, 2), {}, 1).pow(2).sum(); }, x);
+    CHECK(gradgradcheck([](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], {3}, in[0].select(0, 0)); },
+                        {randn({2, 3}, f64, gen).requires_grad_()}));
+}
+
+TEST_CASE("autograd::grad needs retain_graph only where freed records lie on the way") {
+    const Tensor x = leaf({1.0, -1.0});
+    const Tensor h = x * 3.0;
+    (h * h).sum().backward();  // frees the records of h and of h * h
+    // From a new use of h back to h: the freed record that made h is where the gradient stops.
+    CHECK(values(autograd::grad({(h * 2.0).sum()}, {h})[0]) == std::vector<double>{2.0, 2.0});
+    // Back to x, part of the way through the freed record: an error, not a gradient missing 6.
+    CHECK_ERROR_CONTAINS(autograd::grad({(h * 2.0 + x * 5.0).sum()}, {x}), "op 'mul'", "freed by an earlier backward",
+                         "retain_graph=true");
+    // create_graph without retain_graph frees too.
+    const Tensor y = (x * x * x).sum();
+    autograd::grad({y}, {x}, {}, /*retain_graph=*/false, /*create_graph=*/true);
+    CHECK_ERROR_CONTAINS(autograd::grad({y}, {x}), "freed by an earlier backward", "retain_graph=true");
+}
+
+TEST_CASE("a recorded backward computes in its forward's precision, also when asked inside an AutocastGuard") {
+    Generator gen(9);
+    const Tensor w = randn({32, 32}, f32, gen).requires_grad_(), input = randn({8, 32}, f32, gen);
+    const Tensor loss = ops::tanh(ops::matmul(input, w)).pow(2).sum();
+    const std::vector<double> plain = values(autograd::grad({loss}, {w}, {}, true)[0]);
+    std::vector<double> recorded;
+    {
+        AutocastGuard autocast;
+        recorded = values(autograd::grad({loss}, {w}, {}, true, /*create_graph=*/true)[0]);
+    }
+    CHECK(recorded == plain);
+}
+
+TEST_CASE("the binary cross-entropies' recorded backwards hold at their limits") {
+    // Probabilities of exactly 0 and 1 (the logs' floor) and logits far out with pos_weight: the
+    // recorded first derivatives equal the fused ones, and the second ones are finite.
+    const Tensor p = tensor({0.0, 1.0, 0.3, 1e-300}, f64).requires_grad_(), y = tensor({0.2, 0.7, 1.0, 0.0}, f64).requires_grad_();
+    const Tensor x = tensor({-1000.0, 1000.0, -40.0, 0.5}, f64).requires_grad_();
+    const Tensor pos_weight = tensor({2.0, 3.0, 0.5, 1.0}, f64);
+    const std::vector<std::function<Tensor()>> losses = {
+        [&] { return ops::binary_cross_entropy(p, y); },
+        [&] { return ops::binary_cross_entropy_with_logits(x, y, {}, ops::Reduction::mean, pos_weight); }};
+    for (std::size_t k = 0; k < losses.size(); ++k) {
+        INFO("loss ", k);
+        const Tensor input = k == 0 ? p : x;
+        const auto plain = autograd::grad({losses[k]()}, {input, y});
+        const auto recorded = autograd::grad({losses[k]()}, {input, y}, {}, {}, /*create_graph=*/true);
+        for (int i = 0; i < 2; ++i) {
+            const std::vector<double> a = values(plain[i]), b = values(recorded[i]);
+            for (std::size_t e = 0; e < a.size(); ++e) CHECK(b[e] == doctest::Approx(a[e]).epsilon(1e-12));
+        }
+        for (const double v : values(autograd::grad({(recorded[0] + recorded[1]).sum()}, {input, y}, {}, {}, false, true)[0]))
+            CHECK(std::isfinite(v));
+    }
 }
 
 }  // TEST_SUITE
