@@ -29,7 +29,8 @@ namespace nyx::autograd {
 // Errors (nyx::Error): an output or input that does not require grad; a grad_output of the wrong
 // shape or dtype; an unused input without allow_unused; records freed by an earlier backward (pass
 // retain_graph there); with create_graph, an op whose backward records nothing (a fused kernel
-// without a recorded branch: record.hpp's recording_backward), named.
+// without a recorded branch: record.hpp's recording_backward) where its incoming gradient has
+// history, named.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
                          bool create_graph = false, bool allow_unused = false);

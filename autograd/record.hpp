@@ -116,7 +116,8 @@ Tensor linear_backward(const std::string& op, const Tensor& dy, const std::funct
 // Inside a backward closure: true when the backward is being recorded (create_graph), so the
 // gradients must be computed with ops that record, not with a fused kernel that leaves no history.
 // A closure whose backward uses such a kernel branches on this (ops/README.md shows how); without
-// the branch, a second derivative through the op is an error naming it. A closure must keep the
+// the branch its second derivative is lost: an error naming the op where the incoming gradient has
+// history, and otherwise found by gradgradcheck. A closure must keep the
 // tensors it needs as Saved (saved()), never as Tensor: a tensor with history held by its own
 // record's closure would keep that graph alive after backward(create_graph).
 bool recording_backward();

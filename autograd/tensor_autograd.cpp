@@ -9,7 +9,9 @@ Tensor autograd::seed_gradient(const Tensor& output, const Tensor& gradient, con
     NYX_CHECK(output.requires_grad(), caller, ": this tensor does not require grad, so there is nothing to backpropagate. "
               "Call .requires_grad_() on the leaves you want gradients for before computing it, and do not compute "
               "it under NoGradGuard. (A gradient taken with create_graph=true has no history when it does not depend "
-              "on the inputs, as a linear function's does not: its own derivative is zero.)");
+              "on the inputs, as a linear function's does not, and then its derivative is zero; or when an op on the "
+              "way computed its backward without recording, as a custom op's kernel does: see "
+              "autograd::recording_backward.)");
     if (!gradient.defined()) {
         NYX_CHECK(output.numel() == 1, caller, ": a gradient can be implied only for a one-element output, and this one has "
                   "shape ", to_string(output.shape()), "; reduce it first (e.g. loss.sum() or loss.mean()), or pass the "

@@ -34,8 +34,8 @@ Tensor softplus(const Tensor& x) {
     // For higher-order gradients (backward(create_graph), autograd::grad) it runs with recording on,
     // so these ops record and the gradient can be differentiated again (step 5 checks it). A
     // backward written with a loop of its own would need a branch on autograd::recording_backward()
-    // computing the same thing with ops; without one, asking for a second derivative is an error
-    // naming the op.
+    // computing the same thing with ops; without one, its second derivative is lost (an error
+    // naming the op inside a larger graph; gradgradcheck, step 5, finds it anywhere).
     autograd::record("softplus", {x}, {y}, [x = autograd::saved(x)](const autograd::Gradients& grads) {
         const Tensor& dy = grads[0];
         return autograd::Gradients{dy * ops::sigmoid(x)};  // one gradient per input

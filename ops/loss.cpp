@@ -141,8 +141,13 @@ Tensor binary_cross_entropy_with_logits_elements(const Tensor& x, const Tensor& 
         if (autograd::recording_backward()) {  // the same formulas, recorded, softplus in its stable form
             const Tensor xv = x, yv = y, wv = w;
             const Tensor l = wv.defined() ? 1.0 + (wv - 1.0) * yv : ones_like(xv);
-            const Tensor softplus_neg = relu(-xv) + log(1.0 + exp(-abs(xv)));  // log(1 + e^(-x)), finite for any finite x
-            const Tensor dy = wv.defined() ? -xv + (wv - 1.0) * softplus_neg : -xv;
+            // log(1 + e^(-x)), on each side of 0 in the form that cannot overflow, each branch fed only
+            // its own side's x (so the other's derivative is never 0 · ∞), and exact at x = 0
+            const Tensor positive = xv >= 0.0, zero = zeros_like(xv);
+            const Tensor softplus_neg = where(positive, log(1.0 + exp(-where(positive, xv, zero))),
+                                              -xv + log(1.0 + exp(where(positive, zero, xv))));
+            // (w+ - 1) · softplus(-x), 0 where w+ = 1 even at x = -∞
+            const Tensor dy = wv.defined() ? -xv + where(wv != 1.0, (wv - 1.0) * softplus_neg, zero) : -xv;
             return Gradients{g[0] * ((1.0 - yv) - l * sigmoid(-xv)), g[0] * dy};
         }
         const Tensor gc = kernels::contiguous(g[0]);
