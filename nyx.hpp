@@ -22,6 +22,8 @@
 #include <nyx/nn/init.hpp>             // nn::init::normal_, xavier_uniform_, kaiming_uniform_, ...
 #include <nyx/nn/optim.hpp>            // optim::SGD, Adam, AdamW, LRScheduler, clip_grad_norm
 #include <nyx/nn/attention.hpp>        // nn::SoftmaxAttention, NystromAttention, MultiHeadAttention
+#include <nyx/nn/linformer.hpp>        // nn::LinformerAttention (Wang et al. 2020)
+#include <nyx/nn/performer.hpp>        // nn::PerformerAttention (FAVOR+, Choromanski et al. 2021)
 #include <nyx/nn/transformer.hpp>      // nn::TransformerBlock (pre-LN)
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/nn/data_parallel.hpp>    // dist::DataParallel: data-parallel training over MPI
@@ -31,4 +33,5 @@
 #include <nyx/data/dataset.hpp>        // data::Dataset, TensorDataset, SequenceDataset, Loader, collates
 #include <nyx/data/listops.hpp>        // data::generate_listops, the LRA ListOps task and its TSV files
 #include <nyx/data/images.hpp>         // data::read_idx, load_fashion_mnist (pixels or patches)
+#include <nyx/data/pathfinder.hpp>     // data::generate_pathfinder, the LRA Pathfinder task
 #include <nyx/data/text.hpp>           // data::read_text_tsv (byte-level text classification)

@@ -12,7 +12,8 @@ Configurations (issue #6):
   lra        dim 64, hidden 128, 2 heads x 32, 2 layers, 64 landmarks, conv 35, batch 8, n = 1024, 2048, 4096
   bert       dim 256, hidden 1024, 4 heads x 64, 4 layers, 64 landmarks, conv 33, batch 4, n = 512, 2048
   attention  the module alone, 4 heads x 64, batch 1, n = 1024 ... 16384, forward only and forward + backward
-Both attentions everywhere, except softmax beyond --max-softmax-n (its n x n matrices would not fit).
+Both attentions everywhere, except softmax beyond --max-softmax-n (its n x n matrices would not fit);
+the attention-alone groups also time nyx's Linformer and Performer, which have no PyTorch yardstick.
 
 Memory is compared as nyx's whole peak RSS against the yardstick's peak minus its base (what the
 interpreter and torch hold before any model exists), as the issue asks. --quick runs tiny sizes
@@ -37,6 +38,10 @@ SPEED_TARGETS = {("lra", "nystrom", 2048): 3.0, ("bert", "nystrom", 2048): 1.5, 
 BF16_TARGETS = {("lra", "nystrom", 2048): 4.0, ("bert", "nystrom", None): 2.0}
 F32_OVER_BF16_TARGETS = {("bert", "nystrom", None): 1.5}
 # The training peers: (name, which program, precision); attention runs the f32 pair only.
+# The attentions of the attention-alone groups. PyTorch has no yardstick for Linformer and
+# Performer: they run in nyx only, beside nyx's softmax and Nyström (k = m = 256 features).
+ATTENTIONS = ("nystrom", "softmax", "linformer", "performer")
+YARDSTICK_ATTENTIONS = ("nystrom", "softmax")
 PEERS = [("nyx", "nyx", "f32"), ("nyx bf16", "nyx", "bf16"), ("yardstick", "yardstick", "f32"), ("yardstick bf16", "yardstick", "bf16")]
 MEMORY_TARGETS = {("lra", None, None): 1.0, ("attention fwd+bwd", "nystrom", 8192): 0.5}
 
@@ -70,9 +75,9 @@ def configurations(quick, max_softmax_n):
             out += [(group, "train", attn, dict(base, n=n)) for n in sizes if attn == "nystrom" or n <= max_softmax_n]
     for forward_only in (True, False):
         group = "attention fwd" if forward_only else "attention fwd+bwd"
-        for attn in ("nystrom", "softmax"):
+        for attn in ATTENTIONS:
             out += [(group, "attention", attn, dict(attention, n=n, forward_only=forward_only))
-                    for n in attention_n if attn == "nystrom" or n <= max_softmax_n]
+                    for n in attention_n if attn != "softmax" or n <= max_softmax_n]
     return out
 
 
@@ -249,7 +254,7 @@ def main():
             for i, (group, mode, attn, flags) in enumerate(configs):
                 print(f"rep {rep + 1}/{a.reps}: {group} {attn} n={flags['n']}", file=sys.stderr, flush=True)
                 # Rotate which peer goes first, so that drift in the machine's speed falls on all of them.
-                peers = [p for p in PEERS if mode == "train" or p[2] == "f32"]
+                peers = [p for p in PEERS if (mode == "train" or p[2] == "f32") and (p[1] == "nyx" or attn in YARDSTICK_ATTENTIONS)]
                 shift = (rep + i) % len(peers)
                 for name, program, precision in peers[shift:] + peers[:shift]:
                     prefix = nyx if program == "nyx" else yardstick
@@ -290,18 +295,21 @@ def main():
                                   f"**{fmt(speed, 2)}×**{verdict(speed, speed_target, at_least=True)} | {fmt(module)} | {fmt(mem_nyx)} | "
                                   f"{fmt(mem_y)} | {fmt(memory_ratio, 2)}{memory_check} |")
             for system, t, m in (("nyx", t_nyx, mem_nyx_above), ("PyTorch", t_y, mem_y)):
+                if t is None:
+                    continue
                 curves.setdefault((group, attn, system, "ms"), []).append((flags["n"], t))
                 curves.setdefault((group, attn, system, "mb"), []).append((flags["n"], m))
 
     docs = os.path.dirname(os.path.abspath(a.output))
     os.makedirs(os.path.join(docs, "img"), exist_ok=True)
     stem = os.path.splitext(os.path.basename(a.output))[0]
-    colours = {("nyx", "nystrom"): "#1f77b4", ("PyTorch", "nystrom"): "#ff7f0e", ("nyx", "softmax"): "#2ca02c", ("PyTorch", "softmax"): "#d62728"}
+    colours = {("nyx", "nystrom"): "#1f77b4", ("PyTorch", "nystrom"): "#ff7f0e", ("nyx", "softmax"): "#2ca02c", ("PyTorch", "softmax"): "#d62728",
+               ("nyx", "linformer"): "#9467bd", ("nyx", "performer"): "#8c564b"}
     plots = []
     for group in ("attention fwd", "attention fwd+bwd"):
         for unit, label in (("ms", "time per call (ms)"), ("mb", "peak RSS above base (MB)")):
             series = [(f"{system} {attn}", colours[(system, attn)], system == "PyTorch", curves.get((group, attn, system, unit), []))
-                      for attn in ("nystrom", "softmax") for system in ("nyx", "PyTorch")]
+                      for attn in ATTENTIONS for system in ("nyx", "PyTorch") if (system, attn) in colours]
             name = f"{stem}-{group.replace('attention ', '').replace('+', '-')}-{unit}.svg"
             what = "time" if unit == "ms" else "peak memory"
             if svg_plot(f"Attention alone, {group.removeprefix('attention ')}: {what}", label, series, os.path.join(docs, "img", name)):
@@ -310,7 +318,7 @@ def main():
     slopes = []
     for group in ("attention fwd", "attention fwd+bwd"):
         for system in ("nyx", "PyTorch"):
-            for attn in ("nystrom", "softmax"):
+            for attn in ATTENTIONS:
                 s_t, s_m = slope(curves.get((group, attn, system, "ms"), [])), slope(curves.get((group, attn, system, "mb"), []))
                 if s_t is not None:
                     slopes.append(f"| {group.removeprefix('attention ')} | {system} | {attn} | {s_t:.2f} | {fmt(s_m, 2)} |")

@@ -37,6 +37,7 @@ namespace {
 struct Flags {
     std::string attn = "nystrom";
     std::int64_t n = 2048, batch = 8, dim = 64, hidden = 128, heads = 2, head_dim = 32, layers = 2, vocab = 32, landmarks = 64, conv = 35;
+    std::int64_t projected_length = 256, features = 256;  // Linformer's k, Performer's m
     double dropout = 0.1;
     bool forward_only = false;
     std::string precision = "f32";
@@ -75,6 +76,8 @@ double median_seconds(const Flags& f, const std::function<void()>& step) {
 
 nn::AttentionOptions attention_options(const Flags& f) {
     if (f.attn == "softmax") return nn::SoftmaxOptions{.dropout = f.dropout};
+    if (f.attn == "linformer") return nn::LinformerOptions{.projected_length = f.projected_length, .max_length = f.n};
+    if (f.attn == "performer") return nn::PerformerOptions{.features = f.features};
     return nn::NystromOptions{.landmarks = f.landmarks, .conv_kernel = f.conv};
 }
 
@@ -90,7 +93,15 @@ double train_gflop(const Flags& f) {
                    + 2 * B * n * D * H * 2;     // the MLP's two layers
     const nn::AttentionOptions options = attention_options(f);
     const auto* nystrom = std::get_if<nn::NystromOptions>(&options);
-    if (!nystrom || nystrom->landmarks >= f.n) {
+    if (const auto* linformer = std::get_if<nn::LinformerOptions>(&options)) {
+        const auto k = static_cast<double>(linformer->projected_length);
+        layer += B * h * 2 * (2 * k * n * d) + B * h * 2 * (2 * n * k * d);  // E K and F V, then Q K̄ᵀ and the weights times V̄
+    } else if (const auto* performer = std::get_if<nn::PerformerOptions>(&options)) {
+        const auto m = static_cast<double>(performer->features);
+        layer += B * h * (2 * (2 * n * d * m)          // ω Q and ω K
+                          + 2 * m * n * d + 2 * n * m * d  // φ(K)ᵀ V, and φ(Q) times it
+                          + 2 * n * m);                    // φ(Q) times φ(K)ᵀ 1
+    } else if (!nystrom || nystrom->landmarks >= f.n) {
         layer += B * h * 2 * (2 * n * n * d);  // Q Kᵀ, and the weights times V
     } else {
         const auto iterations = static_cast<double>(nystrom->pinv_iterations);
@@ -195,8 +206,11 @@ std::string allreduce(const Flags& f) {
 
 std::string attention(const Flags& f, Generator& gen) {
     std::shared_ptr<nn::Attention> module;
+    const nn::AttentionOptions options = attention_options(f);
     if (f.attn == "softmax") module = std::make_shared<nn::SoftmaxAttention>();
-    else module = std::make_shared<nn::NystromAttention>(f.heads, std::get<nn::NystromOptions>(attention_options(f)), f32, gen);
+    else if (f.attn == "linformer") module = std::make_shared<nn::LinformerAttention>(f.heads, std::get<nn::LinformerOptions>(options), f32, gen);
+    else if (f.attn == "performer") module = std::make_shared<nn::PerformerAttention>(f.head_dim, std::get<nn::PerformerOptions>(options), f32, gen);
+    else module = std::make_shared<nn::NystromAttention>(f.heads, std::get<nn::NystromOptions>(options), f32, gen);
     auto input = [&] {
         Tensor t = randn({f.batch, f.heads, f.n, f.head_dim}, f32, gen);
         return f.forward_only ? t : t.requires_grad_();
@@ -254,7 +268,9 @@ int main(int argc, char** argv) {
             mode->add_option("--mb", f.mb, "MiB of f32 to reduce")->check(CLI::Range(1e-6, 4096.0))->capture_default_str();
             continue;
         }
-        mode->add_option("--attn", f.attn, "attention module")->check(CLI::IsMember({"nystrom", "softmax"}))->capture_default_str();
+        mode->add_option("--attn", f.attn, "attention module")
+            ->check(CLI::IsMember({"nystrom", "softmax", "linformer", "performer"}))
+            ->capture_default_str();
         mode->add_option("--n", f.n, "sequence length")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--batch", f.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--dim", f.dim, "model width")->check(CLI::PositiveNumber)->capture_default_str();
@@ -265,6 +281,8 @@ int main(int argc, char** argv) {
         mode->add_option("--vocab", f.vocab, "vocabulary size")->check(CLI::Range(2, 1 << 30))->capture_default_str();
         mode->add_option("--landmarks", f.landmarks, "Nyström landmarks")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--conv", f.conv, "Nyström conv kernel (odd; 0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+        mode->add_option("--projected-length", f.projected_length, "Linformer's k")->check(CLI::PositiveNumber)->capture_default_str();
+        mode->add_option("--features", f.features, "Performer's random features m")->check(CLI::PositiveNumber)->capture_default_str();
         mode->add_option("--dropout", f.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
         mode->add_option("--precision", f.precision, "f32, or bf16: mixed precision under nyx::AutocastGuard")
             ->check(CLI::IsMember({"f32", "bf16"}))

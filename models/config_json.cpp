@@ -1,6 +1,8 @@
 #include "config_json.hpp"
 #include "json_text.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -99,6 +101,9 @@ class Reader {
     std::size_t read_ = 0;
 };
 
+// nn::LinformerSharing's values in order, as config.json spells them
+constexpr std::array<const char*, 4> sharing_names = {"none", "headwise", "key_value", "layerwise"};
+
 Json attention_json(const nn::AttentionOptions& attention) {
     Json j = Json::object();
     if (const auto* nystrom = std::get_if<nn::NystromOptions>(&attention)) {
@@ -107,6 +112,15 @@ Json attention_json(const nn::AttentionOptions& attention) {
         j["pinv_iterations"] = nystrom->pinv_iterations;
         j["pinv_start"] = nystrom->pinv_start == nn::PinvStart::original ? "original" : "per_matrix";
         j["conv_kernel"] = nystrom->conv_kernel;
+    } else if (const auto* linformer = std::get_if<nn::LinformerOptions>(&attention)) {
+        j["kind"] = "linformer";
+        j["projected_length"] = linformer->projected_length;
+        j["max_length"] = linformer->max_length;
+        j["sharing"] = sharing_names[static_cast<std::size_t>(linformer->sharing)];
+    } else if (const auto* performer = std::get_if<nn::PerformerOptions>(&attention)) {
+        j["kind"] = "performer";
+        j["features"] = performer->features;
+        j["redraw_interval"] = performer->redraw_interval;
     } else {
         j["kind"] = "softmax";
         j["dropout"] = std::get<nn::SoftmaxOptions>(attention).dropout;
@@ -153,8 +167,24 @@ nn::AttentionOptions read_attention(const Json& object, const std::string& sourc
         NYX_CHECK(o.conv_kernel == 0 || o.conv_kernel % 2 == 1, source, ": \"", prefix, "conv_kernel\" must be 0 (no skip connection) or odd, got ",
                   o.conv_kernel);
         attention = o;
+    } else if (kind == "linformer") {
+        nn::LinformerOptions o;
+        o.projected_length = r.integer("projected_length", 1, size_limit);
+        o.max_length = r.integer("max_length", 0, size_limit);
+        const std::string sharing = r.text("sharing");
+        const auto* found = std::find(sharing_names.begin(), sharing_names.end(), sharing);
+        NYX_CHECK(found != sharing_names.end(), source, ": \"", prefix, "sharing\" must be \"none\", \"headwise\", \"key_value\" or \"layerwise\", got \"",
+                  sharing.substr(0, 40), "\"");
+        o.sharing = static_cast<nn::LinformerSharing>(found - sharing_names.begin());
+        attention = o;
+    } else if (kind == "performer") {
+        nn::PerformerOptions o;
+        o.features = r.integer("features", 1, size_limit);
+        o.redraw_interval = r.integer("redraw_interval", 0, size_limit);
+        attention = o;
     } else {
-        NYX_CHECK(kind == "softmax", source, ": \"", prefix, "kind\" must be \"nystrom\" or \"softmax\", got \"", kind.substr(0, 40), "\"");
+        NYX_CHECK(kind == "softmax", source, ": \"", prefix, "kind\" must be \"nystrom\", \"softmax\", \"linformer\" or \"performer\", got \"",
+                  kind.substr(0, 40), "\"");
         attention = nn::SoftmaxOptions{.dropout = r.probability("dropout")};
     }
     r.finish();

@@ -10,7 +10,10 @@
 //      "dtype": "f32", "classes": 10, "class_names": ["0", "1", ..., "9"]}
 //
 // The attention is {"kind": "softmax", "dropout": 0.0} for nn::SoftmaxOptions; "pinv_start" is
-// "original" or "per_matrix" (nn::PinvStart). Reading is strict: every key present, of its type and
+// "original" or "per_matrix" (nn::PinvStart). Linformer's is {"kind": "linformer",
+// "projected_length": 256, "max_length": 0, "sharing": "headwise"} ("none", "headwise",
+// "key_value" or "layerwise"), Performer's {"kind": "performer", "features": 256,
+// "redraw_interval": 0}. Reading is strict: every key present, of its type and
 // within its range, and no other key. An error names the source and the key ("attention.landmarks").
 #include <optional>
 #include <string>

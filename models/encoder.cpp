@@ -1,6 +1,7 @@
 #include "encoder.hpp"
 
 #include <nyx/nn/init.hpp>
+#include <nyx/nn/linformer.hpp>
 
 namespace nyx::models {
 
@@ -17,11 +18,21 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
     if (token_embedding) nn::init::normal_(token_embedding->weight, 0, 0.02, generator);
     nn::init::normal_(position_embedding->weight, 0, 0.02, generator);
     dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.dropout, generator));
+    // Linformer's projections span the positions: max_length 0 means max_len, and layerwise sharing
+    // makes the one projection all blocks use.
+    nn::AttentionOptions attention = c.attention;
+    std::shared_ptr<nn::LinformerProjection> shared_projection;
+    if (auto* linformer = std::get_if<nn::LinformerOptions>(&attention)) {
+        if (linformer->max_length == 0) linformer->max_length = c.max_len;
+        if (linformer->sharing == nn::LinformerSharing::layerwise)
+            shared_projection = std::make_shared<nn::LinformerProjection>(c.heads, *linformer, c.dtype, generator);
+    }
     blocks = register_module("blocks", std::make_shared<nn::ModuleList<nn::TransformerBlock>>());
     for (std::int64_t i = 0; i < c.layers; ++i)
         blocks->push_back(std::make_shared<nn::TransformerBlock>(
             nn::TransformerBlockOptions{.dim = c.dim, .heads = c.heads, .head_dim = c.head_dim, .hidden = c.hidden,
-                                        .dropout = c.dropout, .attention = c.attention, .dtype = c.dtype},
+                                        .dropout = c.dropout, .attention = attention, .dtype = c.dtype,
+                                        .shared_projection = shared_projection},
             generator));
     norm = register_module("norm", std::make_shared<nn::LayerNorm>(Shape{c.dim}, 1e-5, true, c.dtype));
     const nn::LinearOptions linear{.bias = true, .dtype = c.dtype};

@@ -6,19 +6,21 @@
 #include <nyx/dist/distributed.hpp>
 
 #include "init.hpp"
+#include "linformer.hpp"
+#include "performer.hpp"
 
 namespace nyx::nn {
-namespace {
 
-// Checks the shapes of Q, K, V [B, h, n, d] and the mask [B, n]; returns {B, h, n, d}.
-std::array<std::int64_t, 4> check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+std::array<std::int64_t, 4> Attention::check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
     NYX_CHECK(q.dim() == 4 && k.shape() == q.shape() && v.shape() == q.shape(), op, ": Q, K and V must share one shape [B, h, n, d]; got ",
-              to_string(q.shape()), ", ", to_string(k.shape()), " and ", to_string(v.shape()));
+              nyx::to_string(q.shape()), ", ", nyx::to_string(k.shape()), " and ", nyx::to_string(v.shape()));
     NYX_CHECK((mask.shape() == Shape{q.size(0), q.size(2)}) && mask.dtype() == q.dtype(), op, ": the mask must be [B, n] = [",
-              q.size(0), ", ", q.size(2), "] of ", q.dtype(), " (1 = token, 0 = padding); got ", to_string(mask.shape()), " ",
+              q.size(0), ", ", q.size(2), "] of ", q.dtype(), " (1 = token, 0 = padding); got ", nyx::to_string(mask.shape()), " ",
               mask.dtype());
     return {q.size(0), q.size(1), q.size(2), q.size(3)};
 }
+
+namespace {
 
 // −1e9 · (1 − mask) as [B, 1, 1, n]: added to scores, it removes the padded keys.
 Tensor key_penalty(const Tensor& mask) {
@@ -126,17 +128,25 @@ Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const T
 }
 
 MultiHeadAttention::MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& options,
-                                       DType dtype, Generator& generator)
+                                       DType dtype, Generator& generator, std::shared_ptr<LinformerProjection> shared_projection)
     : Module("MultiHeadAttention"), heads_(heads), head_dim_(head_dim) {
     NYX_CHECK(dim >= 1 && heads >= 1 && head_dim >= 1, "MultiHeadAttention: dim, heads and head_dim must be >= 1");
     const LinearOptions linear{.bias = true, .dtype = dtype};
     q_proj = register_module("q_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
     k_proj = register_module("k_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
     v_proj = register_module("v_proj", std::make_shared<Linear>(dim, heads * head_dim, linear, generator));
-    if (const auto* nystrom = std::get_if<NystromOptions>(&options))
-        attention = register_module("attn", std::make_shared<NystromAttention>(heads, *nystrom, dtype, generator));
-    else
-        attention = register_module("attn", std::make_shared<SoftmaxAttention>(std::get<SoftmaxOptions>(options), generator));
+    attention = register_module(
+        "attn", std::visit(
+                    [&](const auto& o) -> std::shared_ptr<Attention> {
+                        using O = std::decay_t<decltype(o)>;
+                        if constexpr (std::is_same_v<O, SoftmaxOptions>) return std::make_shared<SoftmaxAttention>(o, generator);
+                        if constexpr (std::is_same_v<O, NystromOptions>) return std::make_shared<NystromAttention>(heads, o, dtype, generator);
+                        if constexpr (std::is_same_v<O, LinformerOptions>)
+                            return std::make_shared<LinformerAttention>(heads, o, dtype, generator, shared_projection);
+                        if constexpr (std::is_same_v<O, PerformerOptions>)
+                            return std::make_shared<PerformerAttention>(head_dim, o, dtype, generator);
+                    },
+                    options));
     out_proj = register_module("out_proj", std::make_shared<Linear>(heads * head_dim, dim, linear, generator));
 }
 

@@ -4,9 +4,12 @@
 //   - SoftmaxAttention: exact scaled dot-product attention.
 //   - NystromAttention: the Nyströmformer (Xiong et al., AAAI 2021), every step of
 //     docs/nystrom.md; linear in n, never an n×n matrix forward or backward.
-// MultiHeadAttention wraps either one with the Q, K, V and output projections.
+//   - LinformerAttention (linformer.hpp) and PerformerAttention (performer.hpp), the two other
+//     linear-cost attentions of the paper's comparison.
+// MultiHeadAttention wraps any one of them with the Q, K, V and output projections.
 #include <array>
 #include <functional>
+#include <memory>
 #include <variant>
 
 #include "layers.hpp"
@@ -18,6 +21,12 @@ class Attention : public Module {
     using Module::Module;
     virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) = 0;
     Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) { return forward(q, k, v, mask); }
+
+  protected:
+    // Checks Q, K, V [B, h, n, d] (one shape) and the mask [B, n] of Q's dtype, naming `op` in the
+    // error; returns {B, h, n, d}.
+    static std::array<std::int64_t, 4> check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                                                    const Tensor& mask);
 };
 
 // Masked keys get this added to their scores before the softmax, as in the authors' code.
@@ -85,13 +94,38 @@ class NystromAttention : public Attention {
     BatchReductions batch_;
 };
 
-using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions>;
+// Linformer (Wang et al. 2020, "Linformer: Self-Attention with Linear Complexity"): keys and values
+// projected along the sequence to k rows by learned E and F, each [k, n_max].
+enum class LinformerSharing {
+    none,       // each head its own E and F
+    headwise,   // one E and one F per layer, shared by its heads
+    key_value,  // one matrix per layer, E = F, shared by its heads
+    layerwise,  // one matrix for every layer, head, key and value (an encoder shares it)
+};
+struct LinformerOptions {
+    std::int64_t projected_length = 256;  // k
+    std::int64_t max_length = 0;          // n_max, the longest sequence; 0 = the encoder's max_len
+    LinformerSharing sharing = LinformerSharing::headwise;
+};
+
+// Performer (Choromanski et al. 2021, "Rethinking Attention with Performers"): FAVOR+, softmax
+// attention estimated with positive orthogonal random features.
+struct PerformerOptions {
+    std::int64_t features = 256;       // m, the number of random features
+    std::int64_t redraw_interval = 0;  // draw new features every this many forwards in training; 0 = never
+};
+
+using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions, LinformerOptions, PerformerOptions>;
+class LinformerProjection;
 
 // x: [B, n, dim] → Q, K, V projections (with bias) → heads [B, h, n, d] → attention → merge → out projection.
+// `shared_projection`: for Linformer's layerwise sharing, the one projection every layer uses (an
+// encoder makes it; linformer.hpp); otherwise null.
 class MultiHeadAttention : public Module {
   public:
     MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& attention,
-                       DType dtype = f32, Generator& generator = default_generator());
+                       DType dtype = f32, Generator& generator = default_generator(),
+                       std::shared_ptr<LinformerProjection> shared_projection = nullptr);
     Tensor forward(const Tensor& x, const Tensor& mask);
     Tensor operator()(const Tensor& x, const Tensor& mask) { return forward(x, mask); }
 

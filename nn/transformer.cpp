@@ -4,7 +4,7 @@ namespace nyx::nn {
 
 TransformerBlock::TransformerBlock(const TransformerBlockOptions& o, Generator& generator) : Module("TransformerBlock") {
     norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{o.dim}, 1e-5, true, o.dtype));
-    attn = register_module("attn", std::make_shared<MultiHeadAttention>(o.dim, o.heads, o.head_dim, o.attention, o.dtype, generator));
+    attn = register_module("attn", std::make_shared<MultiHeadAttention>(o.dim, o.heads, o.head_dim, o.attention, o.dtype, generator, o.shared_projection));
     attn_dropout = register_module("attn_dropout", std::make_shared<Dropout>(o.dropout, generator));
     norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{o.dim}, 1e-5, true, o.dtype));
     const LinearOptions linear{.bias = true, .dtype = o.dtype};

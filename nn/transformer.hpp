@@ -11,6 +11,9 @@ struct TransformerBlockOptions {
     double dropout = 0.1;
     AttentionOptions attention = NystromOptions{};
     DType dtype = f32;
+    // Linformer's layerwise sharing only: the projection every block uses (models::EncoderClassifier
+    // makes it); null otherwise.
+    std::shared_ptr<LinformerProjection> shared_projection = nullptr;
 };
 
 class TransformerBlock : public Module {

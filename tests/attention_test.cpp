@@ -14,18 +14,6 @@ double norm(const Tensor& x) {
     return std::sqrt(s);
 }
 
-// A mask [B, n] with the last `padding` positions of every sequence padded.
-Tensor mask_with_padding(std::int64_t batch, std::int64_t n, std::int64_t padding, DType dtype = f64) {
-    Tensor mask = ones({batch, n}, dtype);
-    if (padding > 0) mask.narrow(1, n - padding, padding).zero_();
-    return mask;
-}
-
-std::vector<Tensor> with(std::vector<Tensor> inputs, const nn::Module& module) {
-    for (const Tensor& p : module.parameters()) inputs.push_back(p);
-    return inputs;
-}
-
 }  // namespace
 
 TEST_SUITE("nn") {

@@ -614,4 +614,63 @@ TEST_CASE("bad input to datasets and collates names what to fix") {
     static_assert(std::is_constructible_v<data::Loader, const data::TensorDataset&, data::LoaderOptions>);
 }
 
+// The test's own flood fill, written apart from the generator's: drawn pixels (> 0) are linked
+// when their Chebyshev distance is at most `reach`.
+bool flood_fill_joins(const std::vector<std::uint8_t>& pixels, std::int64_t side, std::array<std::int64_t, 2> from,
+                      std::array<std::int64_t, 2> to, std::int64_t reach) {
+    std::vector<int> component(pixels.size(), -1);
+    std::vector<std::int64_t> queue{from[0] * side + from[1]};
+    component[static_cast<std::size_t>(queue[0])] = 0;
+    for (std::size_t head = 0; head < queue.size(); ++head) {
+        const std::int64_t r = queue[head] / side, c = queue[head] % side;
+        for (std::int64_t dr = -reach; dr <= reach; ++dr)
+            for (std::int64_t dc = -reach; dc <= reach; ++dc) {
+                const std::int64_t nr = r + dr, nc = c + dc;
+                if (nr < 0 || nc < 0 || nr >= side || nc >= side) continue;
+                const std::int64_t at = nr * side + nc;
+                if (pixels[static_cast<std::size_t>(at)] == 0 || component[static_cast<std::size_t>(at)] == 0) continue;
+                component[static_cast<std::size_t>(at)] = 0;
+                queue.push_back(at);
+            }
+    }
+    return component[static_cast<std::size_t>(to[0] * side + to[1])] == 0;
+}
+
+TEST_CASE("Pathfinder: every label agrees with a flood fill over the drawn dashes, and the labels are balanced") {
+    const data::PathfinderOptions options{.seed = 3};
+    std::int64_t connected = 0, solid = 0;
+    const std::int64_t count = 400;
+    for (std::int64_t i = 0; i < count; ++i) {
+        const data::PathfinderImage image = data::draw_pathfinder(options, static_cast<std::uint64_t>(i));
+        INFO("image ", i);
+        REQUIRE(image.pixels.size() == 32 * 32);
+        for (const auto& [r, c] : image.circles) CHECK(image.pixels[static_cast<std::size_t>(r * 32 + c)] == 255);
+        CHECK(flood_fill_joins(image.pixels, 32, image.circles[0], image.circles[1], options.gap + 1) == image.connected);
+        connected += image.connected;
+        // The dashes really are dashes: with links of one pixel only, a contour of 6 dashes falls apart.
+        if (image.connected) solid += flood_fill_joins(image.pixels, 32, image.circles[0], image.circles[1], 1);
+    }
+    CHECK(connected > count * 4 / 10);
+    CHECK(connected < count * 6 / 10);
+    CHECK(solid < connected / 10);
+}
+
+TEST_CASE("Pathfinder: an image depends on the seed and its index only; the splits are datasets of 1,024 pixel tokens") {
+    const data::PathfinderOptions options{.train_size = 40, .val_size = 8, .test_size = 8, .seed = 5};
+    CHECK(data::draw_pathfinder(options, 7).pixels == data::draw_pathfinder(options, 7).pixels);
+    CHECK(data::draw_pathfinder(options, 7).pixels != data::draw_pathfinder(options, 8).pixels);
+    const data::PathfinderSplits splits = data::generate_pathfinder(options);
+    CHECK(splits.train.size() == 40);
+    CHECK(splits.test.size() == 8);
+    CHECK(splits.train.vocab == 256);
+    CHECK(splits.train.classes == 2);
+    CHECK(splits.train.max_length() == 1024);
+    // The validation split continues the stream where training stops: image 40 is its first.
+    const data::PathfinderImage first_val = data::draw_pathfinder(options, 40);
+    CHECK(std::vector<std::uint16_t>(first_val.pixels.begin(), first_val.pixels.end()) == splits.val.examples[0].tokens);
+    CHECK(splits.val.examples[0].label == (first_val.connected ? 1 : 0));
+    CHECK_ERROR_CONTAINS(data::draw_pathfinder({.side = 16, .dashes = 14, .distractors = 6}, 0), "no image with 8 contours", "larger side");
+    CHECK_ERROR_CONTAINS(data::draw_pathfinder({.side = 4}, 0), "pathfinder: options out of range");
+}
+
 }  // TEST_SUITE

@@ -1,5 +1,7 @@
 // models: EncoderConfig and ClassifierConfig as JSON (models/config_json.hpp), and a run directory
 // loaded back with models::load_run (models/run.hpp): identical logits, and errors that say what to fix.
+#include <regex>
+
 #include "test_util.hpp"
 
 using namespace nyx;
@@ -46,6 +48,22 @@ TEST_CASE("an EncoderConfig is JSON with the library's names, and reads back equ
     CHECK(models::encoder_config_from_json(models::to_json(models::EncoderConfig{}), "defaults") == models::EncoderConfig{});
     CHECK_FALSE(nystrom == softmax);
 
+    // Linformer and Performer, with every Linformer sharing.
+    models::EncoderConfig linformer = softmax;
+    linformer.attention = nn::LinformerOptions{.projected_length = 64, .max_length = 0, .sharing = nn::LinformerSharing::key_value};
+    CHECK(models::to_json(linformer).find(R"("attention":{"kind":"linformer","projected_length":64,"max_length":0,"sharing":"key_value"})") !=
+          std::string::npos);
+    for (auto sharing : {nn::LinformerSharing::none, nn::LinformerSharing::headwise, nn::LinformerSharing::key_value, nn::LinformerSharing::layerwise}) {
+        std::get<nn::LinformerOptions>(linformer.attention).sharing = sharing;
+        CHECK(models::encoder_config_from_json(models::to_json(linformer), "linformer") == linformer);
+    }
+    models::EncoderConfig performer = softmax;
+    performer.attention = nn::PerformerOptions{.features = 128, .redraw_interval = 500};
+    CHECK(models::to_json(performer).find(R"("attention":{"kind":"performer","features":128,"redraw_interval":500})") != std::string::npos);
+    CHECK(models::encoder_config_from_json(models::to_json(performer), "performer") == performer);
+    const std::string bad_sharing = std::regex_replace(models::to_json(linformer), std::regex("layerwise"), "per-layer");
+    CHECK_ERROR_CONTAINS(models::encoder_config_from_json(bad_sharing, "enc.json"), "\"attention.sharing\" must be \"none\", \"headwise\"");
+
     // A classifier: the encoder's keys, then its classes and their names (or none).
     const std::string text = models::to_json(nystrom_classifier);
     CHECK(text.ends_with(R"("dtype":"f32","classes":3,"class_names":["low","middle","high"]})"));
@@ -85,7 +103,8 @@ TEST_CASE("a configuration's JSON is read strictly: errors name the source and t
     CHECK_ERROR_CONTAINS(read(with(R"("dim":16)", R"("dim":18446744073709551615)")), "\"model.dim\" must be an integer");
     CHECK_ERROR_CONTAINS(read(with(R"("dim":16)", R"("dim":0)")), "\"model.dim\" must lie in 1..", "got 0");
     CHECK_ERROR_CONTAINS(read(with(R"("dropout":0.25)", R"("dropout":1.5)")), "\"model.dropout\" must lie in [0, 1), got 1.5");
-    CHECK_ERROR_CONTAINS(read(with(R"("kind":"nystrom")", R"("kind":"linear")")), "\"model.attention.kind\" must be \"nystrom\" or \"softmax\"");
+    CHECK_ERROR_CONTAINS(read(with(R"("kind":"nystrom")", R"("kind":"linear")")),
+                         "\"model.attention.kind\" must be \"nystrom\", \"softmax\", \"linformer\" or \"performer\"");
     CHECK_ERROR_CONTAINS(read(with(R"("per_matrix")", R"("per-matrix")")), "\"model.attention.pinv_start\" must be \"original\" or \"per_matrix\"");
     CHECK_ERROR_CONTAINS(read(with(R"("conv_kernel":3)", R"("conv_kernel":4)")), "\"model.attention.conv_kernel\" must be 0", "or odd, got 4");
     CHECK_ERROR_CONTAINS(read(with(R"("dtype":"f32")", R"("dtype":"bf16")")), "\"model.dtype\" must be \"f32\" or \"f64\"");

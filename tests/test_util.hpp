@@ -29,6 +29,19 @@
 
 inline std::vector<double> values(const nyx::Tensor& t) { return t.to_vector(); }
 
+// An attention mask [B, n] with the last `padding` positions of every sequence padded.
+inline nyx::Tensor mask_with_padding(std::int64_t batch, std::int64_t n, std::int64_t padding, nyx::DType dtype = nyx::f64) {
+    nyx::Tensor mask = nyx::ones({batch, n}, dtype);
+    if (padding > 0) mask.narrow(1, n - padding, padding).zero_();
+    return mask;
+}
+
+// `inputs` followed by the module's parameters: what a gradcheck through a module checks.
+inline std::vector<nyx::Tensor> with(std::vector<nyx::Tensor> inputs, const nyx::nn::Module& module) {
+    for (const nyx::Tensor& p : module.parameters()) inputs.push_back(p);
+    return inputs;
+}
+
 // A fresh, empty folder for one test's files (named with the process id: tests may run at once).
 inline std::filesystem::path scratch_folder(const std::string& name) {
     const auto folder = std::filesystem::temp_directory_path() / ("nyx-test-" + name + "-" + std::to_string(::getpid()));

@@ -290,6 +290,35 @@ bad-flags)
   printf '\x02\x00\x00\x00\x00\x00\x00\x00{}' > plain.safetensors  # a valid file with no tensors and no metadata
   expect_error "has no nyx-train configuration" eval plain.safetensors
   ;;
+linear-attentions)
+  # Linformer (one projection shared by every layer) and Performer (features redrawn every 3 steps)
+  # train, and a run interrupted by Ctrl-C resumes to the uninterrupted run's losses bit for bit:
+  # the projection, the features and the redraws' stream and count are in the checkpoint.
+  two_layers=()  # tiny with two layers, so that layerwise sharing has layers to share across
+  for ((i = 0; i < ${#tiny[@]}; i++)); do
+    if [ "${tiny[i]}" = --layers ]; then two_layers+=(--layers 2); i=$((i + 1)); else two_layers+=("${tiny[i]}"); fi
+  done
+  for attention in "linformer --sharing layerwise --projected-length 8" "performer --features 16 --redraw-interval 3"; do
+    name=${attention%% *}
+    read -r -a options <<<"$attention"
+    run=(listops "${two_layers[@]}" --attn "${options[@]}" --dropout 0.1 --steps 300 --eval-every 20 --log-every 1)
+    "$nyx_train" "${run[@]}" --run-dir "$name-straight" > /dev/null
+    "$nyx_train" "${run[@]}" --run-dir "$name-cut" > /dev/null &
+    pid=$!
+    for _ in $(seq 1 3000); do [ -e "$name-cut/latest.safetensors" ] && break; sleep 0.01; done
+    kill -INT "$pid"
+    status=0; wait "$pid" || status=$?
+    [ "$status" -eq 130 ] || fail "$name: an interrupted run should exit with 130, got $status"
+    [ "$(losses "$name-cut" | tail -1 | cut -d' ' -f1)" -lt 300 ] || fail "$name: the run finished before the interruption"
+    "$nyx_train" listops --resume "$name-cut" > /dev/null
+    diff <(losses "$name-straight") <(losses "$name-cut") > /dev/null ||
+      fail "$name: the resumed run's losses differ: $(diff <(losses "$name-straight") <(losses "$name-cut") | head -5)"
+    grep -q "\"attn\": \"$name\"" "$name-cut/config.json" || fail "$name: config.json lacks the attention"
+    "$nyx_train" eval "$name-cut" | grep -q 'test accuracy' || fail "$name: eval of the run"
+  done
+  expect_error "--sharing must be none, headwise, key-value or layerwise" listops "${tiny[@]}" --attn linformer --sharing rows --steps 2
+  expect_error "--attn must be nystrom, softmax, linformer or performer" listops "${tiny[@]}" --attn linear --steps 2
+  ;;
 resume-flags)
   # Job scripts re-run their own command line with --resume added after a preemption: every flag
   # equal to the run's own value is accepted (here --steps changes too).

@@ -13,7 +13,8 @@ namespace {
 template <class C, class F>
 void for_each_field(C& c, F&& f) {
     f("task", c.task), f("preset", c.preset), f("attn", c.attn), f("landmarks", c.landmarks), f("pinv_iters", c.pinv_iters),
-        f("pinv_start", c.pinv_start), f("conv", c.conv), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
+        f("pinv_start", c.pinv_start), f("conv", c.conv), f("projected_length", c.projected_length), f("sharing", c.sharing),
+        f("features", c.features), f("redraw_interval", c.redraw_interval), f("dim", c.dim), f("heads", c.heads), f("head_dim", c.head_dim),
         f("hidden", c.hidden), f("layers", c.layers), f("dropout", c.dropout), f("batch", c.batch), f("warmup", c.warmup),
         f("steps", c.steps), f("lr", c.lr), f("weight_decay", c.weight_decay), f("clip", c.clip), f("schedule", c.schedule),
         f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("eval_size", c.eval_size), f("bucket", c.bucket), f("pad_to", c.pad_to),
@@ -91,8 +92,11 @@ Config from_json(const nlohmann::ordered_json& j, const std::string& source) {
     for_each_field(c, [&](const char* key, auto& value) {
         using T = std::decay_t<decltype(value)>;
         const auto it = j.find(key);
-        // Runs from before --precision (f32) and --eval-size (no cap) lack those keys.
-        if (it == j.end() && (std::string_view(key) == "precision" || std::string_view(key) == "eval_size")) return;
+        // Runs from before --precision (f32), --eval-size (no cap) and the Linformer and Performer
+        // options lack those keys.
+        static constexpr std::string_view added_later[] = {"precision", "eval_size", "projected_length", "sharing", "features",
+                                                           "redraw_interval"};
+        if (it == j.end() && std::find(std::begin(added_later), std::end(added_later), key) != std::end(added_later)) return;
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
                           : std::is_same_v<T, double>    ? it->is_number()
@@ -125,7 +129,13 @@ Config read_config(const std::string& path) { return parse_config(io::read_text_
 void validate(const Config& c) {
     check(c.task == "listops" || c.task == "fashion-mnist" || c.task == "text", "task", c.task, "be listops, fashion-mnist or text");
     check(c.preset == "demo" || c.preset == "lra", "preset", c.preset, "be demo or lra");
-    check(c.attn == "nystrom" || c.attn == "softmax", "attn", c.attn, "be nystrom or softmax");
+    check(c.attn == "nystrom" || c.attn == "softmax" || c.attn == "linformer" || c.attn == "performer", "attn", c.attn,
+          "be nystrom, softmax, linformer or performer");
+    check(c.sharing == "none" || c.sharing == "headwise" || c.sharing == "key-value" || c.sharing == "layerwise", "sharing", c.sharing,
+          "be none, headwise, key-value or layerwise");
+    check(c.projected_length >= 1, "projected-length", c.projected_length, "be at least 1");
+    check(c.features >= 1, "features", c.features, "be at least 1");
+    check(c.redraw_interval >= 0, "redraw-interval", c.redraw_interval, "be 0 (never) or more");
     check(c.pinv_start == "original" || c.pinv_start == "per-matrix", "pinv-start", c.pinv_start, "be original or per-matrix");
     check(c.schedule == "linear" || c.schedule == "cosine" || c.schedule == "constant", "schedule", c.schedule,
           "be linear, cosine or constant");
@@ -249,6 +259,14 @@ models::ClassifierConfig model_config(const Config& c, const data::SequenceDatas
         attention = nn::NystromOptions{.landmarks = c.landmarks, .pinv_iterations = c.pinv_iters,
                                        .pinv_start = c.pinv_start == "original" ? nn::PinvStart::original : nn::PinvStart::per_matrix,
                                        .conv_kernel = c.conv};
+    if (c.attn == "linformer") {
+        const nn::LinformerSharing sharing = c.sharing == "none"        ? nn::LinformerSharing::none
+                                             : c.sharing == "key-value" ? nn::LinformerSharing::key_value
+                                             : c.sharing == "layerwise" ? nn::LinformerSharing::layerwise
+                                                                        : nn::LinformerSharing::headwise;
+        attention = nn::LinformerOptions{.projected_length = c.projected_length, .max_length = 0, .sharing = sharing};
+    }
+    if (c.attn == "performer") attention = nn::PerformerOptions{.features = c.features, .redraw_interval = c.redraw_interval};
     const models::EncoderConfig encoder{.vocab = train.vocab, .input_features = train.token_width > 1 ? train.token_width : 0,
                                         .max_len = c.max_positions, .dim = c.dim, .heads = c.heads, .head_dim = c.head_dim,
                                         .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout, .attention = attention};

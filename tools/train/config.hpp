@@ -18,9 +18,12 @@ struct Config {
     std::string task = "listops";  // listops | fashion-mnist | text
     std::string preset = "demo";   // listops: demo (short sequences) | lra (the LRA specification)
     // The model (docs/nystrom.md's LRA encoder).
-    std::string attn = "nystrom";  // nystrom | softmax
+    std::string attn = "nystrom";  // nystrom | softmax | linformer | performer
     std::int64_t landmarks = 64, pinv_iters = 6, conv = 35;
     std::string pinv_start = "original";  // original | per-matrix
+    std::int64_t projected_length = 256;  // Linformer's k
+    std::string sharing = "headwise";     // Linformer's E and F: none | headwise | key-value | layerwise
+    std::int64_t features = 256, redraw_interval = 1000;  // Performer's m, and its redraws (0 = never)
     std::int64_t dim = 64, heads = 2, head_dim = 32, hidden = 128, layers = 2;
     double dropout = 0.1;
     // Optimisation: AdamW (eps 1e-6), warm-up then a schedule, optional clipping.

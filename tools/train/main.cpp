@@ -1,4 +1,4 @@
-// nyx-train: trains the LRA encoder (Nyström or softmax attention) on ListOps, Fashion-MNIST or a
+// nyx-train: trains the LRA encoder (Nyström, softmax, Linformer or Performer attention) on ListOps, Fashion-MNIST or a
 // text TSV file, with a progress bar, metrics, checkpoints, plots and resume. `nyx-train --help`.
 #include <algorithm>
 #include <charconv>
@@ -143,11 +143,15 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
     CLI::App* app = t.app;
     if (task == "listops")
         t.add("--preset", &Config::preset, "defaults: demo (lengths 50-200, ~2 min) or lra (the LRA specification)", shown);
-    t.add("--attn", &Config::attn, "attention: nystrom or softmax", shown);
+    t.add("--attn", &Config::attn, "attention: nystrom, softmax, linformer or performer", shown);
     t.add("--landmarks", &Config::landmarks, "Nyström landmarks m", shown);
     t.add("--pinv-iters", &Config::pinv_iters, "iterations of the pseudo-inverse", shown);
     t.add("--pinv-start", &Config::pinv_start, "pseudo-inverse start: original or per-matrix", shown);
     t.add("--conv", &Config::conv, "depthwise skip-connection kernel on V (odd; 0 = off)", shown);
+    t.add("--projected-length", &Config::projected_length, "Linformer's k, the length keys and values are projected to", shown);
+    t.add("--sharing", &Config::sharing, "Linformer's E and F: none, headwise, key-value or layerwise", shown);
+    t.add("--features", &Config::features, "Performer's random features m", shown);
+    t.add("--redraw-interval", &Config::redraw_interval, "Performer: new features every this many steps (0 = never)", shown);
     t.add("--dim", &Config::dim, "model width", shown);
     t.add("--heads", &Config::heads, "attention heads", shown);
     t.add("--head-dim", &Config::head_dim, "width of a head", shown);
@@ -337,7 +341,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (dist::rank() > 0) static_cast<void>(std::freopen("/dev/null", "w", stdout));  // rank 0 alone prints progress
-    CLI::App app{"nyx-train: train a transformer encoder with Nyström or softmax attention on the CPU", "nyx-train"};
+    CLI::App app{"nyx-train: train a transformer encoder with Nyström, softmax, Linformer or Performer attention on the CPU", "nyx-train"};
     app.require_subcommand(0, 1);  // none: a usage error below, which can name a mistyped command
     app.set_version_flag("--version", version_text(), "print the version (and the git commit it was built from) and exit");
     app.footer(exit_statuses);
