@@ -1,5 +1,6 @@
 #include "pathfinder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <optional>
@@ -46,23 +47,28 @@ std::optional<Contour> draw_contour(const PathfinderOptions& o, std::mt19937_64&
     return contour;
 }
 
-// Whether a chain of drawn pixels, each within Chebyshev distance `reach` of the next, joins a and b.
-bool joined(const std::vector<std::uint8_t>& pixels, std::int64_t side, std::array<std::int64_t, 2> a, std::array<std::int64_t, 2> b,
-            std::int64_t reach) {
-    std::vector<char> seen(pixels.size(), 0);
-    std::vector<std::array<std::int64_t, 2>> stack{a};
-    seen[static_cast<std::size_t>(a[0] * side + a[1])] = 1;
-    while (!stack.empty()) {
-        const auto [r, c] = stack.back();
-        stack.pop_back();
-        if (r == b[0] && c == b[1]) return true;
-        for (std::int64_t nr = std::max<std::int64_t>(0, r - reach); nr <= std::min(side - 1, r + reach); ++nr)
-            for (std::int64_t nc = std::max<std::int64_t>(0, c - reach); nc <= std::min(side - 1, c + reach); ++nc) {
-                const auto at = static_cast<std::size_t>(nr * side + nc);
-                if (pixels[at] && !seen[at]) seen[at] = 1, stack.push_back({nr, nc});
-            }
+// The components of the drawn pixels (> 0), two pixels linked when their Chebyshev distance is at
+// most `reach`: a component number per pixel, -1 for the background.
+std::vector<int> components(const std::vector<std::uint8_t>& pixels, std::int64_t side, std::int64_t reach) {
+    std::vector<int> id(pixels.size(), -1);
+    int next = 0;
+    std::vector<std::int64_t> stack;
+    for (std::int64_t start = 0; start < side * side; ++start) {
+        if (!pixels[static_cast<std::size_t>(start)] || id[static_cast<std::size_t>(start)] >= 0) continue;
+        id[static_cast<std::size_t>(start)] = next;
+        stack.assign(1, start);
+        while (!stack.empty()) {
+            const std::int64_t r = stack.back() / side, c = stack.back() % side;
+            stack.pop_back();
+            for (std::int64_t nr = std::max<std::int64_t>(0, r - reach); nr <= std::min(side - 1, r + reach); ++nr)
+                for (std::int64_t nc = std::max<std::int64_t>(0, c - reach); nc <= std::min(side - 1, c + reach); ++nc) {
+                    const auto at = static_cast<std::size_t>(nr * side + nc);
+                    if (pixels[at] && id[at] < 0) id[at] = next, stack.push_back(nr * side + nc);
+                }
+        }
+        ++next;
     }
-    return false;
+    return id;
 }
 
 SequenceDataset images(const PathfinderOptions& o, std::uint64_t first, std::int64_t count, std::string name) {
@@ -79,15 +85,16 @@ SequenceDataset images(const PathfinderOptions& o, std::uint64_t first, std::int
 }  // namespace
 
 PathfinderImage draw_pathfinder(const PathfinderOptions& o, std::uint64_t index) {
-    NYX_CHECK(o.side >= 8 && o.side <= 256 && o.dashes >= 1 && o.distractors >= 0 && o.dash_length >= 1 && o.gap >= 1 &&
-                  o.max_turn_degrees >= 0 && o.max_turn_degrees <= 180,
-              "pathfinder: options out of range (side 8..256, dashes and dash_length and gap >= 1, distractors >= 0, "
+    NYX_CHECK(o.side >= 8 && o.side <= 128 && o.dashes >= 1 && o.dashes <= 64 && o.distractors >= 0 && o.distractors <= 32 &&
+                  o.dash_length >= 1 && o.dash_length <= o.side && o.gap >= 1 && o.gap <= o.side && o.max_turn_degrees >= 0 &&
+                  o.max_turn_degrees <= 180,
+              "pathfinder: options out of range (side 8..128, dashes 1..64, distractors 0..32, dash_length and gap 1..side, "
               "max_turn_degrees 0..180)");
     std::mt19937_64 rng(mix_seed(o.seed, index));
     PathfinderImage image;
     image.connected = uniform(rng) < 0.5;
     const std::int64_t contours = 2 + o.distractors;
-    for (int attempt = 0; attempt < 10000; ++attempt) {
+    for (int attempt = 0; attempt < 2000; ++attempt) {
         std::vector<Contour> drawn;
         for (std::int64_t k = 0; k < contours; ++k) {
             std::optional<Contour> contour;
@@ -104,7 +111,18 @@ PathfinderImage draw_pathfinder(const PathfinderOptions& o, std::uint64_t index)
         for (const auto& [r, c] : image.circles)
             for (std::int64_t dr = -1; dr <= 1; ++dr)
                 for (std::int64_t dc = -1; dc <= 1; ++dc) image.pixels[static_cast<std::size_t>((r + dr) * o.side + c + dc)] = 255;
-        if (joined(image.pixels, o.side, image.circles[0], image.circles[1], o.gap + 1) == image.connected) return image;
+        // Each contour one component of its own, for both labels alike: a contour broken at a gap,
+        // or two that touch, and the image is drawn again.
+        const std::vector<int> id = components(image.pixels, o.side, o.gap + 1);
+        std::vector<int> contour_ids;
+        bool apart = true;
+        for (const Contour& contour : drawn) {
+            const int own = id[static_cast<std::size_t>(contour.pixels[0][0] * o.side + contour.pixels[0][1])];
+            for (const auto& [r, c] : contour.pixels) apart = apart && id[static_cast<std::size_t>(r * o.side + c)] == own;
+            apart = apart && std::find(contour_ids.begin(), contour_ids.end(), own) == contour_ids.end();
+            contour_ids.push_back(own);
+        }
+        if (apart) return image;
     }
     throw Error(detail::cat("pathfinder: no image with ", contours, " contours of ", o.dashes, " dashes fits a ", o.side, " × ", o.side,
                             " image apart; use fewer or shorter contours, or a larger side"));

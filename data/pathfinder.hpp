@@ -13,12 +13,15 @@
 //     of contour 0 and one of contour 1 (not connected); contours 2, 3, ... are distractors;
 //   - what "connected" means, which the label must agree with: drawn pixels are linked when their
 //     Chebyshev distance is at most gap + 1 (so a contour's own gaps are bridged), and the circles
-//     are connected when a chain of links joins them. An image whose drawing disagrees with its
-//     intended label (a distractor bridging two contours, say) is drawn again.
+//     are connected when a chain of links joins them. Every contour must be one component of its
+//     own under this rule, for both labels alike (an image with a contour broken at a gap, or with
+//     two contours touching, is drawn again), so the label agrees with the drawing and cannot be
+//     told from whether contours touch;
 //   - pixels are 0 (background) or 255 (drawn), one token each (vocabulary 256); labels are drawn
 //     by a fair coin.
-// Image i of a seed depends only on (seed, i): deterministic, and the same on every machine
-// (std::mt19937_64 is specified bit for bit, and only its raw output is used).
+// Image i of a seed depends only on (seed, i): deterministic. The random numbers are the same on
+// every machine (std::mt19937_64 is specified bit for bit, and only its raw output is used); the
+// pixels are too as long as libm's sin and cos round alike, as glibc's do everywhere.
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -29,8 +32,8 @@ namespace nyx::data {
 
 struct PathfinderOptions {
     std::int64_t side = 32;  // image side (LRA: 32)
-    std::int64_t dashes = 6;  // dashes per contour: the difficulty (the original's 6, 9 and 14 in larger images)
-    std::int64_t distractors = 2;  // contours besides the two that may carry the circles
+    std::int64_t dashes = 5;  // dashes per contour: the difficulty (the original's 6, 9 and 14, in larger images)
+    std::int64_t distractors = 1;  // contours besides the two that may carry the circles (more rarely fit apart)
     std::int64_t dash_length = 2, gap = 2;
     double max_turn_degrees = 30;
     std::int64_t train_size = 16000, val_size = 2000, test_size = 2000;
@@ -44,7 +47,7 @@ struct PathfinderImage {
 };
 
 // Image `index` of options.seed's stream, with the label a fair coin gives it. Throws nyx::Error
-// when the options are out of range, or when 10,000 attempts found no image that fits (too many
+// when the options are out of range, or when 2,000 attempts found no image that fits (too many
 // or too long contours for the side).
 PathfinderImage draw_pathfinder(const PathfinderOptions& options, std::uint64_t index);
 

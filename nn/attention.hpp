@@ -112,7 +112,7 @@ struct LinformerOptions {
 // attention estimated with positive orthogonal random features.
 struct PerformerOptions {
     std::int64_t features = 256;       // m, the number of random features
-    std::int64_t redraw_interval = 0;  // draw new features every this many forwards in training; 0 = never
+    std::int64_t redraw_interval = 1000;  // draw new features every this many forwards in training; 0 = never
 };
 
 using AttentionOptions = std::variant<SoftmaxOptions, NystromOptions, LinformerOptions, PerformerOptions>;

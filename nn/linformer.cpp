@@ -22,7 +22,8 @@ LinformerProjection::LinformerProjection(std::int64_t heads, const LinformerOpti
     NYX_CHECK(options.projected_length >= 1 && options.max_length >= 1, "LinformerProjection: projected_length (", options.projected_length,
               ") and max_length (", options.max_length, ") must be >= 1; an encoder sets max_length to its max_len");
     const std::int64_t rows = options.sharing == LinformerSharing::none ? heads : 1;
-    const double bound = 1 / std::sqrt(static_cast<double>(options.max_length));
+    // The authors' initialisation: Xavier-uniform with gain 1/√2 over a [k, n_max] matrix.
+    const double bound = std::sqrt(3.0 / static_cast<double>(options.max_length + options.projected_length));
     auto matrix = [&](const char* name) {
         Tensor w = empty({rows, options.projected_length, options.max_length}, dtype);
         return register_parameter(name, init::uniform_(w, -bound, bound, generator));

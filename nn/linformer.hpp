@@ -11,7 +11,7 @@ namespace nyx::nn {
 
 // E and F, for one layer or (layerwise sharing) for all: [h, k, n_max] with sharing none, else
 // [1, k, n_max] (broadcast over the heads). F is undefined where E = F (key_value, layerwise).
-// Initialised as PyTorch's Linear(n_max, k) is, U(±1/√n_max), as in the authors' code.
+// Initialised as in the authors' code (fairseq): Xavier-uniform with gain 1/√2, U(±√(3 / (n_max + k))).
 class LinformerProjection : public Module {
   public:
     LinformerProjection(std::int64_t heads, const LinformerOptions& options, DType dtype = f32,
@@ -27,7 +27,8 @@ class LinformerProjection : public Module {
 class LinformerAttention : public Attention {
   public:
     // `shared`: the projection of layerwise sharing, made once by the encoder and registered here
-    // too (a tied child: listed, trained and saved once). Null otherwise: this layer makes its own.
+    // too (a tied child: listed and trained once; state_dict holds it under each layer's name, as
+    // PyTorch's does for tied weights). Null otherwise: this layer makes its own.
     // Throws nyx::Error when options.max_length or projected_length is < 1, or when `shared` is
     // given without layerwise sharing (or missing with it).
     LinformerAttention(std::int64_t heads, const LinformerOptions& options, DType dtype = f32,

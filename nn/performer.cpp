@@ -79,15 +79,15 @@ Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
         if (draw_state.data<std::int64_t>()[2] >= options_.redraw_interval) redraw_features();
         draw_state.data<std::int64_t>()[2] += 1;
     }
-    const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(d))), ratio = 1 / std::sqrt(static_cast<double>(options_.features));
+    const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(d)));
     const Tensor omega = features.transpose(0, 1);  // [d, m]
     const Tensor tokens = mask.unsqueeze(1).unsqueeze(-1);  // [B, 1, n, 1]
-    // φ of x [B, h, n, d]: ωx (projected) and |x|²/2 (half_norm), less the stabiliser
+    // φ of x [B, h, n, d] times √m (the factor 1/√m cancels in the ratio): ωx (projected) less
+    // |x|²/2 and the stabiliser, both [B, h, n, 1] or smaller, added first
     auto phi = [&](const Tensor& x, const std::function<Tensor(const Tensor&)>& stabiliser) {
         const Tensor xs = x * scale;
         const Tensor projected = xs.matmul(omega);  // [B, h, n, m]
-        const Tensor half_norm = (xs * xs).sum({-1}, true) * 0.5;  // [B, h, n, 1]
-        return (ops::exp(projected - half_norm - stabiliser(projected)) + kernel_epsilon) * ratio;
+        return ops::exp(projected - ((xs * xs).sum({-1}, true) * 0.5 + stabiliser(projected))) + kernel_epsilon;
     };
     // Queries: each row's largest ωq. Keys: the largest ωk of the tokens, and at least 0 (so padded
     // keys, whose values are arbitrary, change nothing, and a padded sequence computes exactly what
@@ -95,7 +95,10 @@ Tensor PerformerAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     const Tensor phi_q = phi(q, [](const Tensor& projected) { return ops::amax(projected, {-1}, true); });
     const Tensor phi_k = phi(k, [&](const Tensor& projected) { return ops::relu(ops::amax(projected * tokens, {-2, -1}, true)); }) * tokens;
     const Tensor kv = phi_k.transpose(-1, -2).matmul(v);  // [B, h, m, d]
-    const Tensor normaliser = phi_q.matmul(phi_k.sum({-2}).unsqueeze(-1));  // [B, h, n, 1]
+    // A sequence without a single token has no keys: its normaliser would be 0, and its output 0/0.
+    // Adding 1 there makes that output 0, as the other attentions give, and changes no other row.
+    const Tensor no_tokens = 1.0 - ops::amax(mask, {-1}, true).unsqueeze(1).unsqueeze(-1);  // [B, 1, 1, 1]
+    const Tensor normaliser = phi_q.matmul(phi_k.sum({-2}).unsqueeze(-1)) + no_tokens;  // [B, h, n, 1]
     return phi_q.matmul(kv) / normaliser;
 }
 

@@ -636,18 +636,45 @@ bool flood_fill_joins(const std::vector<std::uint8_t>& pixels, std::int64_t side
     return component[static_cast<std::size_t>(to[0] * side + to[1])] == 0;
 }
 
+// The number of components of the drawn pixels under the same rule: a flood fill from each pixel
+// no earlier fill reached.
+std::int64_t component_count(const std::vector<std::uint8_t>& pixels, std::int64_t side, std::int64_t reach) {
+    std::vector<bool> reached(pixels.size(), false);
+    std::int64_t count = 0;
+    for (std::int64_t start = 0; start < side * side; ++start) {
+        if (!pixels[static_cast<std::size_t>(start)] || reached[static_cast<std::size_t>(start)]) continue;
+        ++count;
+        std::vector<std::int64_t> queue{start};
+        reached[static_cast<std::size_t>(start)] = true;
+        for (std::size_t head = 0; head < queue.size(); ++head)
+            for (std::int64_t dr = -reach; dr <= reach; ++dr)
+                for (std::int64_t dc = -reach; dc <= reach; ++dc) {
+                    const std::int64_t r = queue[head] / side + dr, c = queue[head] % side + dc;
+                    if (r < 0 || c < 0 || r >= side || c >= side || !pixels[static_cast<std::size_t>(r * side + c)] ||
+                        reached[static_cast<std::size_t>(r * side + c)])
+                        continue;
+                    reached[static_cast<std::size_t>(r * side + c)] = true;
+                    queue.push_back(r * side + c);
+                }
+    }
+    return count;
+}
+
 TEST_CASE("Pathfinder: every label agrees with a flood fill over the drawn dashes, and the labels are balanced") {
     const data::PathfinderOptions options{.seed = 3};
     std::int64_t connected = 0, solid = 0;
-    const std::int64_t count = 400;
+    const std::int64_t count = sanitized ? 60 : 300;
     for (std::int64_t i = 0; i < count; ++i) {
         const data::PathfinderImage image = data::draw_pathfinder(options, static_cast<std::uint64_t>(i));
         INFO("image ", i);
         REQUIRE(image.pixels.size() == 32 * 32);
         for (const auto& [r, c] : image.circles) CHECK(image.pixels[static_cast<std::size_t>(r * 32 + c)] == 255);
         CHECK(flood_fill_joins(image.pixels, 32, image.circles[0], image.circles[1], options.gap + 1) == image.connected);
+        // Every contour apart, whatever the label (else touching contours would tell the label):
+        // as many components as contours.
+        CHECK(component_count(image.pixels, 32, options.gap + 1) == 2 + options.distractors);
         connected += image.connected;
-        // The dashes really are dashes: with links of one pixel only, a contour of 6 dashes falls apart.
+        // The dashes really are dashes: with links of one pixel only, a contour of 5 dashes falls apart.
         if (image.connected) solid += flood_fill_joins(image.pixels, 32, image.circles[0], image.circles[1], 1);
     }
     CHECK(connected > count * 4 / 10);

@@ -28,9 +28,10 @@ double max_difference(const Tensor& a, const Tensor& b) {
 void check_padding_changes_nothing(nn::Attention& attention, std::int64_t heads, std::int64_t d, Generator& gen) {
     const std::int64_t n = 9, tokens = 6;
     const auto [q, k, v] = qkv(1, heads, n, d, gen);
-    const Tensor padded = attention(q * 1.0, k * 5.0, v * 7.0, mask_with_padding(1, n, n - tokens));  // padding far from the tokens
-    const Tensor alone = attention(q.narrow(2, 0, tokens), (k * 5.0).narrow(2, 0, tokens), (v * 7.0).narrow(2, 0, tokens),
-                                   ones({1, tokens}, f64));
+    // Padded keys and values far larger than the tokens': a stabiliser or a sum that counted them would show.
+    const Tensor far = ops::concat({ones({1, heads, tokens, d}, f64), full({1, heads, n - tokens, d}, 40.0, f64)}, 2);
+    const Tensor padded = attention(q, k * far, v * far, mask_with_padding(1, n, n - tokens));
+    const Tensor alone = attention(q.narrow(2, 0, tokens), k.narrow(2, 0, tokens), v.narrow(2, 0, tokens), ones({1, tokens}, f64));
     CHECK(max_difference(padded.narrow(2, 0, tokens), alone) < 1e-12);
 }
 
@@ -66,6 +67,12 @@ TEST_CASE("Linformer's layerwise sharing: one projection for every layer, listed
             CHECK(p.shape() == Shape{1, 4, 10});  // max_length 0 took the encoder's max_len
         }
     CHECK(projections == 1);
+    // Saved under each layer's name, as PyTorch saves tied weights, and loaded back as one tensor.
+    const nn::StateDict state = model.state_dict();
+    CHECK(state.count("blocks.2.attn.attn.projection.e") == 1);
+    models::EncoderClassifier reloaded(config, 3, gen);
+    reloaded.load_state_dict(state);
+    CHECK(max_difference((*reloaded.blocks)[2].attn->attention->named_parameters().front().second, state.at("blocks.0.attn.attn.projection.e")) == 0);
     const Tensor ids = tensor({1, 4, 2, 2, 0, 3, 3, 1, 0, 0}, {2, 5}, i64), labels = tensor({2, 0}, i64);
     CHECK(gradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(ids, mask_with_padding(2, 5, 2)), labels); },
                     model.parameters()));
@@ -90,11 +97,15 @@ TEST_CASE("LinformerAttention refuses what it cannot do, naming the fix") {
 
 TEST_CASE("gradcheck through PerformerAttention with padding; padding changes nothing") {
     Generator gen(31);
-    nn::PerformerAttention attention(3, {.features = 5}, f64, gen);
+    nn::PerformerAttention attention(3, {.features = 5, .redraw_interval = 0}, f64, gen);  // one function for gradcheck's many calls
     const auto [q, k, v] = qkv(2, 2, 7, 3, gen);
     const Tensor mask = mask_with_padding(2, 7, 2);
     CHECK(gradcheck([&](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], mask); }, {q, k, v}));
     check_padding_changes_nothing(attention, 2, 3, gen);
+    // A sequence of padding only has no keys: zeros, as the other attentions give, not 0/0.
+    const Tensor out = attention(q, k, v, tensor({1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {2, 7}, f64));
+    CHECK(max_difference(out.select(0, 1), zeros({2, 7, 3}, f64)) == 0);
+    for (const double value : values(out)) CHECK(std::isfinite(value));
     CHECK(attention.parameters().empty());  // the features are a buffer, not trained
     CHECK(attention.state_dict().count("features") == 1);
     CHECK(attention.state_dict().count("draw_state") == 1);
