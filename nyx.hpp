@@ -35,3 +35,4 @@
 #include <nyx/data/images.hpp>         // data::read_idx, load_fashion_mnist (pixels or patches)
 #include <nyx/data/pathfinder.hpp>     // data::generate_pathfinder, the LRA Pathfinder task
 #include <nyx/data/text.hpp>           // data::read_text_tsv (byte-level text classification)
+#include <nyx/data/documents.hpp>      // data::generate_document_text, _retrieval: LRA-style tasks from linux-doc

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,36 @@ std::vector<unsigned char> read_file(const std::string& path) {
     }
     ::close(file.fd);
     NYX_CHECK(error == 0, path, ": read error: ", std::strerror(error));
+    return bytes;
+}
+
+std::vector<unsigned char> read_gzip_file(const std::string& path, std::size_t max_bytes, std::string_view what) {
+    const ReadableFile opened = open_regular_file(path);  // refuses a FIFO or a device by name
+    gzFile file = gzdopen(opened.fd, "rb");  // also reads a file that is not compressed
+    if (!file) ::close(opened.fd);
+    NYX_CHECK(file, path, ": cannot open: ", std::strerror(errno));
+    std::vector<unsigned char> bytes;
+    unsigned char buffer[1 << 16];
+    for (;;) {
+        const int n = gzread(file, buffer, sizeof buffer);
+        if (n < 0) {
+            int code = 0;
+            const std::string message = gzerror(file, &code);
+            gzclose(file);
+            throw Error(detail::cat(path, ": the file is corrupt (zlib: ", message, ")"));
+        }
+        if (n == 0) break;
+        if (bytes.size() + static_cast<std::size_t>(n) > max_bytes) {
+            gzclose(file);
+            throw Error(detail::cat(path, ": decompresses to more than ", max_bytes >> 20, " MiB; not ", what));
+        }
+        bytes.insert(bytes.end(), buffer, buffer + n);
+    }
+    int code = 0;
+    const std::string message = gzerror(file, &code);
+    gzclose(file);
+    // A gzip stream cut short reads as a clean end on some zlib versions: gzerror tells.
+    NYX_CHECK(code == Z_OK || code == Z_STREAM_END, path, ": the file is truncated or corrupt (zlib: ", message, ")");
     return bytes;
 }
 

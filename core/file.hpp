@@ -23,6 +23,11 @@ ReadableFile open_regular_file(const std::string& path);
 // followed); a file that cannot be opened or read, or is not a regular file, is an Error naming it.
 std::vector<unsigned char> read_file(const std::string& path);
 
+// The bytes `path` inflates to, read with zlib: a gzip'd file, or a plain one as it is. More than
+// `max_bytes` is refused, not buffered ("decompresses to more than N MiB; not <what>"); a corrupt or
+// truncated stream is an Error naming the file and zlib's message.
+std::vector<unsigned char> read_gzip_file(const std::string& path, std::size_t max_bytes, std::string_view what);
+
 // The same as text, without a leading UTF-8 byte-order mark (EF BB BF, which some editors write
 // at the start of a file): every text reader of nyx reads through this.
 std::string read_text_file(const std::string& path);

@@ -1,11 +1,5 @@
 #include "images.hpp"
 
-#include <cerrno>
-#include <cstring>
-
-#include <unistd.h>
-#include <zlib.h>
-
 #include <nyx/core/file.hpp>
 
 namespace nyx::data {
@@ -14,36 +8,6 @@ namespace {
 // More than any IDX dataset nyx reads; a file that inflates past it is refused, not buffered.
 constexpr std::size_t max_idx_bytes = std::size_t{1} << 30;
 
-std::vector<std::uint8_t> inflate_file(const std::string& path) {
-    const io::ReadableFile opened = io::open_regular_file(path);  // refuses a FIFO or a device by name
-    gzFile file = gzdopen(opened.fd, "rb");  // also reads a file that is not compressed
-    if (!file) ::close(opened.fd);
-    NYX_CHECK(file, path, ": cannot open: ", std::strerror(errno));
-    std::vector<std::uint8_t> bytes;
-    std::uint8_t buffer[1 << 16];
-    for (;;) {
-        const int n = gzread(file, buffer, sizeof buffer);
-        if (n < 0) {
-            int code = 0;
-            const std::string message = gzerror(file, &code);
-            gzclose(file);
-            throw Error(detail::cat(path, ": the file is corrupt (zlib: ", message, ")"));
-        }
-        if (n == 0) break;
-        if (bytes.size() + static_cast<std::size_t>(n) > max_idx_bytes) {
-            gzclose(file);
-            throw Error(detail::cat(path, ": decompresses to more than ", max_idx_bytes >> 20, " MiB; not an IDX file nyx reads"));
-        }
-        bytes.insert(bytes.end(), buffer, buffer + n);
-    }
-    int code = 0;
-    const std::string message = gzerror(file, &code);
-    gzclose(file);
-    // A gzip stream cut short reads as a clean end on some zlib versions: gzerror tells.
-    NYX_CHECK(code == Z_OK || code == Z_STREAM_END, path, ": the file is truncated or corrupt (zlib: ", message, ")");
-    return bytes;
-}
-
 std::uint32_t big_endian_u32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
@@ -51,7 +15,7 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
-    std::vector<std::uint8_t> bytes = inflate_file(path);
+    const std::vector<unsigned char> bytes = io::read_gzip_file(path, max_idx_bytes, "an IDX file nyx reads");
     NYX_CHECK(bytes.size() >= 4, path, ": ", bytes.size(), " bytes, too short for an IDX header");
     NYX_CHECK(bytes[0] == 0 && bytes[1] == 0, path, ": bad magic number (the first two bytes must be 0); not an IDX file");
     NYX_CHECK(bytes[2] == 0x08, path, ": the IDX element type is 0x", std::hex, int{bytes[2]}, std::dec,

@@ -50,6 +50,13 @@ class Reader {
         NYX_CHECK(value.is_string(), source_, ": \"", prefix_, key, "\" must be a string, got ", shown(value));
         return value.get<std::string>();
     }
+    // A key that configurations from before it was added lack: `absent` when missing.
+    bool optional_boolean(const char* key, bool absent) {
+        if (!object_.contains(key)) return absent;
+        const Json& value = find(key);
+        NYX_CHECK(value.is_boolean(), source_, ": \"", prefix_, key, "\" must be true or false, got ", shown(value));
+        return value.get<bool>();
+    }
     const Json& object(const char* key) {
         const Json& value = find(key);
         NYX_CHECK(value.is_object(), source_, ": \"", prefix_, key, "\" must be a JSON object, got ", shown(value));
@@ -141,6 +148,7 @@ Json encoder_json(const EncoderConfig& c) {
     j["dropout"] = c.dropout;
     j["attention"] = attention_json(c.attention);
     j["dtype"] = std::string(name(c.dtype));
+    j["dual_encoder"] = c.dual_encoder;
     return j;
 }
 
@@ -208,6 +216,7 @@ EncoderConfig read_encoder(Reader& r, const std::string& source) {
     NYX_CHECK(dtype == "f32" || dtype == "f64", source, ": \"", r.prefix(), "dtype\" must be \"f32\" or \"f64\" (the dtypes a model computes in), got \"",
               dtype.substr(0, 40), "\"");
     c.dtype = dtype == "f32" ? f32 : f64;
+    c.dual_encoder = r.optional_boolean("dual_encoder", false);
     return c;
 }
 

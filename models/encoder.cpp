@@ -37,7 +37,8 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
     norm = register_module("norm", std::make_shared<nn::LayerNorm>(Shape{c.dim}, 1e-5, true, c.dtype));
     const nn::LinearOptions linear{.bias = true, .dtype = c.dtype};
     head = register_module("head", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
-                                       std::make_shared<nn::Linear>(c.dim, c.hidden, linear, generator), std::make_shared<nn::ReLU>(),
+                                       std::make_shared<nn::Linear>(c.dual_encoder ? 4 * c.dim : c.dim, c.hidden, linear, generator),
+                                       std::make_shared<nn::ReLU>(),
                                        std::make_shared<nn::Linear>(c.hidden, classes, linear, generator)}));
 }
 
@@ -49,6 +50,20 @@ Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
         NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == input_projection->weight.dtype(),
                   "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", input_projection->weight.dtype(), " (the model's dtype), got ",
                   nyx::to_string(inputs.shape()), " ", inputs.dtype());
+    NYX_CHECK(mask.dim() == 2 && mask.size(0) == inputs.size(0) && mask.size(1) == inputs.size(1), "EncoderClassifier: the mask must be [",
+              inputs.size(0), ", ", inputs.size(1), "] like the inputs, got ", nyx::to_string(mask.shape()));
+    if (!config_.dual_encoder) return head->forward(encode(inputs, mask));
+    const std::int64_t batch = inputs.size(0), n = inputs.size(1);
+    NYX_CHECK(n % 2 == 0, "EncoderClassifier: a dual encoder reads pairs of sequences of one length, side by side, so n must be even; got ", n);
+    // [B, 2m] -> [2B, m]: rows 2b and 2b + 1 are example b's two sequences.
+    Shape halves = inputs.shape();
+    halves[0] = 2 * batch, halves[1] = n / 2;
+    const Tensor pooled = encode(inputs.reshape(halves), mask.reshape({2 * batch, n / 2})).reshape({batch, 2, config_.dim});
+    const Tensor u = pooled.select(1, 0), v = pooled.select(1, 1);
+    return head->forward(ops::concat({u, v, u * v, u - v}, 1));
+}
+
+Tensor EncoderClassifier::encode(const Tensor& inputs, const Tensor& mask) {
     const std::int64_t n = inputs.size(1);
     NYX_CHECK(n <= config_.max_len, "EncoderClassifier: sequences of ", n, " tokens exceed max_len ", config_.max_len);
     // x = Dropout(embed(inputs) + position[:n])
@@ -56,7 +71,7 @@ Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
     Tensor x = dropout->forward(embedded + position_embedding->weight.narrow(0, 0, n));
     for (const auto& block : *blocks) x = block->forward(x, mask);
     x = norm->forward(x) * mask.unsqueeze(-1);  // padded positions become 0
-    return head->forward(x.mean({1}));          // mean over all n positions, as the reference does
+    return x.mean({1});                         // mean over all n positions, as the reference does
 }
 
 }  // namespace nyx::models

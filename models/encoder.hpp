@@ -1,7 +1,7 @@
 #pragma once
 // The LRA-style encoder classifier (docs/nystrom.md): token and learned position embeddings
 // (both N(0, 0.02)), dropout, N pre-LN blocks, a final LayerNorm multiplied by the mask, mean
-// pooling over all n positions, and a Linear → ReLU → Linear head.
+// pooling over all n positions, and a Linear → ReLU → Linear head (for pairs: EncoderConfig::dual_encoder).
 //
 //     models::EncoderConfig cfg{.vocab = 17, .max_len = 2048, .dim = 64, .heads = 2, .head_dim = 32, .hidden = 128,
 //                               .layers = 2, .attention = nn::NystromOptions{.landmarks = 64, .conv_kernel = 35}};
@@ -24,6 +24,11 @@ struct EncoderConfig {
     double dropout = 0.1;
     nn::AttentionOptions attention = nn::NystromOptions{};
     DType dtype = f32;
+    // LRA's dual encoder for pairs (its Retrieval task): an input of 2m positions is two sequences
+    // of m, side by side. Each is encoded and pooled alone, by the same weights, into u and v, and
+    // the head reads [u, v, u * v, u - v] (4 × dim). Sequences must then be of even length, each
+    // half with its own padding at its end; positions count from 0 in each half.
+    bool dual_encoder = false;
 };
 
 // `generator` initialises the weights and then drives every dropout mask, so it must outlive the
@@ -34,6 +39,8 @@ class EncoderClassifier : public nn::Module {
     // inputs: ids [B, n] of i64, or features [B, n, F] (config.input_features = F); mask [B, n].
     Tensor forward(const Tensor& inputs, const Tensor& mask);
     Tensor operator()(const Tensor& inputs, const Tensor& mask) { return forward(inputs, mask); }
+    // The pooled encoding [B, dim] of inputs [B, n] (or [B, n, F]) with mask [B, n], before the head.
+    Tensor encode(const Tensor& inputs, const Tensor& mask);
     const EncoderConfig& config() const { return config_; }
     std::int64_t classes() const { return classes_; }
 

@@ -59,6 +59,35 @@ TEST_CASE("gradcheck through MultiHeadAttention, TransformerBlock and the whole 
     CHECK(gradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(ids, padded), labels); }, model.parameters()));
 }
 
+TEST_CASE("a dual encoder reads a pair as two sequences, each encoded alone, and its gradients check") {
+    Generator gen(5);
+    for (const bool features : {false, true}) {
+        INFO("features ", features);
+        models::EncoderClassifier model({.vocab = 6, .input_features = features ? 3 : 0, .max_len = 4, .dim = 4, .heads = 2, .head_dim = 2,
+                                         .hidden = 5, .layers = 1, .dropout = 0,
+                                         // per_matrix: each sequence's pseudo-inverse starts from its own norms (the original
+                                         // start takes the batch's, so a sequence's result would depend on its batch)
+                                         .attention = nn::NystromOptions{.landmarks = 2, .pinv_start = nn::PinvStart::per_matrix, .conv_kernel = 3},
+                                         .dtype = f64, .dual_encoder = true},
+                                        2, gen);
+        // Two pairs of 4 + 4 positions; the second pair's halves each end in padding.
+        const Tensor inputs = features ? randn({2, 8, 3}, f64, gen) : tensor({1, 4, 2, 2, 5, 3, 3, 1, 2, 5, 0, 0, 1, 1, 4, 0}, {2, 8}, i64);
+        const Tensor mask = tensor({1., 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0}, {2, 8}, f64);
+        // The logits are the head on [u, v, u * v, u - v], u and v each half's encoding on its own.
+        const Tensor logits = model(inputs, mask);
+        for (std::int64_t b = 0; b < 2; ++b) {
+            const Tensor u = model.encode(inputs.narrow(0, b, 1).narrow(1, 0, 4), mask.narrow(0, b, 1).narrow(1, 0, 4));
+            const Tensor v = model.encode(inputs.narrow(0, b, 1).narrow(1, 4, 4), mask.narrow(0, b, 1).narrow(1, 4, 4));
+            const Tensor expected = model.head->forward(ops::concat({u, v, u * v, u - v}, 1));
+            CHECK((logits.narrow(0, b, 1) - expected).abs().max().item<double>() < 1e-12);
+        }
+        const Tensor labels = tensor({1, 0}, i64);
+        CHECK(gradcheck([&](const std::vector<Tensor>&) { return ops::cross_entropy(model(inputs, mask), labels); }, model.parameters()));
+        CHECK_ERROR_CONTAINS(model(features ? randn({1, 7, 3}, f64, gen) : zeros({1, 7}, i64), ones({1, 7}, f64)), "dual encoder",
+                             "n must be even; got 7");
+    }
+}
+
 TEST_CASE("gradgradcheck through NystromAttention: both pinv starts, with and without conv, padding, m not dividing n") {
     Generator gen(12);
     for (auto start : {nn::PinvStart::original, nn::PinvStart::per_matrix})

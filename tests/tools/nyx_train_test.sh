@@ -181,6 +181,36 @@ text)
   grep -q '40 train / 40 val / 40 test examples, up to 4 positions' out.txt || fail "listops from TSV files: $(head -3 out.txt)"
   expect_error "go together" listops --train-file basic_train.tsv --steps 1 --run-dir l2
   ;;
+lra-tasks)
+  # Pathfinder, and Text and Retrieval from a small tree of documents, each trained, evaluated and
+  # resumed at a tiny size; Retrieval's model is a dual encoder over the two halves of each pair.
+  model=(--dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 8 --threads 2)
+  "$nyx_train" pathfinder "${model[@]}" --train-size 64 --val-size 16 --test-size 16 --steps 4 --eval-every 2 --run-dir p > out.txt
+  grep -q '64 train / 16 val / 16 test examples, up to 1024 positions' out.txt || fail "pathfinder: $(head -4 out.txt)"
+  grep -q 'test accuracy' out.txt || fail "pathfinder: $(tail -3 out.txt)"
+  for folder in net fs mm; do
+    mkdir -p "docs/$folder/sub"
+    for i in 1 2 3 4 5 6; do head -c $((300 + 50 * i)) /dev/urandom | base64 -w 0 > "docs/$folder/doc$i.rst"; done
+    gzip "docs/$folder/doc6.rst" && mv "docs/$folder/doc6.rst.gz" "docs/$folder/sub/"
+  done
+  tree=(--data-dir docs --folders net,fs,mm)
+  "$nyx_train" text "${model[@]}" "${tree[@]}" --max-len 128 --train-size 60 --val-size 12 --test-size 12 --steps 4 --eval-every 2 --run-dir t > out.txt
+  grep -q '60 train / 12 val / 12 test examples, up to 128 positions, 3 classes' out.txt || fail "text: $(head -4 out.txt)"
+  grep -q 'class balance of the test split: net 33.3%, fs 33.3%, mm 33.3%$' out.txt || fail "text: no class balance: $(head -4 out.txt)"
+  grep -q '"folders": "net,fs,mm"' t/config.json && grep -q '"class_names": \[' t/config.json || fail "text: config.json: $(cat t/config.json)"
+  "$nyx_train" eval t | grep -q 'test accuracy' || fail "eval of the text run"
+  "$nyx_train" retrieval "${model[@]}" "${tree[@]}" --max-len 64 --train-size 40 --val-size 10 --test-size 10 --steps 4 --eval-every 2 --run-dir r > out.txt
+  grep -q '40 train / 10 val / 10 test examples, up to 128 positions, 2 classes' out.txt || fail "retrieval: $(head -4 out.txt)"
+  grep -q 'class balance of the test split: different documents 50.0%, same document 50.0%$' out.txt || fail "retrieval: $(head -4 out.txt)"
+  grep -q '"dual_encoder": true' r/config.json && grep -q '"max_len": 64' r/config.json || fail "retrieval: not a dual encoder of 64 positions: $(cat r/config.json)"
+  "$nyx_train" retrieval --resume r --steps 6 > out.txt || fail "retrieval resume: $(cat out.txt)"
+  grep -q 'resuming' out.txt || fail "retrieval: no resume: $(head -3 out.txt)"
+  expect_error "has no folder nope; its folders: fs, mm, net" text "${model[@]}" --data-dir docs --folders net,nope --steps 2 --run-dir e1
+  expect_error "no such folder" text "${model[@]}" --data-dir "$work/absent" --steps 2 --run-dir e2
+  expect_error "--pad-to must be 0 for retrieval" retrieval "${model[@]}" "${tree[@]}" --pad-to 256 --steps 2 --run-dir e3
+  expect_error "--test-file must name a TSV file" text "${model[@]}" --train-file docs/net/doc1.rst --steps 2 --run-dir e4
+  expect_error "documents of at least 2 × 4096 bytes" retrieval "${model[@]}" "${tree[@]}" --steps 2 --run-dir e5
+  ;;
 fashion)
   "$nyx_train" fashion-mnist --patch 7 --dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 16 \
     --steps 10 --eval-every 10 --val-size 100 --eval-size 200 --run-dir f > out.txt
@@ -242,7 +272,7 @@ bad-flags)
   expect_error "--conv must be 0 (off) or odd" listops --conv 4
   expect_error "--lr must be a positive number" listops --lr -1
   expect_error "--max-len must exceed --min-len" listops --min-len 100 --max-len 50
-  expect_error "--train-file" text
+  expect_error "--train-file must name a TSV file (label<TAB>text per line), as --test-file does" text --test-file x.tsv
   expect_error "--preset must be demo or lra" listops --preset huge
   expect_error "unknown flag --bogus for listops" listops --bogus 1
   expect_error "--steps" listops --steps abc
@@ -294,6 +324,8 @@ linear-attentions)
   # Linformer (one projection shared by every layer) and Performer (features redrawn every 3 steps)
   # train, and a run interrupted by Ctrl-C resumes to the uninterrupted run's losses bit for bit:
   # the projection, the features and the redraws' stream and count are in the checkpoint.
+  # Sanitizer builds take fewer steps: Ctrl-C still lands at the first checkpoint, long before the end.
+  steps=300; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=100
   two_layers=()  # tiny with two layers, so that layerwise sharing has layers to share across
   for ((i = 0; i < ${#tiny[@]}; i++)); do
     if [ "${tiny[i]}" = --layers ]; then two_layers+=(--layers 2); i=$((i + 1)); else two_layers+=("${tiny[i]}"); fi
@@ -301,7 +333,7 @@ linear-attentions)
   for attention in "linformer --sharing layerwise --projected-length 8" "performer --features 16 --redraw-interval 3"; do
     name=${attention%% *}
     read -r -a options <<<"$attention"
-    run=(listops "${two_layers[@]}" --attn "${options[@]}" --dropout 0.1 --steps 300 --eval-every 20 --log-every 1)
+    run=(listops "${two_layers[@]}" --attn "${options[@]}" --dropout 0.1 --steps "$steps" --eval-every 20 --log-every 1)
     "$nyx_train" "${run[@]}" --run-dir "$name-straight" > /dev/null
     "$nyx_train" "${run[@]}" --run-dir "$name-cut" > /dev/null &
     pid=$!
@@ -309,7 +341,7 @@ linear-attentions)
     kill -INT "$pid"
     status=0; wait "$pid" || status=$?
     [ "$status" -eq 130 ] || fail "$name: an interrupted run should exit with 130, got $status"
-    [ "$(losses "$name-cut" | tail -1 | cut -d' ' -f1)" -lt 300 ] || fail "$name: the run finished before the interruption"
+    [ "$(losses "$name-cut" | tail -1 | cut -d' ' -f1)" -lt "$steps" ] || fail "$name: the run finished before the interruption"
     "$nyx_train" listops --resume "$name-cut" > /dev/null
     diff <(losses "$name-straight") <(losses "$name-cut") > /dev/null ||
       fail "$name: the resumed run's losses differ: $(diff <(losses "$name-straight") <(losses "$name-cut") | head -5)"
@@ -521,11 +553,12 @@ eval)
   # between two batches, with no further step, and the resume validates that step first: the
   # run's metrics.jsonl is then the uninterrupted run's, bit for bit, whether Ctrl-C came in the
   # middle of the run or at its last step.
+  val=12000; [ -n "${NYX_TESTS_SANITIZED:-}" ] && val=3000  # sanitizer builds: about 10 times slower
   long=(listops "${tiny[@]}" --steps 4 --eval-every 2 --log-every 1)
-  for i in "${!long[@]}"; do [ "${long[i]}" = --val-size ] && long[i + 1]=12000; done
+  for i in "${!long[@]}"; do [ "${long[i]}" = --val-size ] && long[i + 1]=$val; done
   if command -v script > /dev/null; then  # a terminal: the line is redrawn in place, then cleared
     script -qec "$(printf '%q ' "$nyx_train" "${long[@]}" --run-dir straight)" /dev/null > straight.txt
-    grep -q $'\r\033\\[Keval val  *[0-9]*/1500 batches  [0-9:]* < [0-9:]*\r\033\\[K' straight.txt || fail "no evaluation progress: $(head -c 600 straight.txt)"
+    grep -q $'\r\033\\[Keval val  *[0-9]*/'"$((val / 8))"$' batches  [0-9:]* < [0-9:]*\r\033\\[K' straight.txt || fail "no evaluation progress: $(head -c 600 straight.txt)"
   else
     echo "script is absent (util-linux): the progress on a terminal is not checked"
     "$nyx_train" "${long[@]}" --run-dir straight > straight.txt
@@ -579,10 +612,10 @@ usage)
   expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --stpes 100
   expect_status 2 'unknown command "listop"; did you mean listops?' listop --steps 100
   expect_status 2 'unknown command "fashion"; did you mean fashion-mnist?' fashion
-  expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops)" fashion-mnist --test-size 10
+  expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops, pathfinder, text, retrieval)" fashion-mnist --test-size 10
   expect_status 2 "unknown flag --splt for eval; did you mean --split?" eval r --splt val
   expect_status 2 "unknown flag --verison; did you mean --version?" --verison
-  expect_status 2 "a command is required: listops, fashion-mnist, text, eval or plot"
+  expect_status 2 "a command is required: listops, pathfinder, fashion-mnist, text, retrieval, eval or plot"
   expect_status 2 'unexpected argument "extra" for listops' listops extra
   expect_status 2 '--steps: "abc" is not a decimal number' listops --steps abc
   expect_status 2 "--split: val2 not in {train,val,test}" eval r --split val2
@@ -667,10 +700,12 @@ mpi|mpi-dead)
   ;;&
 mpi)
   # --warmup 200: the learning rate depends on the step alone (a warm-up scaled to --steps, or a
-  # decay, would differ between a run of 40 steps and one of 20 resumed to 40).
+  # decay, would differ between a run of 40 steps and one of 20 resumed to 40). Sanitizer builds,
+  # whose every process start is slow, run 20 steps and resume at 10.
+  steps=40; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=20
   run=(listops "${base[@]}" --threads 1 --eval-every 10 --log-every 1 --warmup 200)
-  "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir one > /dev/null
-  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps 40 --run-dir two > two.txt
+  "$nyx_train" "${run[@]}" --dropout 0 --steps "$steps" --run-dir one > /dev/null
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps "$steps" --run-dir two > two.txt
   within_1e4 one two || fail "2 ranks' losses differ from one process's by more than 1e-4: $(largest_difference one two)"
   echo "2 ranks against 1 process: largest relative difference of the loss $(largest_difference one two)"
   [ "$(grep -c 'loading the data' two.txt)" -eq 1 ] || fail "more than rank 0 printed: $(cat two.txt)"
@@ -678,16 +713,16 @@ mpi)
   mkdir auto && (cd auto && ranks 2 "$nyx_train" "${run[@]}" --steps 2 > /dev/null)  # no --run-dir: rank 0 names one
   [ "$(ls auto/runs | wc -l)" -eq 1 ] || fail "expected one run directory, made by rank 0: $(ls auto/runs)"
   for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "two/$f" ] || fail "two/$f is missing"; done
-  [ "$(grep -c '"split":"train"' two/metrics.jsonl)" -eq 40 ] || fail "the metrics were written more than once"
+  [ "$(grep -c '"split":"train"' two/metrics.jsonl)" -eq "$steps" ] || fail "the metrics were written more than once"
   # A checkpoint of 2 ranks resumes with 1, and one of 1 with 2: the losses follow the straight run.
-  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps 20 --run-dir two-then-one > /dev/null
-  "$nyx_train" listops --resume two-then-one --steps 40 > /dev/null
+  ranks 2 "$nyx_train" "${run[@]}" --dropout 0 --steps $((steps / 2)) --run-dir two-then-one > /dev/null
+  "$nyx_train" listops --resume two-then-one --steps "$steps" > /dev/null
   within_1e4 one two-then-one || fail "2 ranks then 1: $(largest_difference one two-then-one)"
-  "$nyx_train" "${run[@]}" --dropout 0 --steps 20 --run-dir one-then-two > /dev/null
-  ranks 2 "$nyx_train" listops --resume one-then-two --steps 40 > resumed.txt
+  "$nyx_train" "${run[@]}" --dropout 0 --steps $((steps / 2)) --run-dir one-then-two > /dev/null
+  ranks 2 "$nyx_train" listops --resume one-then-two --steps "$steps" > resumed.txt
   grep -q 'resuming' resumed.txt || fail "no resume message"
   within_1e4 one one-then-two || fail "1 rank then 2: $(largest_difference one one-then-two)"
-  [ "$(losses one-then-two | wc -l)" -eq 40 ] || fail "expected 40 training lines after resuming with 2 ranks"
+  [ "$(losses one-then-two | wc -l)" -eq "$steps" ] || fail "expected $steps training lines after resuming with 2 ranks"
   echo "resumed: 2 ranks then 1 $(largest_difference one two-then-one); 1 then 2 $(largest_difference one one-then-two)"
   # Dropout: each rank draws its own masks, and a run is still reproducible.
   ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-a > /dev/null

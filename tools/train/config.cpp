@@ -20,7 +20,7 @@ void for_each_field(C& c, F&& f) {
         f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("eval_size", c.eval_size), f("bucket", c.bucket), f("pad_to", c.pad_to),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
-        f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("max_positions", c.max_positions), f("classes", c.classes);
+        f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("folders", c.folders), f("max_positions", c.max_positions), f("classes", c.classes);
 }
 
 // Holds the examples in a seeded random order (before a validation split is taken off the end).
@@ -62,8 +62,16 @@ Config defaults(const std::string& task, const std::string& preset) {
         c.min_len = 0, c.max_len = 784, c.train_size = 0, c.val_size = 5000, c.test_size = 0;
         c.steps = 6000, c.warmup = 300, c.lr = 1e-3, c.batch = 32, c.eval_every = 1000, c.landmarks = 64, c.conv = 35;
         c.dropout = 0.1, c.schedule = "cosine";
-    } else if (task == "text") {
-        c.min_len = 0, c.max_len = 1000, c.train_size = 0, c.val_size = 1000, c.test_size = 0;
+    } else if (task == "pathfinder") {
+        const data::PathfinderOptions lra;
+        c.min_len = 0, c.max_len = lra.side * lra.side, c.train_size = lra.train_size, c.val_size = lra.val_size, c.test_size = lra.test_size;
+        c.steps = 5000, c.warmup = 300, c.lr = 1e-3, c.eval_every = 500, c.schedule = "cosine";
+    } else if (task == "text" || task == "retrieval") {
+        // Passages of the LRA's lengths (4,096 bytes; a pair: two of them) from linux-doc-6.1.
+        const data::DocumentTreeOptions tree;
+        c.min_len = 0, c.max_len = tree.length, c.train_size = tree.train_size, c.val_size = tree.val_size, c.test_size = tree.test_size;
+        c.data_dir = tree.root;
+        for (const std::string& folder : tree.classes) c.folders += (c.folders.empty() ? "" : ",") + folder;
         c.steps = 5000, c.warmup = 500, c.lr = 5e-4, c.eval_every = 500;
     }
     return c;
@@ -92,10 +100,10 @@ Config from_json(const nlohmann::ordered_json& j, const std::string& source) {
     for_each_field(c, [&](const char* key, auto& value) {
         using T = std::decay_t<decltype(value)>;
         const auto it = j.find(key);
-        // Runs from before --precision (f32), --eval-size (no cap) and the Linformer and Performer
-        // options lack those keys.
+        // Runs from before --precision (f32), --eval-size (no cap), the Linformer and Performer
+        // options and the document tasks lack those keys.
         static constexpr std::string_view added_later[] = {"precision", "eval_size", "projected_length", "sharing", "features",
-                                                           "redraw_interval"};
+                                                           "redraw_interval", "folders"};
         if (it == j.end() && std::find(std::begin(added_later), std::end(added_later), key) != std::end(added_later)) return;
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
@@ -127,7 +135,8 @@ Config parse_config(std::string_view text, const std::string& source) {
 Config read_config(const std::string& path) { return parse_config(io::read_text_file(path), path); }
 
 void validate(const Config& c) {
-    check(c.task == "listops" || c.task == "fashion-mnist" || c.task == "text", "task", c.task, "be listops, fashion-mnist or text");
+    check(c.task == "listops" || c.task == "pathfinder" || c.task == "fashion-mnist" || c.task == "text" || c.task == "retrieval", "task",
+          c.task, "be listops, pathfinder, fashion-mnist, text or retrieval");
     check(c.preset == "demo" || c.preset == "lra", "preset", c.preset, "be demo or lra");
     check(c.attn == "nystrom" || c.attn == "softmax" || c.attn == "linformer" || c.attn == "performer", "attn", c.attn,
           "be nystrom, softmax, linformer or performer");
@@ -176,10 +185,18 @@ void validate(const Config& c) {
     if (c.task == "listops" && listops_files)
         NYX_CHECK(!c.train_file.empty() && !c.val_file.empty() && !c.test_file.empty(),
                   "--train-file, --val-file and --test-file go together (the LRA release's basic_train.tsv, basic_val.tsv, basic_test.tsv)");
-    if (c.task == "text") {
-        check(!c.train_file.empty(), "train-file", "nothing", "name a TSV file (label<TAB>text per line)");
-        check(!c.test_file.empty(), "test-file", "nothing", "name a TSV file (label<TAB>text per line)");
-        check(c.max_len >= 1 && c.max_len <= 65536, "max-len", c.max_len, "lie in 1..65536");
+    if (c.task == "text" && (!c.train_file.empty() || !c.test_file.empty())) {
+        check(!c.train_file.empty(), "train-file", "nothing", "name a TSV file (label<TAB>text per line), as --test-file does");
+        check(!c.test_file.empty(), "test-file", "nothing", "name a TSV file (label<TAB>text per line), as --train-file does");
+    }
+    if (c.task == "text" || c.task == "retrieval")
+        check(c.max_len >= 1 && c.max_len <= (c.task == "text" ? 65536 : 32768), "max-len", c.max_len,
+              c.task == "text" ? "lie in 1..65536 (bytes)" : "lie in 1..32768 (bytes of each passage of a pair)");
+    if (c.task == "retrieval") check(c.pad_to == 0, "pad-to", c.pad_to, "be 0 for retrieval (the dual encoder splits each pair at its middle)");
+    if (c.task == "pathfinder" || (c.task == "text" && c.train_file.empty()) || c.task == "retrieval") {
+        check(c.train_size >= 1, "train-size", c.train_size, "be at least 1");
+        check(c.val_size >= 1, "val-size", c.val_size, "be at least 1");
+        check(c.test_size >= 1, "test-size", c.test_size, "be at least 1");
     }
     NYX_CHECK(c.max_positions >= 0 && c.max_positions <= position_limit && c.classes >= 0 && c.classes <= class_limit,
               "the configuration's max_positions (", c.max_positions, ") and classes (", c.classes, ") must lie in 0..", class_limit);
@@ -238,6 +255,22 @@ Splits load_data(const Config& c) {
                                                          .seed = derived_seed(c.seed, Stream::data)});
         return {std::move(s.train), std::move(s.val), std::move(s.test)};
     }
+    if (c.task == "pathfinder") {
+        data::PathfinderSplits s = data::generate_pathfinder(
+            {.train_size = c.train_size, .val_size = c.val_size, .test_size = c.test_size, .seed = derived_seed(c.seed, Stream::data)});
+        return {std::move(s.train), std::move(s.val), std::move(s.test)};
+    }
+    if (c.task == "retrieval" || (c.task == "text" && c.train_file.empty())) {
+        data::DocumentTreeOptions tree{.root = c.data_dir, .classes = {}, .length = c.max_len, .train_size = c.train_size,
+                                       .val_size = c.val_size, .test_size = c.test_size, .seed = derived_seed(c.seed, Stream::data)};
+        for (std::size_t start = 0; start <= c.folders.size();) {
+            const std::size_t end = std::min(c.folders.find(',', start), c.folders.size());
+            tree.classes.push_back(c.folders.substr(start, end - start));
+            start = end + 1;
+        }
+        data::DocumentTaskSplits s = c.task == "text" ? data::generate_document_text(tree) : data::generate_document_retrieval(tree);
+        return {std::move(s.train), std::move(s.val), std::move(s.test)};
+    }
     data::SequenceDataset train, test;
     if (c.task == "fashion-mnist") {
         data::ImageSplits s = data::load_fashion_mnist({.folder = c.data_dir, .patch = c.patch});
@@ -267,9 +300,11 @@ models::ClassifierConfig model_config(const Config& c, const data::SequenceDatas
         attention = nn::LinformerOptions{.projected_length = c.projected_length, .max_length = 0, .sharing = sharing};
     }
     if (c.attn == "performer") attention = nn::PerformerOptions{.features = c.features, .redraw_interval = c.redraw_interval};
+    const bool dual = c.task == "retrieval";  // pairs: LRA's dual encoder
     const models::EncoderConfig encoder{.vocab = train.vocab, .input_features = train.token_width > 1 ? train.token_width : 0,
-                                        .max_len = c.max_positions, .dim = c.dim, .heads = c.heads, .head_dim = c.head_dim,
-                                        .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout, .attention = attention};
+                                        .max_len = dual ? c.max_positions / 2 : c.max_positions, .dim = c.dim, .heads = c.heads,
+                                        .head_dim = c.head_dim, .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout,
+                                        .attention = attention, .dual_encoder = dual};
     return {encoder, c.classes, train.class_names};
 }
 

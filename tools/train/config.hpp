@@ -15,7 +15,7 @@
 namespace nyx::train {
 
 struct Config {
-    std::string task = "listops";  // listops | fashion-mnist | text
+    std::string task = "listops";  // listops | pathfinder | fashion-mnist | text | retrieval
     std::string preset = "demo";   // listops: demo (short sequences) | lra (the LRA specification)
     // The model (docs/nystrom.md's LRA encoder).
     std::string attn = "nystrom";  // nystrom | softmax | linformer | performer
@@ -39,12 +39,16 @@ struct Config {
     std::int64_t pad_to = 0;   // pad every batch to this length (0: to its longest sequence)
     std::string run_dir;
     // Data. ListOps: lengths strictly between min_len and max_len, split sizes; or the release's TSV
-    // files (train_file, val_file, test_file). Text: max_len cuts each text. Images: patch (0 =
-    // pixels). val_size: held out of the training data (images, text). Paths are stored absolute.
+    // files (train_file, val_file, test_file). Pathfinder: split sizes. Images: patch (0 = pixels),
+    // data_dir. Text: passages of max_len bytes from the folders of the tree in data_dir, split
+    // sizes (data/documents.hpp); or TSV files (train_file, test_file), each text cut to max_len,
+    // val_size held out of training. Retrieval: pairs of passages of max_len bytes each from the
+    // same tree. Paths are stored absolute.
     std::int64_t min_len = 500, max_len = 2000, train_size = 96000, val_size = 2000, test_size = 2000;
     std::int64_t patch = 0;
     std::string data_dir = "/usr/share/datasets/fashion-mnist";
     std::string train_file, val_file, test_file;
+    std::string folders;  // text, retrieval: the tree's folders that take part, comma-separated (each a class of text)
     // Set from the data when the run starts.
     std::int64_t max_positions = 0, classes = 0;
 };

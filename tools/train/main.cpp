@@ -192,15 +192,26 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
         t.add("--train-size", &Config::train_size, "training expressions", shown);
         t.add("--val-size", &Config::val_size, "validation expressions", shown);
         t.add("--test-size", &Config::test_size, "test expressions", shown);
+    } else if (task == "pathfinder") {
+        t.add("--train-size", &Config::train_size, "training images", shown);
+        t.add("--val-size", &Config::val_size, "validation images", shown);
+        t.add("--test-size", &Config::test_size, "test images", shown);
     } else if (task == "fashion-mnist") {
         t.add("--patch", &Config::patch, "0: 784 pixel tokens; p: (28/p)^2 patches of p*p pixels, embedded linearly", shown);
         t.add("--data-dir", &Config::data_dir, "folder of the gzip'd IDX files", shown);
         t.add("--val-size", &Config::val_size, "training images held out for validation", shown);
     } else {
-        t.add("--train-file", &Config::train_file, "training TSV: label<TAB>text per line", shown);
-        t.add("--test-file", &Config::test_file, "test TSV, same form", shown);
-        t.add("--max-len", &Config::max_len, "texts are cut to this many bytes", shown);
-        t.add("--val-size", &Config::val_size, "training lines held out for validation", shown);
+        const bool text = task == "text";
+        t.add("--data-dir", &Config::data_dir, "the tree of documents (*.rst, *.txt, gzip'd or not)", shown);
+        t.add("--folders", &Config::folders, text ? "its top-level folders, comma-separated: the classes" : "its top-level folders that take part, comma-separated", shown);
+        t.add("--max-len", &Config::max_len, text ? "bytes per passage (TSV files: texts are cut to this many)" : "bytes of each passage of a pair", shown);
+        t.add("--train-size", &Config::train_size, text ? "training passages" : "training pairs", shown);
+        t.add("--val-size", &Config::val_size, text ? "validation passages (TSV files: training lines held out)" : "validation pairs", shown);
+        t.add("--test-size", &Config::test_size, text ? "test passages" : "test pairs", shown);
+        if (text) {
+            t.add("--train-file", &Config::train_file, "train on a TSV file instead: label<TAB>text per line", shown);
+            t.add("--test-file", &Config::test_file, "test TSV, same form", shown);
+        }
     }
 }
 
@@ -347,8 +358,10 @@ int main(int argc, char** argv) {
     app.footer(exit_statuses);
     std::deque<std::pair<std::string, TaskFlags>> tasks;  // a deque: CLI11 keeps pointers into each TaskFlags
     for (const auto& [task, about] : {std::pair{"listops", "the LRA ListOps task (generated)"},
-                                      {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences"},
-                                      {"text", "byte-level text classification from TSV files"}}) {
+                                      {"pathfinder", "the LRA Pathfinder task (generated 32 × 32 images, 1,024 pixels)"},
+                                      {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences (LRA's Image task)"},
+                                      {"text", "byte-level text: which folder of linux-doc a passage comes from, or TSV files"},
+                                      {"retrieval", "byte-level pairs: do two passages of linux-doc come from one document"}}) {
         tasks.emplace_back(task, TaskFlags{});
         TaskFlags& flags = tasks.back().second;
         flags.app = app.add_subcommand(task, std::string("train on ") + about);

@@ -212,6 +212,18 @@ std::int64_t correct(const Tensor& logits, const Tensor& labels) {
     return hits;
 }
 
+// "name 25.0%, name 75.0%": each class's share of the examples (names, or ids where there are none).
+std::string class_balance(const data::SequenceDataset& d) {
+    const std::vector<std::int64_t> counts = d.class_counts();
+    std::string text;
+    for (std::size_t c = 0; c < counts.size(); ++c) {
+        char share[32];
+        std::snprintf(share, sizeof share, " %.1f%%", 100.0 * static_cast<double>(counts[c]) / static_cast<double>(std::max<std::int64_t>(d.size(), 1)));
+        text += (c ? ", " : "") + (c < d.class_names.size() ? d.class_names[c] : std::to_string(c)) + share;
+    }
+    return text;
+}
+
 // The accuracy of always answering the most frequent training class.
 double majority_baseline(const data::SequenceDataset& train, const data::SequenceDataset& test) {
     const std::vector<std::int64_t> counts = train.class_counts();
@@ -640,6 +652,7 @@ void Run::print_start(bool resume) const {
                 capped.c_str(), static_cast<long>(positions_), static_cast<long>(c_.classes), c_.attn.c_str(),
                 static_cast<long>(model_->parameter_count()), layout.c_str(), resume ? "resuming" : "training", dir_.c_str(),
                 static_cast<long>(step_), static_cast<long>(c_.steps));
+    if (!resume && c_.classes <= 12) std::printf("class balance of the test split: %s\n", class_balance(data_.test).c_str());
     // The learning rate of step s (counted from 0) is s / warmup of its peak during the warm-up.
     if (c_.warmup >= c_.steps)
         std::printf("warning: --warmup %ld is not shorter than --steps %ld: the learning rate rises to only %.0f%% of --lr %g, and "

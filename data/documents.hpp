@@ -1,0 +1,82 @@
+#pragma once
+// Byte-level tasks made from a tree of documents on the machine. They stand in for two Long Range
+// Arena tasks whose files cannot be downloaded here (Tay et al. 2021):
+//   - Text (LRA: IMDb reviews as bytes, n up to 4,096). Which top-level folder of the tree does a
+//     passage come from?
+//   - Retrieval (LRA: pairs of AAN papers, 2 × 4,096 bytes). Do two passages come from the same
+//     document?
+// The default tree is the Linux kernel's Documentation/ folder, from Debian's linux-doc-6.1. It
+// holds reStructuredText and plain text, mostly gzip'd; its top-level folders are subsystems.
+//
+// The rules:
+//   - Documents. A class is a top-level folder of the tree. Its documents are the regular files under
+//     it, at any depth, named *.rst, *.txt, *.rst.gz or *.txt.gz. They are read as bytes, gzip'd ones
+//     inflated, with their markup kept (as LRA keeps IMDb's). Symbolic links are not followed. An
+//     empty file is skipped, and so is a file whose bytes repeat an earlier one's (classes in
+//     their order, each folder's files in path order).
+//   - Split by document. Within each class, the documents are ordered by a hash of (seed, path).
+//     Validation takes the first val_share of them, test the next test_share, training the rest,
+//     each split at least one. So no document is in two splits.
+//   - Tokens. Byte b is token b + 1 (0 pads): vocabulary 257, as read_text_tsv.
+//   - Text. Passage i of a split is of class i mod C, so every split is balanced to within one
+//     passage per class. Its document is drawn from that class's documents in the split, with
+//     probability proportional to the document's length. The passage is `length` bytes from a
+//     uniform offset, or the whole document when that is shorter.
+//   - Retrieval. Only documents of at least 2 × `length` bytes take part, from every class. Pair i is
+//     positive (label 1) when i is odd: two disjoint passages of one document, in random order.
+//     Otherwise it is negative (label 0): one passage from each of two different documents. Each
+//     passage is exactly `length` bytes; documents are drawn in proportion to their lengths. An
+//     example is the two passages one after the other, 2 × length tokens (models::EncoderConfig::
+//     dual_encoder reads them as two sequences).
+// Passage or pair i of a split depends only on (seed, split, i) and the tree. std::mt19937_64 is
+// specified bit for bit and only its raw output is used, so the same tree gives the same data on
+// every machine.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+
+namespace nyx::data {
+
+inline constexpr const char* linux_documentation = "/usr/share/doc/linux-doc-6.1/Documentation";
+
+struct DocumentTreeOptions {
+    std::string root = linux_documentation;
+    // The top-level folders, one class each, in class-id order. The default is the eight largest
+    // English folders of linux-doc-6.1.
+    std::vector<std::string> classes = {"admin-guide", "devicetree", "driver-api", "filesystems",
+                                        "hwmon", "networking", "trace", "userspace-api"};
+    std::int64_t length = 4096;  // bytes per passage
+    std::int64_t train_size = 16000, val_size = 2000, test_size = 2000;  // passages (Text) or pairs (Retrieval)
+    double val_share = 0.1, test_share = 0.1;  // of each class's documents
+    std::uint64_t seed = 0;
+};
+
+struct Document {
+    std::string path;  // relative to the root
+    std::int64_t label = 0;  // the index of its folder in options.classes
+    std::string bytes;
+};
+
+struct DocumentSplits {
+    std::vector<Document> train, val, test;  // each in path order
+};
+
+// The documents of each split. Throws nyx::Error, naming the fix, when the root is not a folder (for
+// the default: install linux-doc-6.1), when a class folder is missing or holds fewer than 3
+// documents, or when the options are out of range (length 1..65536, shares with val + test < 1).
+DocumentSplits split_document_tree(const DocumentTreeOptions& options);
+
+struct DocumentTaskSplits {
+    SequenceDataset train, val, test;
+};
+
+// The Text task: passages labelled by their folder (class names: the folders).
+DocumentTaskSplits generate_document_text(const DocumentTreeOptions& options);
+
+// The Retrieval task: pairs labelled "different documents" (0) or "same document" (1). Throws when a
+// split has fewer than two documents of 2 × length bytes (give a smaller length).
+DocumentTaskSplits generate_document_retrieval(const DocumentTreeOptions& options);
+
+}  // namespace nyx::data
