@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <random>
 #include <unordered_set>
 
 #include <nyx/core/file.hpp>
@@ -29,9 +28,7 @@ std::uint64_t fnv1a(std::string_view bytes) {
     return hash;
 }
 
-// Uniform in [0, n), from the generator's raw output only (the same on every machine). The modulo's
-// bias is below n / 2^64: under 1e-11 for any tree of documents.
-std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) { return rng() % n; }
+std::uint64_t below(Generator& rng, std::uint64_t n) { return static_cast<std::uint64_t>(random_below(static_cast<std::int64_t>(n), rng)); }
 
 // The regular files named like documents under `folder`, as paths relative to `root`, sorted.
 std::vector<std::string> document_paths(const fs::path& root, const std::string& folder) {
@@ -57,7 +54,7 @@ std::string available_folders(const fs::path& root) {
 }
 
 // The passage of `length` bytes at a uniform offset of `document` (all of it when shorter), as tokens.
-std::vector<std::uint16_t> passage(const std::string& document, std::int64_t length, std::mt19937_64& rng) {
+std::vector<std::uint16_t> passage(const std::string& document, std::int64_t length, Generator& rng) {
     const std::size_t size = std::min(document.size(), static_cast<std::size_t>(length));
     const std::size_t offset = below(rng, document.size() - size + 1);
     std::vector<std::uint16_t> tokens(size);
@@ -73,7 +70,7 @@ class LengthWeighted {
         for (const Document* d : documents_) ends_.push_back(total += d->bytes.size());
     }
     std::size_t size() const { return documents_.size(); }
-    std::size_t draw_index(std::mt19937_64& rng) const {
+    std::size_t draw_index(Generator& rng) const {
         const std::uint64_t at = below(rng, ends_.back());
         return static_cast<std::size_t>(std::upper_bound(ends_.begin(), ends_.end(), at) - ends_.begin());
     }
@@ -84,8 +81,8 @@ class LengthWeighted {
     std::vector<std::uint64_t> ends_;  // cumulative lengths
 };
 
-std::mt19937_64 example_rng(std::uint64_t seed, int split, std::int64_t index) {
-    return std::mt19937_64(mix_seed(mix_seed(seed, static_cast<std::uint64_t>(split)), static_cast<std::uint64_t>(index)));
+Generator example_rng(std::uint64_t seed, int split, std::int64_t index) {
+    return Generator(mix_seed(mix_seed(seed, static_cast<std::uint64_t>(split)), static_cast<std::uint64_t>(index)));
 }
 
 const char* const split_names[] = {"train", "val", "test"};
@@ -159,7 +156,7 @@ DocumentTaskSplits generate_document_text(const DocumentTreeOptions& o) {
         }
         std::vector<Sequence> examples(static_cast<std::size_t>(size));
         for (std::int64_t i = 0; i < size; ++i) {
-            std::mt19937_64 rng = example_rng(o.seed, split, i);
+            Generator rng = example_rng(o.seed, split, i);
             const LengthWeighted& pool = by_class[static_cast<std::size_t>(i % classes)];
             examples[static_cast<std::size_t>(i)] = Sequence{passage(pool[pool.draw_index(rng)].bytes, o.length, rng), i % classes};
         }
@@ -179,7 +176,7 @@ DocumentTaskSplits generate_document_retrieval(const DocumentTreeOptions& o) {
         const LengthWeighted pool(std::move(long_enough));
         std::vector<Sequence> examples(static_cast<std::size_t>(size));
         for (std::int64_t i = 0; i < size; ++i) {
-            std::mt19937_64 rng = example_rng(o.seed, split, i);
+            Generator rng = example_rng(o.seed, split, i);
             const bool same = i % 2 == 1;
             const std::size_t first = pool.draw_index(rng);
             std::size_t second = first;
@@ -190,7 +187,7 @@ DocumentTaskSplits generate_document_retrieval(const DocumentTreeOptions& o) {
                 const auto length = static_cast<std::size_t>(o.length);
                 const std::size_t cut = length + below(rng, bytes.size() - 2 * length + 1);
                 a = passage(bytes.substr(0, cut), o.length, rng), b = passage(bytes.substr(cut), o.length, rng);
-                if (rng() & 1) std::swap(a, b);
+                if (random_below(2, rng) == 1) std::swap(a, b);
             } else {
                 a = passage(pool[first].bytes, o.length, rng), b = passage(pool[second].bytes, o.length, rng);
             }

@@ -28,9 +28,8 @@
 //     passage is exactly `length` bytes; documents are drawn in proportion to their lengths. An
 //     example is the two passages one after the other, 2 × length tokens (models::EncoderConfig::
 //     dual_encoder reads them as two sequences).
-// Passage or pair i of a split depends only on (seed, split, i) and the tree. std::mt19937_64 is
-// specified bit for bit and only its raw output is used, so the same tree gives the same data on
-// every machine.
+// Passage or pair i of a split depends only on (seed, split, i) and the tree, through nyx's counter-
+// based Generator (core/random.hpp), so the same tree gives the same data on every machine.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -27,6 +27,17 @@ Tensor key_penalty(const Tensor& mask) {
     return ((1.0 - mask) * -mask_penalty).unsqueeze(1).unsqueeze(1);
 }
 
+// A mask [B, n] as [B, 1, n, 1], to multiply a [B, h, n, d] tensor.
+Tensor tokens_of(const Tensor& mask) { return mask.unsqueeze(1).unsqueeze(-1); }
+
+// Nyström's step 1: Q ← (Q ⊙ M_q) / d^(1/4), K ← (K ⊙ M_k) / d^(1/4), so that every product carries
+// 1/√d. One product each with the small [B, 1, n, 1] factor: (Q ⊙ M) · s would keep Q ⊙ M alive for
+// backward as well.
+std::pair<Tensor, Tensor> mask_and_scale(const Tensor& q, const Tensor& k, const Tensor& query_mask, const Tensor& key_mask) {
+    const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(q.size(-1))));
+    return {q * (tokens_of(query_mask) * scale), k * (tokens_of(key_mask) * scale)};
+}
+
 }  // namespace
 
 SoftmaxAttention::SoftmaxAttention(SoftmaxOptions options, Generator& generator)
@@ -93,39 +104,81 @@ std::string NystromAttention::extra_repr() const {
                        ", conv_kernel=", options_.conv_kernel);
 }
 
-Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v, const Tensor& mask) {
-    const auto [batch, heads, n, d] = check_inputs("NystromAttention", q_in, k_in, v, mask);
-    NYX_CHECK(heads == heads_, "NystromAttention: built for ", heads_, " heads, got ", heads);
-    // 1. Q ← (Q ⊙ M) / d^(1/4), K ← (K ⊙ M) / d^(1/4): every product then carries 1/√d.
-    const Tensor tokens = mask.unsqueeze(1).unsqueeze(-1);  // [B, 1, n, 1]
-    const double scale = 1 / std::sqrt(std::sqrt(static_cast<double>(d)));
-    // One product each with the small [B, 1, n, 1] factor: (Q ⊙ M) · s would keep Q ⊙ M alive for backward as well.
-    const Tensor scaled_tokens = tokens * scale;
-    const Tensor q = q_in * scaled_tokens, k = k_in * scaled_tokens;
+Tensor NystromAttention::forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+    check_inputs("NystromAttention", q, k, v, mask);
+    return forward(q, k, v, mask, mask);
+}
+
+std::array<std::int64_t, 5> NystromAttention::check_cross(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                                                          const Tensor& query_mask, const Tensor& key_mask) const {
+    NYX_CHECK(q.dim() == 4 && k.dim() == 4 && k.size(0) == q.size(0) && k.size(1) == q.size(1) && k.size(3) == q.size(3) &&
+                  (!v.defined() || v.shape() == k.shape()) && k.dtype() == q.dtype() && (!v.defined() || v.dtype() == q.dtype()),
+              op, ": Q must be [B, h, n_q, d], and K and V [B, h, n_k, d] of the same B, h, d and dtype; got ", nyx::to_string(q.shape()),
+              " ", q.dtype(), ", ", nyx::to_string(k.shape()), " ", k.dtype(), v.defined() ? detail::cat(" and ", nyx::to_string(v.shape()), " ", v.dtype()) : "");
+    NYX_CHECK((query_mask.shape() == Shape{q.size(0), q.size(2)}) && query_mask.dtype() == q.dtype() &&
+                  (key_mask.shape() == Shape{k.size(0), k.size(2)}) && key_mask.dtype() == q.dtype(),
+              op, ": the masks must be [B, n_q] = [", q.size(0), ", ", q.size(2), "] and [B, n_k] = [", k.size(0), ", ", k.size(2), "] of ",
+              q.dtype(), " (1 = token, 0 = padding); got ", nyx::to_string(query_mask.shape()), " ", query_mask.dtype(), " and ",
+              nyx::to_string(key_mask.shape()), " ", key_mask.dtype());
+    NYX_CHECK(q.size(1) == heads_, op, ": built for ", heads_, " heads, got ", q.size(1));
+    return {q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
+}
+
+NystromFactors NystromAttention::approximate(const Tensor& q, const Tensor& k, const Tensor& key_mask) {
+    const std::int64_t m = options_.landmarks;
+    // 3. landmarks: segment means (the uneven rule when m does not divide n), from each side
+    const Tensor q_landmarks = ops::segment_mean(q, 2, m), k_landmarks = ops::segment_mean(k, 2, m);  // [B,h,m,d]
+    // 4. the three kernels
+    const Tensor f = ops::softmax(q.matmul(k_landmarks.transpose(-1, -2)), -1);                          // [B,h,n_q,m]
+    const Tensor a = ops::softmax(q_landmarks.matmul(k_landmarks.transpose(-1, -2)), -1);                // [B,h,m,m]
+    const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(key_mask), -1);  // [B,h,m,n_k]
+    // 5. Z ≈ A⁺
+    return {f, iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, is_training() ? batch_.max : nullptr), b};
+}
+
+Tensor NystromAttention::forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v, const Tensor& query_mask, const Tensor& key_mask) {
+    const auto [batch, heads, n_q, n_k, d] = check_cross("NystromAttention", q_in, k_in, v, query_mask, key_mask);
+    NYX_CHECK(!conv_weight.defined() || n_q == n_k, "NystromAttention: the skip connection (conv_kernel ", options_.conv_kernel,
+              ") adds a convolution of V to the output, so queries and keys must be of one length; got n_q = ", n_q, ", n_k = ", n_k,
+              "; build the module with conv_kernel = 0 for cross-attention");
+    const auto [q, k] = mask_and_scale(q_in, k_in, query_mask, key_mask);  // 1.
     Tensor x;
-    if (options_.landmarks >= n) {
-        // 2. m = n: exact attention
-        x = ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1).matmul(v);
+    if (exact(n_q, n_k)) {
+        // 2. m >= n: exact attention
+        x = ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(key_mask), -1).matmul(v);
     } else {
-        const std::int64_t m = options_.landmarks;
-        // 3. landmarks: segment means (the uneven rule when m does not divide n)
-        const Tensor q_landmarks = ops::segment_mean(q, 2, m), k_landmarks = ops::segment_mean(k, 2, m);  // [B,h,m,d]
-        // 4. the three kernels
-        const Tensor f = ops::softmax(q.matmul(k_landmarks.transpose(-1, -2)), -1);                             // [B,h,n,m]
-        const Tensor a = ops::softmax(q_landmarks.matmul(k_landmarks.transpose(-1, -2)), -1);                   // [B,h,m,m]
-        const Tensor b = ops::softmax(q_landmarks.matmul(k.transpose(-1, -2)) + key_penalty(mask), -1);        // [B,h,m,n]
-        // 5. Z ≈ A⁺; 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
-        const Tensor z = iterative_pinv(a, options_.pinv_iterations, options_.pinv_start, is_training() ? batch_.max : nullptr);
+        const NystromFactors p = approximate(q, k, key_mask);  // 3.-5.
+        // 6. X = (F·Z)·(B·V), in this order: [n,m]·[m,m], [m,n]·[n,d], [n,m]·[m,d]
         const Tensor fz = [&] {  // in f32 under autocast too, so that rounding does not undo the iteration's precision
             const AutocastGuard f32_products(false);
-            return f.matmul(z);
+            return p.f.matmul(p.z);
         }();
-        x = fz.matmul(b.matmul(v));
+        x = fz.matmul(p.b.matmul(v));
     }
     // 7. skip connection: depthwise convolution of the masked V along the sequence, one filter per head
-    if (conv_weight.defined()) x = x + ops::depthwise_conv1d(v * tokens, conv_weight);
+    if (conv_weight.defined()) x = x + ops::depthwise_conv1d(v * tokens_of(key_mask), conv_weight);
     return x;
 }
+
+NystromFactors NystromAttention::factors(const Tensor& q_in, const Tensor& k_in, const Tensor& query_mask, const Tensor& key_mask) {
+    const auto [batch, heads, n_q, n_k, d] = check_cross("NystromAttention::factors", q_in, k_in, Tensor(), query_mask, key_mask);
+    const auto [q, k] = mask_and_scale(q_in, k_in, query_mask, key_mask);
+    if (!exact(n_q, n_k)) return approximate(q, k, key_mask);
+    const Tensor identity = eye(n_k, q.dtype()).expand({batch, heads, n_k, n_k});
+    return {ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(key_mask), -1), identity, identity};
+}
+
+Tensor NystromFactors::row(std::int64_t i) const {
+    NYX_CHECK(i >= 0 && i < f.size(-2), "NystromFactors::row: query ", i, " is not in 0..", f.size(-2) - 1);
+    return f.narrow(-2, i, 1).matmul(z).matmul(b).squeeze(-2);  // [1,m]·[m,m]·[m,n_k]
+}
+
+Tensor NystromFactors::column(std::int64_t j) const {
+    NYX_CHECK(j >= 0 && j < b.size(-1), "NystromFactors::column: key ", j, " is not in 0..", b.size(-1) - 1);
+    return f.matmul(z.matmul(b.narrow(-1, j, 1))).squeeze(-1);  // [n_q,m]·([m,m]·[m,1])
+}
+
+Tensor NystromFactors::dense() const { return f.matmul(z).matmul(b); }
 
 MultiHeadAttention::MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& options,
                                        DType dtype, Generator& generator, std::shared_ptr<LinformerProjection> shared_projection)

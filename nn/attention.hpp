@@ -3,10 +3,12 @@
 // [B, h, n, d] and mask [B, n] (1 = token, 0 = padding, in Q's dtype), returning [B, h, n, d].
 //   - SoftmaxAttention: exact scaled dot-product attention.
 //   - NystromAttention: the Nyströmformer (Xiong et al., AAAI 2021), every step of
-//     docs/nystrom.md; linear in n, never an n×n matrix forward or backward.
+//     docs/nystrom.md; linear in n, never an n×n matrix forward or backward. It also offers
+//     cross-attention (n_q queries, n_k keys) and its attention matrix as factors (NystromFactors).
 //   - LinformerAttention (linformer.hpp) and PerformerAttention (performer.hpp), the two other
 //     linear-cost attentions of the paper's comparison.
 // MultiHeadAttention wraps any one of them with the Q, K, V and output projections.
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <memory>
@@ -73,11 +75,40 @@ Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start 
 [[deprecated("pass batch_max = nyx::dist::max_over_ranks")]] Tensor iterative_pinv(const Tensor& a, std::int64_t iterations,
                                                                                    PinvStart start, bool across_ranks);
 
+// NystromAttention's attention matrix as three factors, softmax(Q Kᵀ / √d) ≈ F · Z · B, so that any
+// row or column can be read without the n_q × n_k matrix (Xiong et al. 2021, Eq. 15):
+//   F [B, h, n_q, m] = softmax(Q K̃ᵀ / √d),  Z [B, h, m, m] ≈ A⁺ with A = softmax(Q̃ K̃ᵀ / √d),
+//   B [B, h, m, n_k] = softmax(Q̃ Kᵀ / √d − 1e9·(1 − key mask)),
+// Q̃ and K̃ the m landmarks (segment means). When m >= n_q or m >= n_k the module attends exactly, and
+// so do its factors: F is the exact attention [B, h, n_q, n_k], Z and B identities [B, h, n_k, n_k].
+// The skip connection (conv_kernel) adds a convolution of V, which is not part of this matrix.
+struct NystromFactors {
+    Tensor f, z, b;
+    Tensor row(std::int64_t i) const;     // [B, h, n_k]: query i's weights over the keys (sum ≈ 1)
+    Tensor column(std::int64_t j) const;  // [B, h, n_q]: every query's weight on key j
+    Tensor dense() const;                 // [B, h, n_q, n_k]: the whole matrix, for small n only
+};
+
 class NystromAttention : public Attention {
   public:
     NystromAttention(std::int64_t heads, NystromOptions options = {}, DType dtype = f32,
                      Generator& generator = default_generator());
     Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) override;
+    // Cross-attention: queries q [B, h, n_q, d] with their mask [B, n_q], against keys and values
+    // k, v [B, h, n_k, d] with theirs [B, n_k]; returns [B, h, n_q, d]. The landmarks come from each
+    // side: Q̃ from the queries, K̃ from the keys. Self-attention is the case q, k, v of one length
+    // and one mask. The skip connection runs along V's sequence, so with conv_kernel > 0 the lengths
+    // must agree (an Error otherwise).
+    Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_mask, const Tensor& key_mask);
+    using Attention::operator();
+    Tensor operator()(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_mask, const Tensor& key_mask) {
+        return forward(q, k, v, query_mask, key_mask);
+    }
+    // The factors of the attention matrix that forward(q, k, v, query_mask, key_mask) applies to V,
+    // computed as forward computes them (differentiable; in training mode, the original pinv start
+    // takes its batch maximum as forward does).
+    NystromFactors factors(const Tensor& q, const Tensor& k, const Tensor& query_mask, const Tensor& key_mask);
+    NystromFactors factors(const Tensor& q, const Tensor& k, const Tensor& mask) { return factors(q, k, mask, mask); }
     Tensor conv_weight;  // [heads, conv_kernel], undefined without the skip connection
     // While training, the original pseudo-inverse start takes its maximum over the whole batch with
     // reductions.max (set by dist::DataParallel when the batch is split across ranks).
@@ -89,6 +120,13 @@ class NystromAttention : public Attention {
     std::string extra_repr() const override;
 
   private:
+    // Checks the cross-attention inputs (v may be undefined); returns {B, h, n_q, n_k, d}.
+    std::array<std::int64_t, 5> check_cross(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_mask,
+                                            const Tensor& key_mask) const;
+    bool exact(std::int64_t n_q, std::int64_t n_k) const { return options_.landmarks >= std::min(n_q, n_k); }
+    // F, Z and B of the masked and scaled q and k, when m < n_q and m < n_k.
+    NystromFactors approximate(const Tensor& q, const Tensor& k, const Tensor& key_mask);
+
     std::int64_t heads_;
     NystromOptions options_;
     BatchReductions batch_;

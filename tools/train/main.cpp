@@ -344,6 +344,7 @@ int main(int argc, char** argv) {
         std::fflush(nullptr);
         std::_Exit(1);
     }
+    train::route_signals_to_one_thread();   // before MPI, TBB or OpenMP start threads
     std::optional<dist::Session> session;  // MPI, when mpirun started this process
     try {
         session.emplace(argc, argv);

@@ -49,6 +49,24 @@ extern "C" void on_interrupt(int signal) {
     [[maybe_unused]] const auto written = ::write(STDERR_FILENO, note, sizeof note - 1);
 }
 
+}  // namespace
+
+void route_signals_to_one_thread() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // The handler (on_interrupt, while a run trains) or the default action runs here, or on one of
+    // OpenBLAS's threads, never on a thread in the middle of a oneDNN product.
+    std::thread([signals] {
+        pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+        for (;;) ::pause();
+    }).detach();
+}
+
+namespace {
+
 // Under mpirun without --threads or NYX_NUM_THREADS: this rank's share of its machine's cores, so
 // that the ranks on one machine do not each start a thread per core. The share is of the cores
 // mpirun binds the rank to, and of the machine's cores divided among its ranks, whichever is less.

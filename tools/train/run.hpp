@@ -25,6 +25,15 @@ void check_usage(bool ok, const Parts&... parts) {
 // library's buffers.
 void check_address_space(int threads);
 
+// Keeps Ctrl-C and SIGTERM off every thread that computes: blocks them in the calling thread (and so
+// in every thread it starts later: TBB's, OpenMP's, MPI's) and starts one thread that takes them.
+// oneDNN's JIT f32 gemm points the stack pointer into the heap while it runs (oneDNN issue #4845),
+// so a signal handler that ran on a thread inside it would write its frame over heap memory: a
+// run interrupted in the middle of a long product aborted with "corrupted size vs. prev_size".
+// main() calls it first, before any thread of its own starts (OpenBLAS's threads, started when
+// the library loaded, keep the signals; they never run oneDNN).
+void route_signals_to_one_thread();
+
 // Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
 // `resume`. Returns the exit status: 0 when done, 130 when interrupted (the run is saved; Ctrl-C
 // is acted on after the current step, or evaluation batch).
