@@ -36,7 +36,7 @@ std::vector<std::string> document_paths(const fs::path& root, const std::string&
     std::vector<std::string> paths;
     for (fs::recursive_directory_iterator it(root / folder, error), end; !error && it != end; it.increment(error))
         if (!it->is_symlink() && it->is_regular_file() && is_document_name(it->path().filename().string()))
-            paths.push_back(fs::relative(it->path(), root).string());
+            paths.push_back(it->path().lexically_relative(root).string());  // lexically: links are not resolved
     NYX_CHECK(!error, (root / folder).string(), ": cannot list the folder (", error.message(), ")");
     std::sort(paths.begin(), paths.end());
     return paths;
@@ -54,7 +54,7 @@ std::string available_folders(const fs::path& root) {
 }
 
 // The passage of `length` bytes at a uniform offset of `document` (all of it when shorter), as tokens.
-std::vector<std::uint16_t> passage(const std::string& document, std::int64_t length, Generator& rng) {
+std::vector<std::uint16_t> passage(std::string_view document, std::int64_t length, Generator& rng) {
     const std::size_t size = std::min(document.size(), static_cast<std::size_t>(length));
     const std::size_t offset = below(rng, document.size() - size + 1);
     std::vector<std::uint16_t> tokens(size);
@@ -85,6 +85,15 @@ Generator example_rng(std::uint64_t seed, int split, std::int64_t index) {
     return Generator(mix_seed(mix_seed(seed, static_cast<std::uint64_t>(split)), static_cast<std::uint64_t>(index)));
 }
 
+// The labels of a split's `size` examples: i mod classes for i in a seeded random order, so balanced
+// to within one, and no stride through the split (--eval-size takes one) meets a single class.
+std::vector<std::int64_t> balanced_labels(std::uint64_t seed, int split, std::int64_t size, std::int64_t classes) {
+    Generator order_rng(mix_seed(mix_seed(seed, static_cast<std::uint64_t>(3 + split)), 0));  // streams 3..5: apart from the examples'
+    std::vector<std::int64_t> labels = randperm(size, order_rng);
+    for (std::int64_t& label : labels) label %= classes;
+    return labels;
+}
+
 const char* const split_names[] = {"train", "val", "test"};
 
 }  // namespace
@@ -98,8 +107,8 @@ DocumentSplits split_document_tree(const DocumentTreeOptions& o) {
     const fs::path root(o.root);
     std::error_code error;
     NYX_CHECK(fs::is_directory(root, error), o.root, ": no such folder; ",
-              o.root == linux_documentation ? "install Debian's linux-doc-6.1 (apt-get install linux-doc-6.1), or give another tree"
-                                            : "give the root of a tree of documents");
+              o.root == linux_documentation ? "install Debian's linux-doc-6.1 (apt-get install linux-doc-6.1), or give another tree (nyx-train: --data-dir)"
+                                            : "give the root of a tree of documents (nyx-train: --data-dir)");
     DocumentSplits splits;
     std::unordered_set<std::uint64_t> seen;  // hashes of the bytes kept so far
     for (std::size_t label = 0; label < o.classes.size(); ++label) {
@@ -108,6 +117,7 @@ DocumentSplits split_document_tree(const DocumentTreeOptions& o) {
                   folder, "\" must be the name of a top-level folder of ", o.root);
         NYX_CHECK(std::count(o.classes.begin(), o.classes.end(), folder) == 1, "documents: the class folder ", folder, " is listed twice");
         NYX_CHECK(fs::is_directory(root / folder, error), o.root, " has no folder ", folder, "; its folders: ", available_folders(root));
+        NYX_CHECK(!fs::is_symlink(root / folder, error), o.root, "/", folder, " is a symbolic link; give the folder it names as the tree instead");
         std::vector<Document> documents;
         for (std::string& path : document_paths(root, folder)) {
             const std::vector<unsigned char> bytes = io::read_gzip_file((root / path).string(), max_document_bytes, "a document nyx reads");
@@ -127,7 +137,7 @@ DocumentSplits split_document_tree(const DocumentTreeOptions& o) {
         const auto count = static_cast<std::int64_t>(documents.size());
         NYX_CHECK(count >= 3, o.root, "/", folder, ": ", count, " distinct documents (*.rst, *.txt, gzip'd or not); a class needs at least 3, one per split");
         std::vector<std::pair<std::uint64_t, std::size_t>> order;
-        for (std::size_t i = 0; i < documents.size(); ++i) order.emplace_back(mix_seed(o.seed, fnv1a(documents[i].path)), i);
+        for (std::size_t i = 0; i < documents.size(); ++i) order.emplace_back(mix_seed(o.split_seed, fnv1a(documents[i].path)), i);
         std::sort(order.begin(), order.end());
         const std::int64_t val = std::max<std::int64_t>(1, static_cast<std::int64_t>(o.val_share * static_cast<double>(count))),
                            test = std::max<std::int64_t>(1, static_cast<std::int64_t>(o.test_share * static_cast<double>(count)));
@@ -154,11 +164,13 @@ DocumentTaskSplits generate_document_text(const DocumentTreeOptions& o) {
                 if (d.label == c) own.push_back(&d);
             by_class.emplace_back(std::move(own));
         }
+        const std::vector<std::int64_t> labels = balanced_labels(o.seed, split, size, classes);
         std::vector<Sequence> examples(static_cast<std::size_t>(size));
         for (std::int64_t i = 0; i < size; ++i) {
             Generator rng = example_rng(o.seed, split, i);
-            const LengthWeighted& pool = by_class[static_cast<std::size_t>(i % classes)];
-            examples[static_cast<std::size_t>(i)] = Sequence{passage(pool[pool.draw_index(rng)].bytes, o.length, rng), i % classes};
+            const std::int64_t label = labels[static_cast<std::size_t>(i)];
+            const LengthWeighted& pool = by_class[static_cast<std::size_t>(label)];
+            examples[static_cast<std::size_t>(i)] = Sequence{passage(pool[pool.draw_index(rng)].bytes, o.length, rng), label};
         }
         return SequenceDataset(std::string("text-") + split_names[split], std::move(examples), text_vocab, classes, 1, o.classes);
     };
@@ -169,27 +181,34 @@ DocumentTaskSplits generate_document_retrieval(const DocumentTreeOptions& o) {
     const DocumentSplits documents = split_document_tree(o);
     const auto make = [&](int split, const std::vector<Document>& list, std::int64_t size) {
         std::vector<const Document*> long_enough;
+        std::vector<std::vector<const Document*>> by_class(o.classes.size());
         for (const Document& d : list)
-            if (static_cast<std::int64_t>(d.bytes.size()) >= 2 * o.length) long_enough.push_back(&d);
+            if (static_cast<std::int64_t>(d.bytes.size()) >= 2 * o.length)
+                long_enough.push_back(&d), by_class[static_cast<std::size_t>(d.label)].push_back(&d);
         NYX_CHECK(size == 0 || long_enough.size() >= 2, "retrieval: the ", split_names[split], " split has ", long_enough.size(),
-                  " documents of at least 2 × ", o.length, " bytes; it needs 2 or more: give a smaller length");
+                  " documents of at least 2 × ", o.length, " bytes; it needs 2 or more: give a smaller length (nyx-train: --max-len)");
         const LengthWeighted pool(std::move(long_enough));
+        std::vector<LengthWeighted> class_pools;
+        for (auto& own : by_class) class_pools.emplace_back(std::move(own));
+        const std::vector<std::int64_t> labels = balanced_labels(o.seed, split, size, 2);
         std::vector<Sequence> examples(static_cast<std::size_t>(size));
         for (std::int64_t i = 0; i < size; ++i) {
             Generator rng = example_rng(o.seed, split, i);
-            const bool same = i % 2 == 1;
-            const std::size_t first = pool.draw_index(rng);
-            std::size_t second = first;
-            while (!same && second == first) second = pool.draw_index(rng);
+            const bool same = labels[static_cast<std::size_t>(i)] == 1;
+            const Document& first = pool[pool.draw_index(rng)];
             std::vector<std::uint16_t> a, b;
             if (same) {  // disjoint: a in the first `cut` bytes, b after them
-                const std::string& bytes = pool[first].bytes;
+                const std::string_view bytes = first.bytes;
                 const auto length = static_cast<std::size_t>(o.length);
                 const std::size_t cut = length + below(rng, bytes.size() - 2 * length + 1);
                 a = passage(bytes.substr(0, cut), o.length, rng), b = passage(bytes.substr(cut), o.length, rng);
                 if (random_below(2, rng) == 1) std::swap(a, b);
-            } else {
-                a = passage(pool[first].bytes, o.length, rng), b = passage(pool[second].bytes, o.length, rng);
+            } else {  // another document of the same folder where it has one, so that the topic does not tell
+                const LengthWeighted& own = class_pools[static_cast<std::size_t>(first.label)];
+                const LengthWeighted& others = own.size() >= 2 ? own : pool;
+                const Document* second = &first;
+                while (second == &first) second = &others[others.draw_index(rng)];
+                a = passage(first.bytes, o.length, rng), b = passage(second->bytes, o.length, rng);
             }
             a.insert(a.end(), b.begin(), b.end());
             examples[static_cast<std::size_t>(i)] = Sequence{std::move(a), same ? 1 : 0};

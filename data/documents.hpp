@@ -14,22 +14,27 @@
 //     inflated, with their markup kept (as LRA keeps IMDb's). Symbolic links are not followed. An
 //     empty file is skipped, and so is a file whose bytes repeat an earlier one's (classes in
 //     their order, each folder's files in path order).
-//   - Split by document. Within each class, the documents are ordered by a hash of (seed, path).
-//     Validation takes the first val_share of them, test the next test_share, training the rest,
-//     each split at least one. So no document is in two splits.
+//   - Split by document. Within each class, the documents are ordered by a hash of (split_seed,
+//     path). Validation takes the first val_share of them, test the next test_share, training the
+//     rest, each split at least one. So no document is in two splits, and, split_seed being fixed
+//     by default, every run (whatever its seed) tests on the same documents.
 //   - Tokens. Byte b is token b + 1 (0 pads): vocabulary 257, as read_text_tsv.
-//   - Text. Passage i of a split is of class i mod C, so every split is balanced to within one
-//     passage per class. Its document is drawn from that class's documents in the split, with
+//   - Labels. A split of `size` examples labels example i with j mod C, j the place of i in a
+//     random permutation of the split (seeded by seed and split): every split is balanced to within
+//     one example per class, and the labels follow no stride.
+//   - Text. A passage's document is drawn from its class's documents in the split, with
 //     probability proportional to the document's length. The passage is `length` bytes from a
-//     uniform offset, or the whole document when that is shorter.
-//   - Retrieval. Only documents of at least 2 × `length` bytes take part, from every class. Pair i is
-//     positive (label 1) when i is odd: two disjoint passages of one document, in random order.
-//     Otherwise it is negative (label 0): one passage from each of two different documents. Each
-//     passage is exactly `length` bytes; documents are drawn in proportion to their lengths. An
+//     uniform offset, or the whole document when that is shorter (so short passages come from
+//     short documents, which some folders hold more of: the length is a clue, as it is in IMDb).
+//   - Retrieval. Only documents of at least 2 × `length` bytes take part, from every class. A
+//     positive pair (label 1) is two disjoint passages of one document, in random order. A negative
+//     pair (label 0) is a passage of one document and one of another document of the same folder
+//     (of any folder when its folder has no other), so that the subsystem does not tell the label.
+//     Each passage is exactly `length` bytes; documents are drawn in proportion to their lengths. An
 //     example is the two passages one after the other, 2 × length tokens (models::EncoderConfig::
 //     dual_encoder reads them as two sequences).
-// Passage or pair i of a split depends only on (seed, split, i) and the tree, through nyx's counter-
-// based Generator (core/random.hpp), so the same tree gives the same data on every machine.
+// Example i of a split depends only on (seed, split, split size, i) and the tree, through nyx's
+// counter-based Generator (core/random.hpp), so the same tree gives the same data on every machine.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -49,7 +54,8 @@ struct DocumentTreeOptions {
     std::int64_t length = 4096;  // bytes per passage
     std::int64_t train_size = 16000, val_size = 2000, test_size = 2000;  // passages (Text) or pairs (Retrieval)
     double val_share = 0.1, test_share = 0.1;  // of each class's documents
-    std::uint64_t seed = 0;
+    std::uint64_t seed = 0;  // the passages, pairs and labels
+    std::uint64_t split_seed = 0;  // which documents go to which split
 };
 
 struct Document {

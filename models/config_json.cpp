@@ -148,7 +148,7 @@ Json encoder_json(const EncoderConfig& c) {
     j["dropout"] = c.dropout;
     j["attention"] = attention_json(c.attention);
     j["dtype"] = std::string(name(c.dtype));
-    j["dual_encoder"] = c.dual_encoder;
+    if (c.dual_encoder) j["dual_encoder"] = true;  // only when set: older nyx reads the rest
     return j;
 }
 

@@ -43,15 +43,7 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
 }
 
 Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
-    if (token_embedding)
-        NYX_CHECK(inputs.dim() == 2 && inputs.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ",
-                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
-    else
-        NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == input_projection->weight.dtype(),
-                  "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", input_projection->weight.dtype(), " (the model's dtype), got ",
-                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
-    NYX_CHECK(mask.dim() == 2 && mask.size(0) == inputs.size(0) && mask.size(1) == inputs.size(1), "EncoderClassifier: the mask must be [",
-              inputs.size(0), ", ", inputs.size(1), "] like the inputs, got ", nyx::to_string(mask.shape()));
+    check_inputs(inputs, mask);
     if (!config_.dual_encoder) return head->forward(encode(inputs, mask));
     const std::int64_t batch = inputs.size(0), n = inputs.size(1);
     NYX_CHECK(n % 2 == 0, "EncoderClassifier: a dual encoder reads pairs of sequences of one length, side by side, so n must be even; got ", n);
@@ -64,14 +56,32 @@ Tensor EncoderClassifier::forward(const Tensor& inputs, const Tensor& mask) {
 }
 
 Tensor EncoderClassifier::encode(const Tensor& inputs, const Tensor& mask) {
+    const Tensor x = norm->forward(block_input(inputs, mask, config_.layers)) * mask.unsqueeze(-1);  // padded positions become 0
+    return x.mean({1});  // mean over all n positions, as the reference does
+}
+
+void EncoderClassifier::check_inputs(const Tensor& inputs, const Tensor& mask) const {
+    if (token_embedding)
+        NYX_CHECK(inputs.dim() == 2 && inputs.dtype() == i64, "EncoderClassifier: ids must be [B, n] of i64, got ",
+                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
+    else
+        NYX_CHECK(inputs.dim() == 3 && inputs.size(2) == config_.input_features && inputs.dtype() == input_projection->weight.dtype(),
+                  "EncoderClassifier: features must be [B, n, ", config_.input_features, "] of ", input_projection->weight.dtype(), " (the model's dtype), got ",
+                  nyx::to_string(inputs.shape()), " ", inputs.dtype());
+    NYX_CHECK(mask.dim() == 2 && mask.size(0) == inputs.size(0) && mask.size(1) == inputs.size(1), "EncoderClassifier: the mask must be [",
+              inputs.size(0), ", ", inputs.size(1), "] like the inputs, got ", nyx::to_string(mask.shape()));
+}
+
+Tensor EncoderClassifier::block_input(const Tensor& inputs, const Tensor& mask, std::int64_t layer) {
+    check_inputs(inputs, mask);
+    NYX_CHECK(layer >= 0 && layer <= config_.layers, "EncoderClassifier: layer ", layer, " is not in 0..", config_.layers);
     const std::int64_t n = inputs.size(1);
     NYX_CHECK(n <= config_.max_len, "EncoderClassifier: sequences of ", n, " tokens exceed max_len ", config_.max_len);
     // x = Dropout(embed(inputs) + position[:n])
     const Tensor embedded = token_embedding ? token_embedding->forward(inputs) : input_projection->forward(inputs);
     Tensor x = dropout->forward(embedded + position_embedding->weight.narrow(0, 0, n));
-    for (const auto& block : *blocks) x = block->forward(x, mask);
-    x = norm->forward(x) * mask.unsqueeze(-1);  // padded positions become 0
-    return x.mean({1});                         // mean over all n positions, as the reference does
+    for (std::int64_t i = 0; i < layer; ++i) x = (*blocks)[static_cast<std::size_t>(i)].forward(x, mask);
+    return x;
 }
 
 }  // namespace nyx::models

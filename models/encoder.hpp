@@ -41,6 +41,9 @@ class EncoderClassifier : public nn::Module {
     Tensor operator()(const Tensor& inputs, const Tensor& mask) { return forward(inputs, mask); }
     // The pooled encoding [B, dim] of inputs [B, n] (or [B, n, F]) with mask [B, n], before the head.
     Tensor encode(const Tensor& inputs, const Tensor& mask);
+    // The hidden states [B, n, dim] that enter block `layer` (0 .. layers; `layers`: those that
+    // enter the final LayerNorm), for looking inside the model (nyx-train attention-map).
+    Tensor block_input(const Tensor& inputs, const Tensor& mask, std::int64_t layer);
     const EncoderConfig& config() const { return config_; }
     std::int64_t classes() const { return classes_; }
 
@@ -52,6 +55,8 @@ class EncoderClassifier : public nn::Module {
     std::shared_ptr<nn::Sequential> head;
 
   private:
+    void check_inputs(const Tensor& inputs, const Tensor& mask) const;  // their shapes and dtypes, naming them
+
     EncoderConfig config_;
     std::int64_t classes_;
 };

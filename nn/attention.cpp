@@ -164,21 +164,29 @@ NystromFactors NystromAttention::factors(const Tensor& q_in, const Tensor& k_in,
     const auto [batch, heads, n_q, n_k, d] = check_cross("NystromAttention::factors", q_in, k_in, Tensor(), query_mask, key_mask);
     const auto [q, k] = mask_and_scale(q_in, k_in, query_mask, key_mask);
     if (!exact(n_q, n_k)) return approximate(q, k, key_mask);
-    const Tensor identity = eye(n_k, q.dtype()).expand({batch, heads, n_k, n_k});
-    return {ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(key_mask), -1), identity, identity};
+    const Tensor p = ops::softmax(q.matmul(k.transpose(-1, -2)) + key_penalty(key_mask), -1);  // [B,h,n_q,n_k]
+    const std::int64_t r = std::min(n_q, n_k);
+    const Tensor identity = eye(r, q.dtype()).expand({batch, heads, r, r});
+    return n_q <= n_k ? NystromFactors{identity, identity, p} : NystromFactors{p, identity, identity};
 }
 
+// Each product takes F·Z first, in f32 under autocast too, as forward does.
 Tensor NystromFactors::row(std::int64_t i) const {
     NYX_CHECK(i >= 0 && i < f.size(-2), "NystromFactors::row: query ", i, " is not in 0..", f.size(-2) - 1);
+    const AutocastGuard f32_products(false);
     return f.narrow(-2, i, 1).matmul(z).matmul(b).squeeze(-2);  // [1,m]·[m,m]·[m,n_k]
 }
 
 Tensor NystromFactors::column(std::int64_t j) const {
     NYX_CHECK(j >= 0 && j < b.size(-1), "NystromFactors::column: key ", j, " is not in 0..", b.size(-1) - 1);
-    return f.matmul(z.matmul(b.narrow(-1, j, 1))).squeeze(-1);  // [n_q,m]·([m,m]·[m,1])
+    const AutocastGuard f32_products(false);
+    return f.matmul(z).matmul(b.narrow(-1, j, 1)).squeeze(-1);  // ([n_q,m]·[m,m])·[m,1]
 }
 
-Tensor NystromFactors::dense() const { return f.matmul(z).matmul(b); }
+Tensor NystromFactors::to_dense() const {
+    const AutocastGuard f32_products(false);
+    return f.matmul(z).matmul(b);
+}
 
 MultiHeadAttention::MultiHeadAttention(std::int64_t dim, std::int64_t heads, std::int64_t head_dim, const AttentionOptions& options,
                                        DType dtype, Generator& generator, std::shared_ptr<LinformerProjection> shared_projection)

@@ -80,13 +80,15 @@ Tensor iterative_pinv(const Tensor& a, std::int64_t iterations, PinvStart start 
 //   F [B, h, n_q, m] = softmax(Q K̃ᵀ / √d),  Z [B, h, m, m] ≈ A⁺ with A = softmax(Q̃ K̃ᵀ / √d),
 //   B [B, h, m, n_k] = softmax(Q̃ Kᵀ / √d − 1e9·(1 − key mask)),
 // Q̃ and K̃ the m landmarks (segment means). When m >= n_q or m >= n_k the module attends exactly, and
-// so do its factors: F is the exact attention [B, h, n_q, n_k], Z and B identities [B, h, n_k, n_k].
-// The skip connection (conv_kernel) adds a convolution of V, which is not part of this matrix.
+// so do its factors, with the exact attention P [B, h, n_q, n_k] as one of them and identities of
+// the shorter length r = min(n_q, n_k) beside it: F = I, Z = I, B = P when n_q <= n_k, else F = P,
+// Z = I, B = I. The skip connection (conv_kernel) adds a convolution of V, which is not part of
+// this matrix. The products take F·Z in f32 under autocast too, as forward does.
 struct NystromFactors {
     Tensor f, z, b;
     Tensor row(std::int64_t i) const;     // [B, h, n_k]: query i's weights over the keys (sum ≈ 1)
     Tensor column(std::int64_t j) const;  // [B, h, n_q]: every query's weight on key j
-    Tensor dense() const;                 // [B, h, n_q, n_k]: the whole matrix, for small n only
+    Tensor to_dense() const;              // [B, h, n_q, n_k]: the whole matrix, for small n only
 };
 
 class NystromAttention : public Attention {
@@ -105,8 +107,9 @@ class NystromAttention : public Attention {
         return forward(q, k, v, query_mask, key_mask);
     }
     // The factors of the attention matrix that forward(q, k, v, query_mask, key_mask) applies to V,
-    // computed as forward computes them (differentiable; in training mode, the original pinv start
-    // takes its batch maximum as forward does).
+    // computed as forward computes them (differentiable). Call it in eval mode: in training mode the
+    // original pinv start takes its batch maximum as forward does, across the ranks of a
+    // data-parallel job, which then must all call it.
     NystromFactors factors(const Tensor& q, const Tensor& k, const Tensor& query_mask, const Tensor& key_mask);
     NystromFactors factors(const Tensor& q, const Tensor& k, const Tensor& mask) { return factors(q, k, mask, mask); }
     Tensor conv_weight;  // [heads, conv_kernel], undefined without the skip connection

@@ -733,7 +733,10 @@ DocumentTree make_document_tree(const std::string& name) {
     write_bytes(t.root / "alpha/notes.yaml", letters(300));                 // not a document's name
     write_bytes(t.root / "alpha/empty.rst", "");                            // empty
     write_bytes(t.root / "beta/zz-copy.txt", t.kept.at("alpha/doc2.txt"));  // a repeat of an earlier document
-    fs::create_symlink(t.root / "alpha/doc4.txt", t.root / "gamma/link.txt");  // a link
+    const fs::path outside = scratch_folder(name + "-outside");
+    write_bytes(outside / "elsewhere.txt", letters(250));
+    fs::create_symlink(outside / "elsewhere.txt", t.root / "gamma/link.txt");  // a link, to a document of its own
+    fs::create_directory_symlink(t.root / "beta", t.root / "beta-link");      // a folder that is a link
     fs::create_directories(t.root / "other");                               // a folder with too few documents
     write_bytes(t.root / "other/x.txt", letters(200));
     return t;
@@ -778,15 +781,16 @@ TEST_CASE("Document tree: each document in exactly one split; other names, empty
     }
     CHECK(seen == tree.kept);  // exactly the documents, gzip'd ones inflated
     for (const auto& [label, counts] : per_class) CHECK(counts == std::array<int, 3>{10, 1, 1});  // 10% of 12 is 1
-    // The split is the seed's: the same seed splits alike, another otherwise.
+    // The split is split_seed's alone: another seed splits alike, another split seed otherwise.
     const auto paths = [](const std::vector<data::Document>& d) {
         std::vector<std::string> p;
         for (const data::Document& x : d) p.push_back(x.path);
         return p;
     };
-    CHECK(paths(data::split_document_tree(options).val) == paths(s.val));
     data::DocumentTreeOptions other = options;
     other.seed = 5;
+    CHECK(paths(data::split_document_tree(other).val) == paths(s.val));
+    other.split_seed = 5;
     CHECK(paths(data::split_document_tree(other).val) != paths(s.val));
 }
 
@@ -804,6 +808,9 @@ TEST_CASE("Document Text: balanced classes, each passage cut from a document of 
         CHECK(dataset->class_names == options.classes);
         const std::vector<std::int64_t> counts = dataset->class_counts();
         CHECK(*std::max_element(counts.begin(), counts.end()) - *std::min_element(counts.begin(), counts.end()) <= 1);
+        std::set<std::int64_t> every_third;  // the labels follow no stride (as --eval-size's)
+        for (std::size_t i = 0; i < dataset->examples.size(); i += 3) every_third.insert(dataset->examples[i].label);
+        CHECK(every_third.size() >= 2);
         for (const data::Sequence& e : dataset->examples) {
             const auto [document, at] = find_passage(*docs, passage_bytes(e.tokens, 0, e.tokens.size()));
             CHECK(document->label == e.label);
@@ -828,12 +835,17 @@ TEST_CASE("Document Retrieval: half the pairs two disjoint passages of one docum
         CHECK(dataset->classes == 2);
         const std::vector<std::int64_t> counts = dataset->class_counts();
         CHECK(counts[1] == dataset->size() / 2);
+        std::set<std::int64_t> even;  // the labels follow no stride (as --eval-size's)
+        for (std::size_t i = 0; i < dataset->examples.size(); i += 2) even.insert(dataset->examples[i].label);
+        CHECK(even.size() == 2);
         for (const data::Sequence& e : dataset->examples) {
             REQUIRE(e.tokens.size() == 100);
             const auto [first, at_first] = find_passage(*docs, passage_bytes(e.tokens, 0, 50));
             const auto [second, at_second] = find_passage(*docs, passage_bytes(e.tokens, 50, 50));
             CHECK((first == second) == (e.label == 1));
             if (first == second) CHECK((at_first + 50 <= at_second || at_second + 50 <= at_first));  // disjoint
+            // A negative's documents share a folder where the split has two of it (training: 10 each).
+            if (docs == &documents.train) CHECK(first->label == second->label);
         }
     }
 }
@@ -843,9 +855,11 @@ TEST_CASE("Document tasks refuse what they cannot make, naming the fix") {
     const std::string root = tree.root.string();
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = "/nonexistent-nyx-tree"}), "/nonexistent-nyx-tree: no such folder");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"alpha", "nope"}}), "has no folder nope; its folders: alpha, beta, gamma, other");
+    CHECK_ERROR_CONTAINS(data::split_document_tree({.root = "/nonexistent-nyx-tree"}), "(nyx-train: --data-dir)");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"alpha", "other"}}), "other: 1 distinct documents", "needs at least 3");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"alpha", "alpha"}}), "alpha is listed twice");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"../x"}}), "must be the name of a top-level folder");
+    CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"beta-link"}}), "beta-link is a symbolic link");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"alpha"}, .length = 0}), "length must lie in 1..65536");
     CHECK_ERROR_CONTAINS(data::split_document_tree({.root = root, .classes = {"alpha"}, .val_share = 0.5, .test_share = 0.5}), "sum below 1");
     CHECK_ERROR_CONTAINS(data::generate_document_retrieval({.root = root, .classes = {"alpha", "beta"}, .length = 200}),

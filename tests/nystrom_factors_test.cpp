@@ -33,10 +33,24 @@ TEST_CASE("Nyström cross-attention: exact softmax when m covers either side, wi
         // The queries that are tokens agree with softmax; the padded keys get no weight.
         CHECK(largest_difference(x.narrow(2, 0, 4), exact_weights(q, k, key_mask).matmul(v).narrow(2, 0, 4)) < 1e-12);
         const nn::NystromFactors p = attention.factors(q, k, query_mask, key_mask);
-        CHECK(p.f.shape() == Shape{2, 2, 5, 9});
-        CHECK(p.z.shape() == Shape{2, 2, 9, 9});
-        CHECK(largest_difference(p.dense().narrow(2, 0, 4), exact_weights(q, k, key_mask).narrow(2, 0, 4)) < 1e-12);
+        // the exact matrix, and identities of the shorter length (5) beside it
+        CHECK(p.f.shape() == Shape{2, 2, 5, 5});
+        CHECK(p.z.shape() == Shape{2, 2, 5, 5});
+        CHECK(p.b.shape() == Shape{2, 2, 5, 9});
+        CHECK(largest_difference(p.to_dense().narrow(2, 0, 4), exact_weights(q, k, key_mask).narrow(2, 0, 4)) < 1e-12);
     }
+}
+
+TEST_CASE("Nyström factors when m covers the keys but not the queries: F is the exact matrix, Z and B identities of n_k") {
+    Generator gen(26);
+    const Tensor q = randn({1, 2, 12, 4}, f64, gen), k = randn({1, 2, 3, 4}, f64, gen);
+    const Tensor query_mask = ones({1, 12}, f64), key_mask = ones({1, 3}, f64);
+    nn::NystromAttention attention(2, {.landmarks = 4, .conv_kernel = 0}, f64, gen);
+    const nn::NystromFactors p = attention.factors(q, k, query_mask, key_mask);
+    CHECK(p.f.shape() == Shape{1, 2, 12, 3});
+    CHECK(p.z.shape() == Shape{1, 2, 3, 3});
+    CHECK(largest_difference(p.to_dense(), exact_weights(q, k, key_mask)) < 1e-12);
+    CHECK(largest_difference(p.column(2), exact_weights(q, k, key_mask).select(3, 2)) < 1e-12);
 }
 
 TEST_CASE("Nyström cross-attention with m below both lengths: the factors are the forward's, and approach softmax as m grows") {
@@ -62,12 +76,12 @@ TEST_CASE("Nyström cross-attention with m below both lengths: the factors are t
         CHECK(p.z.shape() == Shape{1, 1, m, m});
         CHECK(p.b.shape() == Shape{1, 1, m, n_k});
         // forward is (F Z)(B V): the dense matrix times V, to rounding
-        CHECK(largest_difference(attention(q, k, v, query_mask, key_mask), p.dense().matmul(v)) < 1e-10);
+        CHECK(largest_difference(attention(q, k, v, query_mask, key_mask), p.to_dense().matmul(v)) < 1e-10);
         // a row and a column are the dense matrix's, without it
-        CHECK(largest_difference(p.row(7), p.dense().select(2, 7)) < 1e-12);
-        CHECK(largest_difference(p.column(11), p.dense().select(3, 11)) < 1e-12);
-        CHECK(p.dense().narrow(3, n_k - 5, 5).abs().max().item<double>() < 1e-12);  // padded keys: no weight
-        errors.push_back(largest_difference(p.dense(), exact));
+        CHECK(largest_difference(p.row(7), p.to_dense().select(2, 7)) < 1e-12);
+        CHECK(largest_difference(p.column(11), p.to_dense().select(3, 11)) < 1e-12);
+        CHECK(p.to_dense().narrow(3, n_k - 5, 5).abs().max().item<double>() < 1e-12);  // padded keys: no weight
+        errors.push_back(largest_difference(p.to_dense(), exact));
     }
     INFO("largest |Nyström - softmax| for m = 2, 4, 8, 20: ", errors[0], " ", errors[1], " ", errors[2], " ", errors[3]);
     // Two landmarks merge runs; four or more keep each run apart and follow softmax closely.

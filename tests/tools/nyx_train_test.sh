@@ -44,6 +44,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Tiny model and data: a run of a few hundred steps takes seconds.
 tiny=(--dim 16 --heads 2 --head-dim 8 --hidden 16 --layers 1 --landmarks 4 --conv 3 --batch 8
       --min-len 10 --max-len 40 --train-size 200 --val-size 40 --test-size 40 --threads 2)
+# tiny with two layers: layers for Linformer to share, or for attention-map to choose from.
+two_layers=("${tiny[@]}")
+for i in "${!two_layers[@]}"; do [ "${two_layers[i]}" = --layers ] && two_layers[i + 1]=2; done
 # The (step, loss) pairs of a run's training lines.
 losses() { grep '"split":"train"' "$1/metrics.jsonl" | sed -E 's/.*"step":([0-9]+),"split":"train","loss":([^,]+),.*/\1 \2/'; }
 
@@ -249,6 +252,26 @@ crash)
   ls crash | grep -q '\.tmp-' && fail "a temporary file was left behind"
   echo "20 kills ($mid_write during a checkpoint write); every checkpoint loaded; the $steps losses match the uninterrupted run's"
   ;;
+attention-map)
+  # One head's map in a tiny Nyström run (4 landmarks): exact softmax, Nyström and their difference
+  # as three PNG images in one SVG; the same for a given expression; errors that say what to give.
+  "$nyx_train" listops "${two_layers[@]}" --steps 4 --eval-every 4 --run-dir r > /dev/null
+  "$nyx_train" attention-map r --example 3 --layer 1 --head 1 > out.txt || fail "attention-map: $(cat out.txt)"
+  grep -q '^test example 3, layer 1, head 1 ([0-9]* positions, 4 landmarks): largest |Nyström - softmax| [0-9.e-]*, mean total variation per row [0-9.e-]*$' out.txt ||
+    fail "attention-map summary: $(cat out.txt)"
+  [ "$(grep -o '<image ' r/attention-map-layer1-head1.svg | wc -l)" -eq 3 ] || fail "expected three images in the SVG"
+  grep -q 'data:image/png;base64,iVBORw0KGgo' r/attention-map-layer1-head1.svg || fail "the images are not PNGs"
+  grep -q 'exact softmax attention' r/attention-map-layer1-head1.svg && grep -q 'Nyström − softmax' r/attention-map-layer1-head1.svg ||
+    fail "the SVG lacks its panels' titles"
+  "$nyx_train" attention-map r/best.safetensors --input '[MAX 2 9 [MIN 4 7 ] 0 ]' --output map.svg > out.txt || fail "--input: $(cat out.txt)"
+  grep -q '^the --input, layer 0, head 0 (9 positions, 4 landmarks)' out.txt && [ -s map.svg ] || fail "--input: $(cat out.txt)"
+  expect_error "--layer 2 is not in 0..1" attention-map r --layer 2
+  expect_error "--head 5 is not in 0..1" attention-map r --head 5
+  expect_error "--example 40 is not in 0..39" attention-map r --example 40
+  expect_error "the folder $work/nowhere does not exist" attention-map r --output nowhere/map.svg
+  "$nyx_train" listops "${tiny[@]}" --attn softmax --steps 2 --eval-every 2 --run-dir soft > /dev/null
+  expect_error "is a run with softmax attention; attention-map draws a Nyström run's" attention-map soft
+  ;;
 signal-mid-product)
   # SIGTERM in the middle of long matrix products (dim 256, about 1,000 tokens: each step spends
   # most of its time in oneDNN's gemm, whose JIT code points the stack pointer into the heap), at
@@ -347,10 +370,6 @@ linear-attentions)
   # the projection, the features and the redraws' stream and count are in the checkpoint.
   # Sanitizer builds take fewer steps: Ctrl-C still lands at the first checkpoint, long before the end.
   steps=300; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=100
-  two_layers=()  # tiny with two layers, so that layerwise sharing has layers to share across
-  for ((i = 0; i < ${#tiny[@]}; i++)); do
-    if [ "${tiny[i]}" = --layers ]; then two_layers+=(--layers 2); i=$((i + 1)); else two_layers+=("${tiny[i]}"); fi
-  done
   for attention in "linformer --sharing layerwise --projected-length 8" "performer --features 16 --redraw-interval 3"; do
     name=${attention%% *}
     read -r -a options <<<"$attention"
@@ -636,7 +655,7 @@ usage)
   expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops, pathfinder, text, retrieval)" fashion-mnist --test-size 10
   expect_status 2 "unknown flag --splt for eval; did you mean --split?" eval r --splt val
   expect_status 2 "unknown flag --verison; did you mean --version?" --verison
-  expect_status 2 "a command is required: listops, pathfinder, fashion-mnist, text, retrieval, eval or plot"
+  expect_status 2 "a command is required: listops, pathfinder, fashion-mnist, text, retrieval, eval, plot or attention-map"
   expect_status 2 'unexpected argument "extra" for listops' listops extra
   expect_status 2 '--steps: "abc" is not a decimal number' listops --steps abc
   expect_status 2 "--split: val2 not in {train,val,test}" eval r --split val2

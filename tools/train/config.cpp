@@ -69,7 +69,7 @@ Config defaults(const std::string& task, const std::string& preset) {
     } else if (task == "text" || task == "retrieval") {
         // Passages of the LRA's lengths (4,096 bytes; a pair: two of them) from linux-doc-6.1.
         const data::DocumentTreeOptions tree;
-        c.min_len = 0, c.max_len = tree.length, c.train_size = tree.train_size, c.val_size = tree.val_size, c.test_size = tree.test_size;
+        c.min_len = 0, c.max_len = tree.length, c.train_size = tree.train_size, c.val_size = 1000, c.test_size = tree.test_size;
         c.data_dir = tree.root;
         for (const std::string& folder : tree.classes) c.folders += (c.folders.empty() ? "" : ",") + folder;
         c.steps = 5000, c.warmup = 500, c.lr = 5e-4, c.eval_every = 500;

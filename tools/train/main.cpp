@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "attention_map.hpp"
 #include "run.hpp"
 
 using namespace nyx;
@@ -386,6 +387,23 @@ int main(int argc, char** argv) {
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
     plot->add_option("runs", run_dirs, "RUN_DIR...")->required();
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
+    train::AttentionMapOptions map;
+    CLI::App* attention_map =
+        app.add_subcommand("attention-map", "draw one head's attention in a Nyström run: exact softmax, Nyström's approximation, their difference (SVG)");
+    attention_map->add_option("target", map.target, "RUN_DIR or CHECKPOINT")->required();
+    attention_map->add_option("--example", map.example, "the example of --split to draw")
+        ->transform(decimal<std::int64_t>())
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
+        ->capture_default_str();
+    attention_map->add_option("--split", map.split, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
+    attention_map->add_option("--input", map.input, "draw this input instead: a ListOps expression, or text (listops and text runs)");
+    attention_map->add_option("--layer", map.layer, "the block, from 0")->transform(decimal<std::int64_t>())->capture_default_str();
+    attention_map->add_option("--head", map.head, "the head, from 0")->transform(decimal<std::int64_t>())->capture_default_str();
+    attention_map->add_option("--output", map.output, "the SVG file (default attention-map-layerL-headH.svg beside the checkpoint)");
+    attention_map->add_option("--threads", map.threads, "threads (0 = every core)")
+        ->transform(decimal<std::int64_t>())
+        ->check(CLI::Range(0, 4096))
+        ->capture_default_str();
     // Words CLI11 cannot place are kept (rather than refused with its own message), so that the
     // message can name the flag or command most likely meant.
     const std::vector<CLI::App*> commands = app.get_subcommands([](const CLI::App*) { return true; });
@@ -403,8 +421,9 @@ int main(int argc, char** argv) {
     if (const std::string mistake = unplaced_words(app, chosen, commands); !mistake.empty()) return usage_error(mistake, chosen ? *chosen : app);
 
     try {
-        if (chosen == eval || chosen == plot) {
+        if (chosen == eval || chosen == plot || chosen == attention_map) {
             check_usage(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
+            if (chosen == attention_map) return train::draw_attention_map(map);
             return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output);
         }
         for (auto& [task, flags] : tasks) {

@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <limits>
 
+#include <zlib.h>
+
+#include <nyx/core/error.hpp>
+
 namespace nyx::train {
 namespace {
 
@@ -109,7 +113,88 @@ class Panel {
     Range x_, y_;
 };
 
+// The 4-byte big-endian length, the type, the data and their CRC: one PNG chunk.
+void png_chunk(std::string& png, const char* type, const std::string& data) {
+    const auto length = static_cast<std::uint32_t>(data.size());
+    for (int shift = 24; shift >= 0; shift -= 8) png += static_cast<char>((length >> shift) & 0xff);
+    const std::string body = type + data;
+    png += body;
+    const auto crc = static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+    for (int shift = 24; shift >= 0; shift -= 8) png += static_cast<char>((crc >> shift) & 0xff);
+}
+
+std::string base64(const std::string& bytes) {
+    static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < bytes.size(); i += 3) {
+        const std::size_t count = std::min<std::size_t>(3, bytes.size() - i);
+        std::uint32_t word = 0;
+        for (std::size_t j = 0; j < 3; ++j) word = word << 8 | (j < count ? static_cast<unsigned char>(bytes[i + j]) : 0u);
+        for (std::size_t j = 0; j < 4; ++j) out += j <= count ? digits[(word >> (18 - 6 * j)) & 63] : '=';
+    }
+    return out;
+}
+
+// An 8-bit RGB PNG of the map, one pixel per value (PNG: ISO/IEC 15948; zlib's deflate and CRC).
+std::string png_of(const HeatMap& map) {
+    // Sequential: white, yellow, orange, red, dark red; diverging: blue, white, red.
+    static constexpr unsigned char sequential[][3] = {{255, 255, 255}, {254, 217, 118}, {253, 141, 60}, {227, 26, 28}, {128, 0, 38}};
+    static constexpr unsigned char diverging[][3] = {{33, 102, 172}, {255, 255, 255}, {178, 24, 43}};
+    std::string raw;
+    raw.reserve(static_cast<std::size_t>(map.rows * (1 + 3 * map.cols)));
+    for (std::int64_t r = 0; r < map.rows; ++r) {
+        raw += '\0';  // filter: none
+        for (std::int64_t c = 0; c < map.cols; ++c) {
+            const double v = map.values[static_cast<std::size_t>(r * map.cols + c)] / map.scale;
+            const double t = std::clamp(map.diverging ? (v + 1) / 2 : v, 0.0, 1.0);
+            const auto* stops = map.diverging ? diverging : sequential;
+            const std::size_t last = map.diverging ? 2 : 4;
+            const double at = t * static_cast<double>(last);
+            const std::size_t i = std::min(static_cast<std::size_t>(at), last - 1);
+            for (int channel = 0; channel < 3; ++channel)
+                raw += static_cast<char>(std::lround(stops[i][channel] + (at - static_cast<double>(i)) * (stops[i + 1][channel] - stops[i][channel])));
+        }
+    }
+    uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
+    std::string packed(packed_size, '\0');
+    NYX_CHECK(compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size, reinterpret_cast<const Bytef*>(raw.data()),
+                        static_cast<uLong>(raw.size()), 9) == Z_OK,
+              "heat map: zlib could not compress the image");
+    packed.resize(packed_size);
+    std::string header;
+    for (const std::int64_t side : {map.cols, map.rows})
+        for (int shift = 24; shift >= 0; shift -= 8) header += static_cast<char>((static_cast<std::uint32_t>(side) >> shift) & 0xff);
+    header += std::string("\x08\x02\x00\x00\x00", 5);  // 8 bits, RGB, deflate, adaptive filters, no interlace
+    std::string png = "\x89PNG\r\n\x1a\n";
+    png_chunk(png, "IHDR", header);
+    png_chunk(png, "IDAT", packed);
+    png_chunk(png, "IEND", "");
+    return png;
+}
+
 }  // namespace
+
+std::string heat_maps_svg(const std::string& title, const std::vector<HeatMap>& maps, double size, const std::vector<std::string>& notes) {
+    constexpr double margin = 30, top = 60, spacing = 30, line = 18;
+    const double width = 2 * margin + static_cast<double>(maps.size()) * size + static_cast<double>(maps.size() - 1) * spacing;
+    const double height = top + size + 30 + line * static_cast<double>(notes.size()) + 20;
+    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", width) + "\" height=\"" + fmt("%.0f", height) +
+                      "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    svg += "<text x=\"" + fmt("%.0f", margin) + "\" y=\"25\" font-weight=\"bold\" font-size=\"14\">" + escape(title) + "</text>\n";
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+        const double x = margin + static_cast<double>(i) * (size + spacing);
+        svg += "<text x=\"" + fmt("%.0f", x) + "\" y=\"" + fmt("%.0f", top - 8) + "\">" + escape(maps[i].title) + "</text>\n";
+        svg += "<image x=\"" + fmt("%.0f", x) + "\" y=\"" + fmt("%.0f", top) + "\" width=\"" + fmt("%.0f", size) + "\" height=\"" +
+               fmt("%.0f", size) + "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64," +
+               base64(png_of(maps[i])) + "\"/>\n";
+        svg += "<rect x=\"" + fmt("%.0f", x) + "\" y=\"" + fmt("%.0f", top) + "\" width=\"" + fmt("%.0f", size) + "\" height=\"" +
+               fmt("%.0f", size) + "\" fill=\"none\" stroke=\"#888\"/>\n";
+    }
+    for (std::size_t i = 0; i < notes.size(); ++i)
+        svg += "<text x=\"" + fmt("%.0f", margin) + "\" y=\"" + fmt("%.0f", top + size + 28 + line * static_cast<double>(i)) +
+               "\" fill=\"#333\">" + escape(notes[i]) + "</text>\n";
+    return svg + "</svg>\n";
+}
 
 std::string plot_svg(const std::vector<PlotSeries>& runs) {
     struct Curves {

@@ -1,6 +1,8 @@
 #pragma once
 // SVG plots of runs' metrics: loss (left) and accuracy (right) against the step, the training
-// curve smoothed and the validation points joined, one colour per run. Opens in any browser.
+// curve smoothed and the validation points joined, one colour per run; and heat maps side by side
+// (nyx-train attention-map). Each opens in any browser.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,5 +16,18 @@ struct PlotSeries {
 };
 
 std::string plot_svg(const std::vector<PlotSeries>& runs);
+
+// One heat map: rows × cols values (row-major), drawn pixel for pixel as a PNG inside the SVG.
+// `scale` is the value given the full colour: from white at 0 to dark red at `scale` (values are
+// >= 0), or, when `diverging`, from blue at −scale through white at 0 to red at +scale.
+struct HeatMap {
+    std::string title;
+    std::vector<double> values;
+    std::int64_t rows = 0, cols = 0;
+    double scale = 1;
+    bool diverging = false;
+};
+// The maps in a row under `title`, each `size` pixels wide and tall, with `notes` as lines below.
+std::string heat_maps_svg(const std::string& title, const std::vector<HeatMap>& maps, double size, const std::vector<std::string>& notes);
 
 }  // namespace nyx::train

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 #include <sched.h>
@@ -56,13 +57,19 @@ void route_signals_to_one_thread() {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    // The handler (on_interrupt, while a run trains) or the default action runs here, or on one of
-    // OpenBLAS's threads, never on a thread in the middle of a oneDNN product.
-    std::thread([signals] {
+    // The handler (on_interrupt, while a run trains) or the default action runs on the thread
+    // started here, or on one of OpenBLAS's threads, never on a thread inside a oneDNN product.
+    // (A signal sent to the main thread alone, with tgkill, would stay pending: nothing sends one.)
+    if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) return;
+    try {
+        std::thread([signals] {
+            pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+            for (;;) ::pause();
+        }).detach();
+    } catch (const std::system_error& e) {  // no thread to be had (a limit on processes): signals as before
         pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
-        for (;;) ::pause();
-    }).detach();
+        std::fprintf(stderr, "nyx-train: warning: no thread for Ctrl-C (%s); it may abort a run inside a oneDNN product\n", e.what());
+    }
 }
 
 namespace {
@@ -336,13 +343,6 @@ void check_data_matches(const io::Safetensors& checkpoint, const std::string& pa
         if (const auto d = models::first_difference(*stored, from_data))
             throw Error(detail::cat(path, ": the data no longer gives the run's model: the checkpoint's model has ", d->key, " ", d->first,
                                     ", the data as it is now gives ", d->second, "; restore the run's data files"));
-}
-
-const data::SequenceDataset& split_of(const Splits& s, const std::string& split) {
-    if (split == "train") return s.train;
-    if (split == "val") return s.val;
-    NYX_CHECK(split == "test", "--split must be train, val or test, got ", split);
-    return s.test;
 }
 
 // The bytes of a file that rank 0 reads, on every rank (the others may run on machines without the
@@ -881,7 +881,7 @@ int train(Config c, bool resume) {
     return run.report();
 }
 
-int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size) {
+LoadedCheckpoint load_checkpoint(const std::string& target, std::int64_t threads) {
     if (threads > 0) set_num_threads(static_cast<int>(threads));
     check_address_space(num_threads());
     check_usage(fs::exists(target), target, ": no such run directory or checkpoint file");
@@ -892,23 +892,34 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
         check_usage(fs::exists(path), target, " holds no best.safetensors or latest.safetensors; is it a nyx-train run directory?");
     }
     const io::Safetensors file = io::load_safetensors(path);
-    const Config c = config_of(file, path);
-    const Splits data = load_data(c);
-    Generator generator(c.seed);
-    std::shared_ptr<models::EncoderClassifier> model;
+    LoadedCheckpoint loaded{path, config_of(file, path), {}, nullptr};
+    loaded.data = load_data(loaded.config);
+    const models::ClassifierConfig from_data = model_config(loaded.config, loaded.data.train);
     if (models::checkpoint_model_config(file, path)) {
-        check_data_matches(file, path, model_config(c, data.train));  // text classes renamed would swap the labels silently
-        model = models::load_checkpoint(file, path).model;            // as its "model" section describes it
+        check_data_matches(file, path, from_data);                   // text classes renamed would swap the labels silently
+        loaded.model = models::load_checkpoint(file, path).model;  // as its "model" section describes it
     } else {  // a checkpoint from before the section: the model the options build for the data
-        model = make_model(model_config(c, data.train), generator);
-        nn::load_weights(file, path, *model);
+        Generator generator(loaded.config.seed);
+        loaded.model = make_model(from_data, generator);
+        nn::load_weights(file, path, *loaded.model);
     }
-    check_loaded_weights(*model, path);
-    const data::SequenceDataset& whole = split_of(data, split);
+    check_loaded_weights(*loaded.model, path);
+    loaded.model->eval();
+    return loaded;
+}
+
+const data::SequenceDataset& split_of(const Splits& s, const std::string& split) {
+    NYX_CHECK(split == "train" || split == "val" || split == "test", "--split must be train, val or test, got ", split);
+    return split == "train" ? s.train : split == "val" ? s.val : s.test;
+}
+
+int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size) {
+    const LoadedCheckpoint loaded = load_checkpoint(target, threads);
+    const data::SequenceDataset& whole = split_of(loaded.data, split);
     const data::SequenceDataset dataset = evenly_spread(whole, eval_size);
-    const Evaluation e = evaluate(*model, dataset, c, split).value();  // no Ctrl-C handler here: Ctrl-C ends the process
-    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %s); majority-class baseline %.2f%%\n", path.c_str(), split.c_str(), 100 * e.accuracy,
-                e.loss, examples_text(e.examples, whole.size()).c_str(), 100 * majority_baseline(data.train, dataset));
+    const Evaluation e = evaluate(*loaded.model, dataset, loaded.config, split).value();  // no Ctrl-C handler here: Ctrl-C ends the process
+    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %s); majority-class baseline %.2f%%\n", loaded.path.c_str(), split.c_str(),
+                100 * e.accuracy, e.loss, examples_text(e.examples, whole.size()).c_str(), 100 * majority_baseline(loaded.data.train, dataset));
     return 0;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // The three things nyx-train does: train (or resume) a run, evaluate a checkpoint, plot runs.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +31,9 @@ void check_address_space(int threads);
 // oneDNN's JIT f32 gemm points the stack pointer into the heap while it runs (oneDNN issue #4845),
 // so a signal handler that ran on a thread inside it would write its frame over heap memory: a
 // run interrupted in the middle of a long product aborted with "corrupted size vs. prev_size".
-// main() calls it first, before any thread of its own starts (OpenBLAS's threads, started when
-// the library loaded, keep the signals; they never run oneDNN).
+// main() calls it once, first, before any thread of its own starts (OpenBLAS's threads, started
+// when the library loaded, keep the signals; they never run oneDNN). Other asynchronous signals
+// (a profiler's SIGPROF) would meet the same fault; oneDNN fixed it after the 2.6 that Debian ships.
 void route_signals_to_one_thread();
 
 // Trains in config.run_dir: created for a new run; continued from its latest checkpoint when
@@ -48,6 +50,20 @@ struct Evaluation {
 // batches" while it runs. Nothing when Ctrl-C or SIGTERM stopped it between two batches (under
 // mpirun, every rank stops at the same batch).
 std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c, const std::string& label);
+
+// A checkpoint with what it needs: `target` is a run directory (its best.safetensors, else
+// latest.safetensors) or a checkpoint file. The model is built as the checkpoint's "model" section
+// says (or, for a run from before it, as its options build it for the data), its weights checked,
+// in eval mode; the data is the run's, made again from its configuration.
+struct LoadedCheckpoint {
+    std::string path;  // the checkpoint file read
+    Config config;
+    Splits data;
+    std::shared_ptr<models::EncoderClassifier> model;
+};
+LoadedCheckpoint load_checkpoint(const std::string& target, std::int64_t threads);
+// "train", "val" or "test" of the splits (an Error naming --split otherwise).
+const data::SequenceDataset& split_of(const Splits& splits, const std::string& split);
 
 // `target`: a run directory (its best checkpoint) or a checkpoint file. Prints the accuracy over
 // the split, or over at most `eval_size` of its examples (0: all).
