@@ -18,7 +18,8 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure --parallel $(JOBS)
 
 # The whole suite again, built with AddressSanitizer (LeakSanitizer included) and UndefinedBehavior-
-# Sanitizer in build-asan/; the slowest tests take a smaller size there. CI runs it after `make test`.
+# Sanitizer in build-asan/; the slowest tests take a smaller size there, and the checks of the
+# repository's text (style, format, docs) are left to `make test`. CI runs it after `make test`.
 test-sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DNYX_SANITIZE=address,undefined"
 

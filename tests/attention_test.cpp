@@ -308,8 +308,8 @@ TEST_CASE("a tiny EncoderClassifier learns whether the first token equals the la
     // 12 seeds, and seeds 1 to 8 with NYX_VECTORIZE on and off at 1 and 2 threads, both attentions
     // reached 95% in 100 to 300 steps (docs/reliability.md); the budget is five times the slowest,
     // and a majority of the seeds must get there. The sanitizer build
-    // (ten times slower) trains one seed for 300 steps and checks memory safety and finite losses.
-    const int budget = sanitized ? 300 : 1500;
+    // (ten times slower) trains one seed for 100 steps and checks memory safety and finite losses.
+    const int budget = sanitized ? 100 : 1500;
     for (const nn::AttentionOptions& attention : {nn::AttentionOptions{nn::SoftmaxOptions{}},
                                                   nn::AttentionOptions{nn::NystromOptions{.landmarks = 4, .conv_kernel = 3}}}) {
         const std::string name = attention.index() == 0 ? "softmax" : "nystrom";

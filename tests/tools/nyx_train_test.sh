@@ -226,13 +226,13 @@ crash)
   # kill -9 at 20 moments, checkpoint writes included (a checkpoint every 2 steps), each time
   # resuming: the run directory always holds a loadable checkpoint once it has one, and the finished
   # run's losses equal those of a run that was never killed. The first kill waits for the first
-  # checkpoint; the other 19 come 0.02 to 0.2 s after a start. Sanitizer builds (about 10 times
-  # slower) take fewer steps: 20 kills still land before the end.
-  steps=2000; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=400
+  # checkpoint; the others come 0.02 to 0.2 s after a start. Sanitizer builds (about 10 times
+  # slower) take fewer steps and 10 kills, which still land before the end.
+  steps=2000 kills=20; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=400 kills=10
   args=(listops "${tiny[@]}" --dropout 0.1 --steps "$steps" --eval-every 2 --log-every 1)
   "$nyx_train" "${args[@]}" --run-dir straight > /dev/null
   mid_write=0
-  for kill in $(seq 1 20); do
+  for kill in $(seq 1 "$kills"); do
     if [ -e crash/latest.safetensors ]; then "$nyx_train" listops --resume crash > /dev/null & else "$nyx_train" "${args[@]}" --run-dir crash > /dev/null & fi
     pid=$!
     if [ "$kill" -eq 1 ]; then
@@ -247,10 +247,10 @@ crash)
     "$nyx_train" eval crash/latest.safetensors --split val > /dev/null 2>&1 || fail "after kill $kill, latest.safetensors does not load"
   done
   "$nyx_train" listops --resume crash > /dev/null
-  diff <(losses straight) <(losses crash) > /dev/null || fail "after 20 kills the losses differ: $(diff <(losses straight) <(losses crash) | head -5)"
+  diff <(losses straight) <(losses crash) > /dev/null || fail "after $kills kills the losses differ: $(diff <(losses straight) <(losses crash) | head -5)"
   [ "$(losses crash | wc -l)" -eq "$steps" ] || fail "expected $steps training lines"
   ls crash | grep -q '\.tmp-' && fail "a temporary file was left behind"
-  echo "20 kills ($mid_write during a checkpoint write); every checkpoint loaded; the $steps losses match the uninterrupted run's"
+  echo "$kills kills ($mid_write during a checkpoint write); every checkpoint loaded; the $steps losses match the uninterrupted run's"
   ;;
 attention-map)
   # One head's map in a tiny Nyström run (4 landmarks): exact softmax, Nyström and their difference
@@ -715,22 +715,23 @@ files)
 output)
   # What nyx-train prints after a resume: the steps this process ran, and the console's smoothed
   # figures of the run that never stopped; and the plot's legend says which curves it smoothed.
-  run=(listops "${tiny[@]}" --dropout 0.1 --steps 300 --eval-every 20 --log-every 1)
+  steps=300; [ -n "${NYX_TESTS_SANITIZED:-}" ] && steps=100  # sanitizer builds: Ctrl-C still lands at step 20
+  run=(listops "${tiny[@]}" --dropout 0.1 --steps "$steps" --eval-every 20 --log-every 1)
   "$nyx_train" "${run[@]}" --run-dir straight > straight.txt
   "$nyx_train" "${run[@]}" --run-dir cut > /dev/null &
   pid=$!
   for _ in $(seq 1 3000); do [ -e cut/latest.safetensors ] && break; sleep 0.01; done
   kill -INT "$pid"; wait "$pid" || true
   stopped=$(losses cut | tail -1 | cut -d' ' -f1)
-  [ "$stopped" -lt 300 ] || fail "the run finished before the interruption; the test needs a slower run"
+  [ "$stopped" -lt "$steps" ] || fail "the run finished before the interruption; the test needs a slower run"
   "$nyx_train" listops --resume cut > resumed.txt
-  grep -q "^300 steps in " straight.txt || fail "the summary of a run: $(tail -3 straight.txt)"
-  grep -q "^$((300 - stopped)) steps ($((stopped + 1))-300, resumed at step $stopped) in " resumed.txt || fail "the summary after a resume: $(tail -3 resumed.txt)"
-  console() { grep -o '^step [0-9]*/300  loss [0-9.]*  acc *[0-9.]*%' "$1"; }
-  [ "$(console resumed.txt | wc -l)" -eq $((300 - stopped)) ] || fail "expected $((300 - stopped)) progress lines: $(head -5 resumed.txt)"
-  diff <(console straight.txt | tail -n $((300 - stopped))) <(console resumed.txt) > /dev/null ||
-    fail "the resumed console differs from the uninterrupted run's: $(diff <(console straight.txt | tail -n $((300 - stopped))) <(console resumed.txt) | head -4)"
-  grep -q 'straight (nystrom) (training curve: trailing mean over 6 logged steps)' straight/curves.svg || fail "the legend does not say how the curve was smoothed"
+  grep -q "^$steps steps in " straight.txt || fail "the summary of a run: $(tail -3 straight.txt)"
+  grep -q "^$((steps - stopped)) steps ($((stopped + 1))-$steps, resumed at step $stopped) in " resumed.txt || fail "the summary after a resume: $(tail -3 resumed.txt)"
+  console() { grep -o "^step [0-9]*/$steps  loss [0-9.]*  acc *[0-9.]*%" "$1"; }
+  [ "$(console resumed.txt | wc -l)" -eq $((steps - stopped)) ] || fail "expected $((steps - stopped)) progress lines: $(head -5 resumed.txt)"
+  diff <(console straight.txt | tail -n $((steps - stopped))) <(console resumed.txt) > /dev/null ||
+    fail "the resumed console differs from the uninterrupted run's: $(diff <(console straight.txt | tail -n $((steps - stopped))) <(console resumed.txt) | head -4)"
+  grep -q "straight (nystrom) (training curve: trailing mean over $((steps / 50)) logged steps)" straight/curves.svg || fail "the legend does not say how the curve was smoothed"
   "$nyx_train" listops "${tiny[@]}" --steps 10 --eval-every 5 --run-dir short > /dev/null
   ! grep -qi 'smooth\|mean' short/curves.svg || fail "the legend of a 10-step run says it was smoothed"
   ;;
@@ -750,8 +751,6 @@ mpi)
   echo "2 ranks against 1 process: largest relative difference of the loss $(largest_difference one two)"
   [ "$(grep -c 'loading the data' two.txt)" -eq 1 ] || fail "more than rank 0 printed: $(cat two.txt)"
   grep -q '2 ranks × 1 thread$' two.txt && grep -q 'data parallel: 2 ranks; per step (after the first) .* MB of gradients averaged in .* allreduce' two.txt || fail "no data-parallel summary: $(cat two.txt)"
-  mkdir auto && (cd auto && ranks 2 "$nyx_train" "${run[@]}" --steps 2 > /dev/null)  # no --run-dir: rank 0 names one
-  [ "$(ls auto/runs | wc -l)" -eq 1 ] || fail "expected one run directory, made by rank 0: $(ls auto/runs)"
   for f in config.json metrics.jsonl latest.safetensors best.safetensors curves.svg; do [ -s "two/$f" ] || fail "two/$f is missing"; done
   [ "$(grep -c '"split":"train"' two/metrics.jsonl)" -eq "$steps" ] || fail "the metrics were written more than once"
   # A checkpoint of 2 ranks resumes with 1, and one of 1 with 2: the losses follow the straight run.
@@ -764,6 +763,11 @@ mpi)
   within_1e4 one one-then-two || fail "1 rank then 2: $(largest_difference one one-then-two)"
   [ "$(losses one-then-two | wc -l)" -eq "$steps" ] || fail "expected $steps training lines after resuming with 2 ranks"
   echo "resumed: 2 ranks then 1 $(largest_difference one two-then-one); 1 then 2 $(largest_difference one one-then-two)"
+  # The rest checks what nyx-train says and names, not memory: sanitizer builds, whose every MPI
+  # start takes seconds, leave it to the Release build.
+  [ -n "${NYX_TESTS_SANITIZED:-}" ] && { echo "ok: mpi (its messages are checked by the Release build)"; exit 0; }
+  mkdir auto && (cd auto && ranks 2 "$nyx_train" "${run[@]}" --steps 2 > /dev/null)  # no --run-dir: rank 0 names one
+  [ "$(ls auto/runs | wc -l)" -eq 1 ] || fail "expected one run directory, made by rank 0: $(ls auto/runs)"
   # Dropout: each rank draws its own masks, and a run is still reproducible.
   ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-a > /dev/null
   ranks 2 "$nyx_train" "${run[@]}" --dropout 0.1 --steps 10 --run-dir drop-b > /dev/null
