@@ -3,7 +3,7 @@
 same wall-clock budget on this machine's two threads, with one recipe.
 
     python3 scripts/lra.py run TASK ATTENTION   # start a cell, or resume it where it stopped
-    python3 scripts/lra.py table                # docs/lra.md's results and docs/img/lra-TASK.svg
+    python3 scripts/lra.py table                # docs/lra.md's results; docs/img/lra-TASK.svg by nyx-train plot
 
 A cell lives in runs/lra/TASK-ATTENTION/: cell.json (its command and how its step count was set),
 the run itself (nyx-train's run directory) and log.1, log.2, ... (nyx-train's output, one file per
@@ -11,7 +11,6 @@ process: a cell longer than a session is resumed). The step count comes from a p
 before the cell starts: as many steps as fit in the training share of the budget.
 """
 import json
-import math
 import os
 import re
 import subprocess
@@ -67,7 +66,7 @@ def probe_ms_per_step(task, attention):
 
 def run(task, attention):
     cell = os.path.join(CELLS, f"{task}-{attention}")
-    run_dir = os.path.join(cell, "run")
+    run_dir = os.path.join(cell, task)  # in a plot's legend: "TASK (ATTENTION)"
     os.makedirs(cell, exist_ok=True)
     info_path = os.path.join(cell, "cell.json")
     if not os.path.exists(info_path):
@@ -79,82 +78,57 @@ def run(task, attention):
             json.dump(info, f, indent=2)
     with open(info_path) as f:
         info = json.load(f)
-    logs = sorted(n for n in os.listdir(cell) if n.startswith("log."))
-    if logs and "test accuracy" in open(os.path.join(cell, logs[-1])).read():
+    logs = logs_of(cell)
+    last = open(os.path.join(cell, logs[-1]), errors="replace").read() if logs else ""
+    if re.search(r"^(\S+: )?test accuracy", last, re.M):
         print(f"{task}-{attention}: done")
         return 0
     resume = os.path.exists(os.path.join(run_dir, "latest.safetensors"))
     args = [task, "--resume", run_dir] if resume else info["command"][1:]
+    if "interrupted during the test evaluation" in last:  # trained and saved: the test alone is left
+        args = ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
     log = os.path.join(cell, f"log.{len(logs) + 1}")
     print(f"{task}-{attention}: {'resuming' if resume else 'starting'} ({info['steps']} steps), log {log}", flush=True)
     with open(log, "w") as out:
         return subprocess.run([NYX_TRAIN] + args, stdout=out, stderr=subprocess.STDOUT).returncode
 
 
-def seconds(clock):
-    parts = [int(p) for p in clock.split(":")]
-    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+def logs_of(cell):
+    """The cell's logs, log.1, log.2, ..., in the order they were written."""
+    return sorted((n for n in os.listdir(cell) if re.fullmatch(r"log\.\d+", n)), key=lambda n: int(n.split(".")[1]))
+
+
+def last_seconds(run_dir):
+    """The run's wall-clock seconds at its last logged step (speed.jsonl), or None."""
+    path = os.path.join(run_dir, "speed.jsonl")
+    times = [json.loads(line).get("seconds") for line in open(path)] if os.path.exists(path) else []
+    return times[-1] if times and times[-1] is not None else None
 
 
 def read_cell(task, attention):
-    """Validation accuracy against wall time, and the summary's figures, from the cell's logs."""
+    """A cell's figures: test accuracy and peak memory from its logs, time per step (a mean over its
+    processes' summaries) and minutes (its run's wall-clock time at the last logged step)."""
     cell = os.path.join(CELLS, f"{task}-{attention}")
     if not os.path.exists(os.path.join(cell, "cell.json")):
         return None
     info = json.load(open(os.path.join(cell, "cell.json")))
-    points, offset, result = [], 0.0, {"info": info, "done": False}
+    run_dir = os.path.join(cell, task)
+    result = {"info": info, "done": False, "run_dir": run_dir, "seconds": last_seconds(run_dir)}
     ms_weighted, steps_ran, peak = 0.0, 0, 0
-    for name in sorted((n for n in os.listdir(cell) if n.startswith("log.")), key=lambda n: int(n.split(".")[1])):
-        elapsed = 0.0
+    for name in logs_of(cell):
         for line in open(os.path.join(cell, name), errors="replace"):
-            m = re.match(r"step \d+/\d+ .* (\d+:\d+(?::\d+)?) < ", line)
-            if m:
-                elapsed = seconds(m.group(1))
-            m = re.match(r"step (\d+): validation loss [0-9.]+, accuracy ([0-9.]+)%", line)
-            if m:
-                points.append(((offset + elapsed) / 60, float(m.group(2))))
-            m = re.match(r"test accuracy ([0-9.]+)%", line)
+            m = re.match(r"(?:\S+: )?test accuracy ([0-9.]+)%", line)
             if m:
                 result["test"], result["done"] = float(m.group(1)), True
-            m = re.match(r"(\d+) steps? .*in ([0-9:]+) \(([0-9.]+) ms per step while training\).*peak memory (\d+) MB", line)
+            m = re.match(r"(\d+) steps? .*\(([0-9.]+) ms per step while training\)", line)
             if m:
-                ms_weighted += int(m.group(1)) * float(m.group(3))
+                ms_weighted += int(m.group(1)) * float(m.group(2))
                 steps_ran += int(m.group(1))
-                peak = max(peak, int(m.group(4)))
-                elapsed = seconds(m.group(2))
-        offset += elapsed
-    result.update(points=points, minutes=offset / 60, ms_per_step=ms_weighted / steps_ran if steps_ran else None, peak_mb=peak)
+            m = re.search(r"peak memory (\d+) MB", line)
+            if m:
+                peak = max(peak, int(m.group(1)))
+    result.update(ms_per_step=ms_weighted / steps_ran if steps_ran else None, peak_mb=peak)
     return result
-
-
-def curve_svg(task, cells):
-    """Validation accuracy against wall-clock minutes, one line per attention."""
-    colours = {"softmax": "#1f77b4", "nystrom": "#d62728", "linformer": "#2ca02c", "performer": "#ff7f0e"}
-    w, h, left, top, pw, ph = 640, 380, 60, 40, 520, 260
-    xs = [p[0] for c in cells.values() if c for p in c["points"]] or [BUDGET_MINUTES]
-    ys = [p[1] for c in cells.values() if c for p in c["points"]] or [0, 100]
-    x_hi = max(max(xs), 1.0)
-    y_lo, y_hi = math.floor(min(ys) / 10) * 10, min(100, math.ceil(max(ys) / 10) * 10 + 5)
-    sx = lambda x: left + x / x_hi * pw
-    sy = lambda y: top + ph - (y - y_lo) / max(y_hi - y_lo, 1) * ph
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
-           '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{left}" y="24" font-weight="bold">{task}: validation accuracy against wall-clock minutes (2 threads)</text>',
-           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>']
-    for t in range(0, int(x_hi) + 1, 5):
-        svg.append(f'<text x="{sx(t):.0f}" y="{top + ph + 16}" text-anchor="middle">{t}</text>')
-    for t in range(int(y_lo), int(y_hi) + 1, 10):
-        svg.append(f'<text x="{left - 6}" y="{sy(t) + 4:.0f}" text-anchor="end">{t}%</text>')
-    svg.append(f'<text x="{left + pw / 2:.0f}" y="{top + ph + 34}" text-anchor="middle">minutes</text>')
-    for i, attention in enumerate(ATTENTIONS):
-        c = cells.get(attention)
-        if not c or not c["points"]:
-            continue
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in c["points"])
-        svg.append(f'<polyline points="{path}" fill="none" stroke="{colours[attention]}" stroke-width="2"/>')
-        svg.append(f'<rect x="{left + 10 + 120 * i}" y="{h - 24}" width="12" height="10" fill="{colours[attention]}"/>'
-                   f'<text x="{left + 26 + 120 * i}" y="{h - 15}">{attention}</text>')
-    return "\n".join(svg) + "\n</svg>\n"
 
 
 def table():
@@ -169,10 +143,13 @@ def table():
                 continue
             test = f"{c['test']:.2f}%" if c["done"] else "running"
             ms = f"{c['ms_per_step']:.0f} ms" if c["ms_per_step"] else ""
-            rows.append(f"| {task} | {attention} | {c['info']['steps']:,} | {test} | {published:.2f} | {ms} | "
-                        f"{c['peak_mb']:,} MB | {c['minutes']:.1f} |")
-        with open(os.path.join(ROOT, "docs", "img", f"lra-{task}.svg"), "w") as f:
-            f.write(curve_svg(task, results[task]))
+            minutes = f"{c['seconds'] / 60:.1f}" if c["seconds"] is not None else ""
+            peak = f"{c['peak_mb']:,} MB" if c["peak_mb"] else ""
+            rows.append(f"| {task} | {attention} | {c['info']['steps']:,} | {test} | {published:.2f} | {ms} | {peak} | {minutes} |")
+        runs = [c["run_dir"] for c in results[task].values() if c and c["seconds"] is not None]
+        if runs:  # validation accuracy against wall-clock minutes, the attentions together
+            subprocess.run([NYX_TRAIN, "plot", *runs, "--x", "minutes", "--output",
+                            os.path.join(ROOT, "docs", "img", f"lra-{task}.svg")], check=True, stdout=subprocess.DEVNULL)
     doc = os.path.join(ROOT, "docs", "lra.md")
     text = open(doc).read()
     start, end = "<!-- results: scripts/lra.py table -->", "<!-- end of results -->"

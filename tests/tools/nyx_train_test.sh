@@ -268,7 +268,7 @@ attention-map)
   expect_error "--layer 2 is not in 0..1" attention-map r --layer 2
   expect_error "--head 5 is not in 0..1" attention-map r --head 5
   expect_error "--example 40 is not in 0..39" attention-map r --example 40
-  expect_error "the folder $work/nowhere does not exist" attention-map r --output nowhere/map.svg
+  expect_error "--output nowhere/map.svg: there is no folder nowhere to write it in" attention-map r --output nowhere/map.svg
   "$nyx_train" listops "${tiny[@]}" --attn softmax --steps 2 --eval-every 2 --run-dir soft > /dev/null
   expect_error "is a run with softmax attention; attention-map draws a Nyström run's" attention-map soft
   ;;
@@ -734,6 +734,15 @@ output)
   grep -q "straight (nystrom) (training curve: trailing mean over $((steps / 50)) logged steps)" straight/curves.svg || fail "the legend does not say how the curve was smoothed"
   "$nyx_train" listops "${tiny[@]}" --steps 10 --eval-every 5 --run-dir short > /dev/null
   ! grep -qi 'smooth\|mean' short/curves.svg || fail "the legend of a 10-step run says it was smoothed"
+  # speed.jsonl's wall-clock seconds go on rising across the resume, and plot --x minutes draws by them.
+  seconds() { grep -o '"seconds":[0-9.]*' "$1/speed.jsonl" | cut -d: -f2; }
+  [ "$(seconds cut | wc -l)" -eq "$steps" ] && seconds cut | sort -n -c || fail "cut's seconds do not rise: $(seconds cut | tr '\n' ' ' | head -c 400)"
+  before=$(seconds cut | sed -n "${stopped}p") after=$(seconds cut | sed -n "$((stopped + 1))p")
+  awk -v a="$after" -v b="$before" 'BEGIN { exit !(a > b) }' || fail "the resumed run's seconds start at $after, not after the checkpoint's $before"
+  "$nyx_train" plot straight cut --x minutes --output minutes.svg > /dev/null || fail "plot --x minutes"
+  grep -q 'minutes (wall clock)' minutes.svg || fail "plot --x minutes: no axis"
+  sed -i 's/,"seconds":[0-9.]*//' short/speed.jsonl
+  expect_error "short/speed.jsonl has no wall-clock times (a run begun before they were logged); plot it with --x step" plot short --x minutes
   ;;
 mpi|mpi-dead)
   [ -n "${NYX_TESTS_NO_MPI:-}" ] && { echo "SKIPPED: nyx was built without MPI (NYX_MPI=OFF)"; exit 77; }

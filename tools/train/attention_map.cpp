@@ -92,8 +92,7 @@ int draw_attention_map(const AttentionMapOptions& o) {
     std::string output = o.output;
     if (output.empty())
         output = (fs::path(run.path).parent_path() / detail::cat("attention-map-layer", o.layer, "-head", o.head, ".svg")).string();
-    const fs::path folder = fs::absolute(output).parent_path();
-    check_usage(fs::is_directory(folder), "--output ", output, ": the folder ", folder.string(), " does not exist");
+    check_writable_folder_of(output, "--output");
     io::write_file_atomically(output, heat_maps_svg(title, maps, 360, notes));
     std::printf("%s, layer %ld, head %ld (%ld positions, %ld landmarks): largest |Nyström - softmax| %.4g, mean total variation per row "
                 "%.4g\nwrote %s\n",

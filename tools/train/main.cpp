@@ -387,6 +387,10 @@ int main(int argc, char** argv) {
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
     plot->add_option("runs", run_dirs, "RUN_DIR...")->required();
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
+    std::string plot_x = "step";
+    plot->add_option("--x", plot_x, "the x axis: step, or minutes of wall-clock time (from speed.jsonl)")
+        ->check(CLI::IsMember({"step", "minutes"}))
+        ->capture_default_str();
     train::AttentionMapOptions map;
     CLI::App* attention_map =
         app.add_subcommand("attention-map", "draw one head's attention in a Nyström run: exact softmax, Nyström's approximation, their difference (SVG)");
@@ -424,7 +428,7 @@ int main(int argc, char** argv) {
         if (chosen == eval || chosen == plot || chosen == attention_map) {
             check_usage(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
             if (chosen == attention_map) return train::draw_attention_map(map);
-            return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output);
+            return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output, plot_x);
         }
         for (auto& [task, flags] : tasks) {
             if (flags.app != chosen) continue;

@@ -33,6 +33,17 @@ std::vector<MetricsRecord> read_metrics(const std::string& path) {
     return records;
 }
 
+std::optional<std::vector<std::pair<std::int64_t, double>>> read_seconds(const std::string& path, std::int64_t last_step) {
+    std::vector<std::pair<std::int64_t, double>> out;
+    for (const auto& [j, line] : read_records(path)) {
+        const auto step = j["step"].get<std::int64_t>();
+        if (step > last_step) continue;
+        if (!j.contains("seconds") || !j["seconds"].is_number()) return std::nullopt;
+        out.emplace_back(step, j["seconds"].get<double>());
+    }
+    return out;
+}
+
 MetricsWriter::MetricsWriter(const std::string& path, std::int64_t last_step, bool validated) : path_(path) {
     for (const auto& [j, line] : read_records(path)) {  // a finished run's test result is redone
         const std::int64_t step = j["step"].get<std::int64_t>();

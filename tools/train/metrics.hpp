@@ -3,9 +3,16 @@
 //   {"step": 40, "split": "train", "loss": 2.1, "accuracy": 0.19, "lr": 1e-4}
 // and per evaluation ({"step": 250, "split": "val", "loss": 1.9, "accuracy": 0.31}). Nothing in it
 // depends on the clock, so the same seed and thread count give the same file, bit for bit.
-// RUN_DIR/speed.jsonl: how fast, per logged step ({"step": 40, "tokens_per_s": 41000}).
+// RUN_DIR/speed.jsonl: how fast, per logged step ({"step": 40, "tokens_per_s": 41000, "seconds": 93.4}):
+// `seconds` is the run's wall-clock time at that step since it started: data loading and
+// evaluations count, and a resumed run goes on from the time its checkpoint was written (work
+// redone after a resume counts again, as it took time again). Runs from before it lack it. It is
+// what `nyx-train plot --x minutes` draws against (a validation at the time of its step's line).
+#include <cstdint>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +29,10 @@ struct MetricsRecord {
 // The well-formed records of a metrics file, in order. Lines that are not a record (the torn last
 // line of a killed writer, say) are skipped. A missing file reads as no records.
 std::vector<MetricsRecord> read_metrics(const std::string& path);
+
+// The (step, seconds) pairs of a speed file's records up to `last_step`; none when a record lacks
+// "seconds" (a run begun before they were logged).
+std::optional<std::vector<std::pair<std::int64_t, double>>> read_seconds(const std::string& path, std::int64_t last_step = INT64_MAX);
 
 // Writes either file.
 class MetricsWriter {

@@ -67,7 +67,8 @@ std::string escape(const std::string& s) {
 
 class Panel {
   public:
-    Panel(double left, std::string title, Range x, Range y) : left_(left), title_(std::move(title)), x_(x), y_(y) {
+    Panel(double left, std::string title, std::string x_label, Range x, Range y)
+        : left_(left), title_(std::move(title)), x_label_(std::move(x_label)), x_(x), y_(y) {
         if (!(x_.hi > x_.lo)) x_.hi = x_.lo + 1;
         if (!(y_.hi > y_.lo)) y_.lo -= 0.5, y_.hi += 0.5;
         const double pad = (y_.hi - y_.lo) * 0.05;
@@ -89,7 +90,7 @@ class Panel {
                  fmt("%.1f", sy(t)) + "\" stroke=\"#eee\"/><text x=\"" + fmt("%.1f", left_ - 6) + "\" y=\"" + fmt("%.1f", sy(t) + 4) +
                  "\" text-anchor=\"end\">" + fmt(y_format, t) + "</text>\n";
         s += "<text x=\"" + fmt("%.1f", left_ + panel_w / 2) + "\" y=\"" + fmt("%.1f", margin_t + panel_h + 36) +
-             "\" text-anchor=\"middle\">step</text>\n";
+             "\" text-anchor=\"middle\">" + escape(x_label_) + "</text>\n";
         return s;
     }
 
@@ -109,7 +110,7 @@ class Panel {
 
   private:
     double left_;
-    std::string title_;
+    std::string title_, x_label_;
     Range x_, y_;
 };
 
@@ -196,15 +197,16 @@ std::string heat_maps_svg(const std::string& title, const std::vector<HeatMap>& 
     return svg + "</svg>\n";
 }
 
-std::string plot_svg(const std::vector<PlotSeries>& runs) {
+std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label) {
     struct Curves {
         std::vector<Point> train_loss, train_acc, val_loss, val_acc;
     };
     std::vector<Curves> curves(runs.size());
     Range steps, loss, accuracy;
     for (std::size_t r = 0; r < runs.size(); ++r)
-        for (const MetricsRecord& m : runs[r].records) {
-            const auto x = static_cast<double>(m.step);
+        for (std::size_t i = 0; i < runs[r].records.size(); ++i) {
+            const MetricsRecord& m = runs[r].records[i];
+            const double x = runs[r].x.empty() ? static_cast<double>(m.step) : runs[r].x[i];
             if (m.split == "train") curves[r].train_loss.push_back({x, m.loss}), curves[r].train_acc.push_back({x, m.accuracy});
             else if (m.split == "val") curves[r].val_loss.push_back({x, m.loss}), curves[r].val_acc.push_back({x, m.accuracy});
             else continue;
@@ -212,7 +214,7 @@ std::string plot_svg(const std::vector<PlotSeries>& runs) {
         }
     steps.lo = std::min(steps.lo, 0.0);
     accuracy.lo = std::min(accuracy.lo, 0.0), accuracy.hi = std::max(accuracy.hi, 0.0);
-    const Panel left(margin_l, "loss", steps, loss), right(margin_l + panel_w + gap, "accuracy", steps, accuracy);
+    const Panel left(margin_l, "loss", x_label, steps, loss), right(margin_l + panel_w + gap, "accuracy", x_label, steps, accuracy);
     const double width = margin_l + 2 * panel_w + gap + 20;
     const double height = margin_t + panel_h + margin_b + 20.0 * static_cast<double>(runs.size()) + 30;
     std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", width) + "\" height=\"" + fmt("%.0f", height) +

@@ -13,9 +13,11 @@ namespace nyx::train {
 struct PlotSeries {
     std::string label;  // the run's name in the legend
     std::vector<MetricsRecord> records;
+    std::vector<double> x = {};  // where each record is drawn along the x axis; empty: at its step
 };
 
-std::string plot_svg(const std::vector<PlotSeries>& runs);
+// `x_label` names the x axis ("step", or what PlotSeries::x holds).
+std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label = "step");
 
 // One heat map: rows × cols values (row-major), drawn pixel for pixel as a PNG inside the SVG.
 // `scale` is the value given the full colour: from white at 0 to dark red at `scale` (values are

@@ -312,14 +312,16 @@ void check_new_run_directory(const std::string& dir) {
     }
 }
 
-// The folder a file is written in exists and may be written in (without this check, the error
-// would name the temporary file of the atomic write).
+}  // namespace
+
 void check_writable_folder_of(const std::string& path, const char* flag) {
     const fs::path parent = fs::path(path).parent_path();
     const std::string folder = parent.empty() ? "." : parent.string();
     check_usage(fs::is_directory(folder), flag, " ", path, ": there is no folder ", folder, " to write it in");
     NYX_CHECK(::access(folder.c_str(), W_OK) == 0, "cannot write ", path, ": the folder ", folder, " is not writable (", std::strerror(errno), ")");
 }
+
+namespace {
 
 // The name a run has in a plot's legend: its directory's name, and its attention.
 std::string run_label(const std::string& run_dir) {
@@ -384,7 +386,8 @@ void check_loaded_weights(const nn::Module& model, const std::string& path) {
 
 // What latest.safetensors adds to the run's metadata: "validation": "pending" when Ctrl-C stopped
 // the validation of its step (a resume does it first), and the progress display's smoothed figures.
-constexpr const char *validation_key = "validation", *smoothed_loss_key = "smoothed_loss", *smoothed_accuracy_key = "smoothed_accuracy";
+constexpr const char *validation_key = "validation", *smoothed_loss_key = "smoothed_loss", *smoothed_accuracy_key = "smoothed_accuracy",
+                     *seconds_key = "seconds";
 
 std::string exact_text(double value) {  // read back to the same double
     char text[32];
@@ -542,6 +545,8 @@ class Run {
     std::optional<Progress> progress_;
     std::vector<Tensor> parameter_list_;
     double train_seconds_ = 0, interval_seconds_ = 0;
+    double seconds_before_ = 0;   // the run's wall-clock seconds before this process (its checkpoint's)
+    bool seconds_known_ = false;  // seconds_before_ came from the checkpoint
     std::int64_t trained_positions_ = 0, trained_tokens_ = 0, interval_positions_ = 0;
     // Divergence: a uniform guess over the classes has the cross-entropy ln(classes), so a loss a
     // hundred times that, step after step, is a run that is no longer learning (a learning rate
@@ -598,6 +603,10 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     if (lead_) {
         check_run_dir();
         metrics_.emplace(dir_ + "/metrics.jsonl", step_, !validation_due_), speed_.emplace(dir_ + "/speed.jsonl", step_, true);  // read, not yet written
+        if (!seconds_known_) {  // a checkpoint from before it held its time: speed.jsonl's last at its step
+            const auto times = read_seconds(dir_ + "/speed.jsonl", step_);
+            seconds_before_ = times && !times->empty() ? times->back().second : 0;
+        }
         io::write_file_atomically(dir_ + "/config.json", to_json(c_, model_config_).dump(2) + "\n");
         metrics_->start(), speed_->start();
     }
@@ -651,6 +660,7 @@ void Run::resume_from_checkpoint() {
                 validation_due_ ? "of at least " : "larger than ", step_, " to continue it");
     const std::optional<double> loss = metadata_number(m, smoothed_loss_key), accuracy = metadata_number(m, smoothed_accuracy_key);
     if (loss && accuracy) resumed_smoothing_ = {*loss, *accuracy, true};  // checkpoints from before: smoothed afresh
+    if (const std::optional<double> seconds = metadata_number(m, seconds_key)) seconds_before_ = *seconds, seconds_known_ = true;
     if (lead_)  // the validations the checkpoint covers
         for (const MetricsRecord& r : read_metrics(dir_ + "/metrics.jsonl"))
             if (r.split == "val" && (r.step < step_ || (r.step == step_ && !validation_due_)))
@@ -727,6 +737,7 @@ void Run::save_latest() {
     if (validation_due_) m.emplace(validation_key, "pending");
     if (const Progress::Smoothed& s = progress_->smoothed(); s.started)
         m.emplace(smoothed_loss_key, exact_text(s.loss)), m.emplace(smoothed_accuracy_key, exact_text(s.accuracy));
+    m.emplace(seconds_key, exact_text(seconds_before_ + seconds_since(started_)));  // the run's wall-clock time, for speed.jsonl
     if (lead_) nn::save_training_state(latest_, step_, *model_, *optimizer_, schedule_.get(), generator_, m);
 }
 
@@ -769,7 +780,9 @@ Run::StepResult Run::train_step() {
     if (logged && lead_) {
         check_run_dir();
         metrics_->write({{"step", step_}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
-        speed_->write({{"step", step_}, {"tokens_per_s", std::round(tokens_per_s)}});
+        speed_->write({{"step", step_},
+                       {"tokens_per_s", std::round(tokens_per_s)},
+                       {"seconds", std::round((seconds_before_ + seconds_since(started_)) * 10) / 10}});
     }
     if (logged) interval_seconds_ = 0, interval_positions_ = 0;
     progress_->update(step_, loss_value, accuracy, lr, tokens_per_s, logged);
@@ -923,17 +936,36 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
     return 0;
 }
 
-int plot_runs(const std::vector<std::string>& run_dirs, std::string output) {
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x) {
+    check_usage(x == "step" || x == "minutes", "--x must be step or minutes, got ", x);
     std::vector<PlotSeries> runs;
     for (const std::string& dir : run_dirs) {
         const std::string file = dir + "/metrics.jsonl";
         check_usage(fs::is_directory(dir), dir, fs::exists(dir) ? " is not a directory; give a run directory" : ": no such run directory");
         check_usage(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
-        runs.push_back({run_label(dir), read_metrics(file)});
+        PlotSeries series{run_label(dir), read_metrics(file), {}};
+        if (x == "minutes") {
+            // Each record at the wall-clock time of its step, interpolated between the logged steps.
+            const auto logged = read_seconds(dir + "/speed.jsonl");
+            check_usage(logged.has_value(), dir, "/speed.jsonl has no wall-clock times (a run begun before they were logged); plot it with --x step");
+            check_usage(!logged->empty(), dir, " has logged no step yet; plot it when it has");
+            const auto& times = *logged;
+            for (const MetricsRecord& r : series.records) {
+                auto after = std::lower_bound(times.begin(), times.end(), r.step, [](const auto& t, std::int64_t s) { return t.first < s; });
+                double seconds = after == times.end() ? times.back().second : after->second;
+                if (after != times.end() && after->first != r.step) {
+                    const std::int64_t from_step = after == times.begin() ? 0 : std::prev(after)->first;
+                    const double from = after == times.begin() ? 0 : std::prev(after)->second;
+                    seconds = from + (after->second - from) * static_cast<double>(r.step - from_step) / static_cast<double>(after->first - from_step);
+                }
+                series.x.push_back(seconds / 60);
+            }
+        }
+        runs.push_back(std::move(series));
     }
     if (output.empty()) output = run_dirs.size() == 1 ? run_dirs.front() + "/curves.svg" : "comparison.svg";
     check_writable_folder_of(output, "--output");
-    io::write_file_atomically(output, plot_svg(runs));
+    io::write_file_atomically(output, plot_svg(runs, x == "minutes" ? "minutes (wall clock)" : "step"));
     std::printf("wrote %s\n", output.c_str());
     return 0;
 }

@@ -69,7 +69,12 @@ const data::SequenceDataset& split_of(const Splits& splits, const std::string& s
 // the split, or over at most `eval_size` of its examples (0: all).
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size);
 
-// One SVG of the runs' curves; `output` empty: RUN_DIR/curves.svg for one run, else comparison.svg.
-int plot_runs(const std::vector<std::string>& run_dirs, std::string output);
+// One SVG of the runs' curves against `x`, "step" or "minutes" (wall clock, from speed.jsonl);
+// `output` empty: RUN_DIR/curves.svg for one run, else comparison.svg.
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x = "step");
+
+// The folder a file is written in exists and may be written in (without this check, the error
+// would name the temporary file of the atomic write); `flag` names the option that gave the path.
+void check_writable_folder_of(const std::string& path, const char* flag);
 
 }  // namespace nyx::train
