@@ -28,6 +28,7 @@
 #include <nyx/nn/checkpoint.hpp>       // nn::save_weights, save_training_state (safetensors)
 #include <nyx/nn/data_parallel.hpp>    // dist::DataParallel: data-parallel training over MPI
 #include <nyx/models/encoder.hpp>      // models::EncoderClassifier, EncoderConfig
+#include <nyx/models/masked_lm.hpp>    // models::MaskedLM: BERT's MLM and sentence-order pretraining
 #include <nyx/models/config_json.hpp>  // models::to_json, classifier_config_from_json (a model's config.json section)
 #include <nyx/models/run.hpp>          // models::load_run: a nyx-train run's model, in one's own C++
 #include <nyx/data/dataset.hpp>        // data::Dataset, TensorDataset, SequenceDataset, Loader, collates
@@ -36,3 +37,6 @@
 #include <nyx/data/pathfinder.hpp>     // data::generate_pathfinder, the LRA Pathfinder task
 #include <nyx/data/text.hpp>           // data::read_text_tsv (byte-level text classification)
 #include <nyx/data/documents.hpp>      // data::generate_document_text, _retrieval: LRA-style tasks from linux-doc
+#include <nyx/data/corpus.hpp>         // data::read_corpus: prose from Debian packages, for pretraining
+#include <nyx/data/tokenizer.hpp>      // data::Tokenizer: SentencePiece, trained on the corpus
+#include <nyx/data/pretraining.hpp>    // data::SentenceOrderDataset, masking: BERT/ALBERT's examples

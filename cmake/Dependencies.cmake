@@ -21,6 +21,11 @@ if(NOT OPENBLAS_FOUND)
   nyx_missing("OpenBLAS" "libopenblas-dev")
 endif()
 nyx_require_package(TBB "oneTBB" libtbb-dev)
+# SentencePiece, the tokenizer library of ALBERT and T5, for pretraining (data/tokenizer.hpp).
+pkg_check_modules(SENTENCEPIECE QUIET IMPORTED_TARGET sentencepiece)
+if(NOT SENTENCEPIECE_FOUND)
+  nyx_missing("SentencePiece" "libsentencepiece-dev")
+endif()
 nyx_require_package(nlohmann_json "nlohmann-json" nlohmann-json3-dev)
 nyx_require_package(ZLIB "zlib" zlib1g-dev)
 # MPI (Open MPI) for data-parallel training (dist/distributed.hpp): on by default when it is found;

@@ -9,6 +9,8 @@ namespace nyx::data {
 
 namespace {
 
+constexpr std::uint64_t augment_stream = 0x61756700;  // "aug": the augment's seeds, apart from the shuffles' (the seed itself)
+
 // One field of every example, stacked along a new axis 0; each must be like example 0's.
 Tensor stack_field(std::span<const Example> examples, Tensor Example::*field, const char* field_name) {
     const Tensor& model = examples.front().*field;
@@ -31,7 +33,7 @@ Tensor stack_field(std::span<const Example> examples, Tensor Example::*field, co
 
 Batch stack(std::span<const Example> examples) {
     NYX_CHECK(!examples.empty(), "stack: a batch needs at least one example");
-    return {stack_field(examples, &Example::input, "input"), stack_field(examples, &Example::target, "target"), {}, 0};
+    return {stack_field(examples, &Example::input, "input"), stack_field(examples, &Example::target, "target"), {}, 0, {}};
 }
 
 Collate pad_sequences(PadOptions options) {
@@ -59,8 +61,7 @@ Collate pad_sequences(PadOptions options) {
         }
         NYX_CHECK(n > 0, "pad_sequences: every sequence in the batch is empty");
         const auto b = static_cast<std::int64_t>(examples.size());
-        Batch batch{ids ? zeros({b, n}, i64) : zeros({b, n, first.size(1)}, options.dtype), stack_field(examples, &Example::target, "target"),
-                    zeros({b, n}, options.dtype), tokens};
+        Batch batch{ids ? zeros({b, n}, i64) : zeros({b, n, first.size(1)}, options.dtype), stack_field(examples, &Example::target, "target"), zeros({b, n}, options.dtype), tokens, {}};
         for (std::int64_t row = 0; row < b; ++row) {
             const Tensor& x = examples[static_cast<std::size_t>(row)].input;
             const std::int64_t length = x.size(0);
@@ -211,21 +212,26 @@ void Loader::bucket_by_length(Generator& generator) {
     order_ = std::move(shuffled);
 }
 
-Batch Loader::build(std::span<const std::int64_t> indices) const {
+Batch Loader::build(std::span<const std::int64_t> indices, std::int64_t position) const {
     Batch batch = make_batch(dataset_, indices, options_.collate);
+    if (options_.augment) {  // a stream of its own for each position, apart from the shuffles'
+        Generator generator(mix_seed(mix_seed(options_.seed, augment_stream), static_cast<std::uint64_t>(position)));
+        options_.augment(batch, generator);
+    }
     if (options_.shards == 1) return batch;
     // The whole batch, collated as one process would (padded to its longest sequence), then this
     // rank's rows of it.
     const std::int64_t part = options_.batch_size / options_.shards, first = options_.shard * part;
     auto rows = [&](const Tensor& t) { return t.defined() ? t.narrow(0, first, part).contiguous() : t; };
-    Batch mine{rows(batch.inputs), rows(batch.targets), rows(batch.mask), 0};
+    Batch mine{rows(batch.inputs), rows(batch.targets), rows(batch.mask), 0, {}};
+    for (const auto& [name, t] : batch.extra) mine.extra.emplace(name, rows(t));
     if (mine.mask.defined()) mine.tokens = static_cast<std::int64_t>(mine.mask.to(f64).sum().item<double>());
     return mine;
 }
 
 void Loader::start(std::int64_t position) {
     std::vector<std::int64_t> indices = indices_at(position);
-    tasks_.run([this, indices = std::move(indices)] { pending_batch_ = build(indices); });
+    tasks_.run([this, indices = std::move(indices), position] { pending_batch_ = build(indices, position); });
     pending_ = true;
     pending_position_ = position;
 }
@@ -260,7 +266,7 @@ Batch Loader::next() {
         batch = std::move(pending_batch_);
     } else {
         discard();
-        batch = build(indices_at(position_));
+        batch = build(indices_at(position_), position_);
     }
     ++position_;
     if (options_.prefetch) start(position_);

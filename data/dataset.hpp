@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,6 +43,9 @@ struct Batch {
     Tensor targets = {};  // [B, ...]: class ids [B] i64 for classification
     Tensor mask = {};  // sequences only, [B, n]: 1 for a token, 0 for padding; undefined otherwise
     std::int64_t tokens = 0;  // sequences only: real tokens in the batch (padding excluded); 0 otherwise
+    // More [B, ...] tensors that a collate or an augment adds, by name (pretraining.hpp's:
+    // "segments" and "mlm_labels"), as PyTorch's collates return dictionaries.
+    std::map<std::string, Tensor> extra = {};
 };
 
 // Makes a Batch of examples, as PyTorch's collate_fn. The examples are a whole batch (or a whole
@@ -142,6 +146,11 @@ struct LoaderOptions {
     std::int64_t bucket = 0;
     bool prefetch = true;  // build the next batch on a TBB task while the caller works
     Collate collate = {};  // empty: the dataset's default_collate()
+    // Random work on each whole batch after the collate (BERT's dynamic masking: pretraining.hpp),
+    // with a generator seeded by (seed, the batch's position) alone: a run resumed at step s
+    // draws what one that never stopped would, and so does every rank of a data-parallel job
+    // before it takes its part. Runs on the prefetch task, so it must not touch shared state.
+    std::function<void(Batch&, Generator&)> augment = {};
     // Data-parallel training: every rank builds the same batches (same seed) and takes part `shard`
     // of `shards` equal parts of each, as one process would make it (padded to the whole batch's
     // longest sequence). `batch_size` stays the whole batch and must be a multiple of `shards`.
@@ -189,7 +198,8 @@ class Loader {
 
   private:
     std::vector<std::int64_t> indices_at(std::int64_t position);
-    Batch build(std::span<const std::int64_t> indices) const;  // this loader's part of the batch of `indices`
+    // This loader's part of the batch of `indices`, at `position` (which seeds the augment).
+    Batch build(std::span<const std::int64_t> indices, std::int64_t position) const;
     void bucket_by_length(Generator& generator);
     void start(std::int64_t position);  // builds the batch at `position` on a task
     void discard();  // waits for a pending batch and drops it

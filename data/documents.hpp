@@ -35,11 +35,13 @@
 //     dual_encoder reads them as two sequences).
 // Example i of a split depends only on (seed, split, split size, i) and the tree, through nyx's
 // counter-based Generator (core/random.hpp), so the same tree gives the same data on every machine.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "dataset.hpp"
+#include "text.hpp"
 
 namespace nyx::data {
 
@@ -68,6 +70,20 @@ struct DocumentSplits {
     std::vector<Document> train, val, test;  // each in path order
 };
 
+struct DocumentSplitOptions {
+    double val_share = 0.1, test_share = 0.1;  // of each group's documents
+    std::uint64_t split_seed = 0;
+};
+// The split rule above for documents of any origin (the pretraining corpus uses it too): drops
+// empty documents and exact repeats of an earlier one (in the order given), then splits each
+// group (a label in 0 .. group_names.size() - 1) by a hash of (split_seed, path). Each split is in
+// path order. Throws when a group keeps fewer than 3 documents, naming it by group_names.
+DocumentSplits split_documents(std::vector<Document> documents, const std::vector<std::string>& group_names, const DocumentSplitOptions& options);
+
+// Drops empty documents and exact repeats of an earlier one's bytes (in the order given), as
+// split_documents does first.
+void drop_repeats(std::vector<Document>& documents);
+
 // The documents of each split. Throws nyx::Error, naming the fix, when the root is not a folder (for
 // the default: install linux-doc-6.1), when a class folder is missing or holds fewer than 3
 // documents, or when the options are out of range (length 1..65536, shares with val + test < 1).
@@ -79,6 +95,26 @@ struct DocumentTaskSplits {
 
 // The Text task: passages labelled by their folder (class names: the folders).
 DocumentTaskSplits generate_document_text(const DocumentTreeOptions& options);
+
+// The Text task's rule for documents given as tokens of any vocabulary (the pretraining corpus in
+// a tokenizer's ids, for fine-tuning): each split's examples are drawn from its documents as the
+// rules above say, with `before` and `after` around each passage of at most `length` tokens.
+// generate_document_text is this over bytes (token b + 1). Throws when a split that needs examples
+// has no document of a class.
+struct LabelledTokens {
+    std::vector<std::uint16_t> tokens;
+    std::int64_t label = 0;
+};
+struct TokenTextOptions {
+    std::vector<std::string> classes;  // names, in label order
+    std::int64_t vocab = text_vocab;
+    std::int64_t length = 4096;  // tokens of a passage, without `before` and `after`
+    std::int64_t train_size = 16000, val_size = 2000, test_size = 2000;
+    std::uint64_t seed = 0;
+    std::vector<std::uint16_t> before = {}, after = {};  // [CLS] and [SEP], say
+    std::string name = "text";  // the datasets are "NAME-train", "NAME-val", "NAME-test"
+};
+DocumentTaskSplits generate_token_text(const std::array<std::vector<LabelledTokens>, 3>& documents, const TokenTextOptions& options);
 
 // The Retrieval task: pairs labelled "different documents" (0) or "same document" (1). Throws when a
 // split has fewer than two documents of 2 × length bytes (give a smaller length).

@@ -50,7 +50,10 @@ class Reader {
         NYX_CHECK(value.is_string(), source_, ": \"", prefix_, key, "\" must be a string, got ", shown(value));
         return value.get<std::string>();
     }
-    // A key that configurations from before it was added lack: `absent` when missing.
+    // Keys that configurations from before they were added lack: `absent` when missing.
+    std::int64_t optional_integer(const char* key, std::int64_t least, std::int64_t most, std::int64_t absent) {
+        return object_.contains(key) ? integer(key, least, most) : absent;
+    }
     bool optional_boolean(const char* key, bool absent) {
         if (!object_.contains(key)) return absent;
         const Json& value = find(key);
@@ -149,6 +152,7 @@ Json encoder_json(const EncoderConfig& c) {
     j["attention"] = attention_json(c.attention);
     j["dtype"] = std::string(name(c.dtype));
     if (c.dual_encoder) j["dual_encoder"] = true;  // only when set: older nyx reads the rest
+    if (c.segments > 0) j["segments"] = c.segments;
     return j;
 }
 
@@ -217,6 +221,7 @@ EncoderConfig read_encoder(Reader& r, const std::string& source) {
               dtype.substr(0, 40), "\"");
     c.dtype = dtype == "f32" ? f32 : f64;
     c.dual_encoder = r.optional_boolean("dual_encoder", false);
+    c.segments = r.optional_integer("segments", 0, 16, 0);
     return c;
 }
 
@@ -268,6 +273,10 @@ bool operator==(const ClassifierConfig& a, const ClassifierConfig& b) { return c
 
 std::optional<ConfigDifference> first_difference(const ClassifierConfig& first, const ClassifierConfig& second) {
     return first_difference(classifier_json(first), classifier_json(second), "");
+}
+
+std::optional<ConfigDifference> first_difference(std::string_view first, std::string_view second) {
+    return first_difference(parse_json_text(first, "the first configuration"), parse_json_text(second, "the second configuration"), "");
 }
 
 nlohmann::ordered_json parse_json_text(std::string_view text, const std::string& source) {

@@ -13,7 +13,8 @@
 // "original" or "per_matrix" (nn::PinvStart). Linformer's is {"kind": "linformer",
 // "projected_length": 256, "max_length": 0, "sharing": "headwise"} ("none", "headwise",
 // "key_value" or "layerwise"), Performer's {"kind": "performer", "features": 256,
-// "redraw_interval": 0}. Reading is strict: every key present, of its type and
+// "redraw_interval": 0}. "dual_encoder": true and "segments": S appear only when set (configurations
+// from before they existed lack them, and read as false and 0). Reading is strict: every key present, of its type and
 // within its range, and no other key. An error names the source and the key ("attention.landmarks").
 #include <optional>
 #include <string>
@@ -51,5 +52,7 @@ struct ConfigDifference {
     std::string key, first, second;
 };
 std::optional<ConfigDifference> first_difference(const ClassifierConfig& first, const ClassifierConfig& second);
+// The same of two configurations' JSON texts (an EncoderConfig's, or a ClassifierConfig's).
+std::optional<ConfigDifference> first_difference(std::string_view first, std::string_view second);
 
 }  // namespace nyx::models

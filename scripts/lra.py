@@ -3,14 +3,17 @@
 same wall-clock budget on this machine's two threads, with one recipe.
 
     python3 scripts/lra.py run TASK ATTENTION   # start a cell, or resume it where it stopped
+    python3 scripts/lra.py all                  # every cell not yet done, one after another
     python3 scripts/lra.py table                # docs/lra.md's results; docs/img/lra-TASK.svg by nyx-train plot
 
 A cell lives in runs/lra/TASK-ATTENTION/: cell.json (its command and how its step count was set),
 the run itself (nyx-train's run directory) and log.1, log.2, ... (nyx-train's output, one file per
-process: a cell longer than a session is resumed). The step count comes from a probe of 15 steps
-before the cell starts: as many steps as fit in the training share of the budget.
+process: a cell longer than a session is resumed). The step count comes from a probe before the
+cell starts (the time per step after the first 10, which warm up): as many steps as fit in the
+training share of the budget.
 """
 import json
+import math
 import os
 import re
 import subprocess
@@ -20,8 +23,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NYX_TRAIN = os.path.join(ROOT, "build", "tools", "nyx-train")
 CELLS = os.path.join(ROOT, "runs", "lra")
-BUDGET_MINUTES = 25     # per cell, data and evaluation included
-TRAINING_MINUTES = 20   # of it, for the steps
+TRAINING_MINUTES = 20   # per cell, for the steps (data and evaluation come on top)
 TASKS = ["listops", "pathfinder", "fashion-mnist", "text", "retrieval"]
 ATTENTIONS = ["softmax", "nystrom", "linformer", "performer"]
 # One recipe: the LRA encoder of docs/nystrom.md, AdamW with a cosine decay, each attention at the
@@ -53,15 +55,25 @@ def command(task, attention, steps):
         "--steps", str(steps), "--warmup", str(max(1, steps // 10)), "--eval-every", str(max(1, steps // 8))]
 
 
-def probe_ms_per_step(task, attention):
-    """Milliseconds per training step over 15 steps, in a scratch run."""
-    with tempfile.TemporaryDirectory() as scratch:
-        args = command(task, attention, 15)
-        args[args.index("--eval-size") + 1] = "8"  # one evaluation, at the end, of a few examples
-        args[args.index("--eval-every") + 1] = "1000"
-        out = subprocess.run([NYX_TRAIN] + args + ["--run-dir", os.path.join(scratch, "probe")],
-                             check=True, capture_output=True, text=True).stdout
-    return float(re.search(r"\(([0-9.]+) ms per step while training\)", out).group(1))
+def probe_ms_per_step(command_of):
+    """Milliseconds per training step, in a scratch run of nyx-train command_of(steps) (which has
+    --eval-size, --eval-every and --log-every): the wall-clock time from step 10 to the last
+    (speed.jsonl), so that the first steps' warm-up (memory, oneDNN's kernels) does not count.
+    15 steps, or as many as last about 20 seconds when those are quicker."""
+    def probe(steps):
+        with tempfile.TemporaryDirectory() as scratch:
+            args = command_of(steps)
+            args[args.index("--eval-size") + 1] = "8"  # one evaluation, at the end, of a few examples
+            args[args.index("--eval-every") + 1] = str(steps)
+            args[args.index("--log-every") + 1] = "5"
+            run_dir = os.path.join(scratch, "probe")
+            subprocess.run([NYX_TRAIN] + args + ["--run-dir", run_dir], check=True, capture_output=True, text=True)
+            seconds = {r["step"]: r["seconds"] for r in map(json.loads, open(os.path.join(run_dir, "speed.jsonl")))}
+        return 1000 * (seconds[steps] - seconds[10]) / (steps - 10)
+    ms = probe(25)
+    if 15 * ms < 20_000:
+        ms = probe(10 + 5 * math.ceil(20_000 / ms / 5))
+    return ms
 
 
 def run(task, attention):
@@ -70,7 +82,11 @@ def run(task, attention):
     os.makedirs(cell, exist_ok=True)
     info_path = os.path.join(cell, "cell.json")
     if not os.path.exists(info_path):
-        ms = probe_ms_per_step(task, attention)
+        try:
+            ms = probe_ms_per_step(lambda steps: command(task, attention, steps))
+        except subprocess.CalledProcessError as e:
+            print(f"{task}-{attention}: the probe failed (exit {e.returncode}):\n{e.stdout}{e.stderr}", file=sys.stderr)
+            return 1
         steps = max(10, int(TRAINING_MINUTES * 60_000 / ms) // 10 * 10)
         info = {"task": task, "attention": attention, "probe_ms_per_step": ms, "steps": steps,
                 "command": ["nyx-train"] + command(task, attention, steps) + ["--run-dir", run_dir]}
@@ -159,9 +175,32 @@ def table():
         f.write(before + start + "\n" + "\n".join(rows) + "\n" + end + after)
 
 
+def run_all():
+    """Every cell in the table's order; a cell that fails is reported and the next one runs. An
+    interrupted cell (Ctrl-C, SIGTERM: saved, exit status 130) stops them all; so does the file
+    runs/lra/PAUSE, between two cells (the machine is wanted for something else: remove it and
+    run again to go on)."""
+    failed = []
+    for task in TASKS:
+        for attention in ATTENTIONS:
+            if os.path.exists(os.path.join(CELLS, "PAUSE")):
+                print("paused: runs/lra/PAUSE exists", file=sys.stderr)
+                return 1
+            status = run(task, attention)
+            if status == 130:
+                return status
+            if status != 0:
+                failed.append(f"{task}-{attention}")
+    if failed:
+        print("failed: " + ", ".join(failed) + " (their logs are in runs/lra/)", file=sys.stderr)
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "run" and sys.argv[2] in TASKS and sys.argv[3] in ATTENTIONS:
         sys.exit(run(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 2 and sys.argv[1] == "all":
+        sys.exit(run_all())
     if len(sys.argv) == 2 and sys.argv[1] == "table":
         sys.exit(table())
     print(__doc__, file=sys.stderr)

@@ -8,10 +8,13 @@ set -euo pipefail
 # libdnnl-dev: oneDNN, for AVX-512 and bf16 products (core/blas.hpp).
 # python3: scripts/check_docs.py (the docs_links test) and benchmarks/compare.py.
 # clang-format: scripts/check_format.sh (the format test).
-# linux-doc-6.1: the Linux kernel's documentation, the text of nyx-train's text and retrieval tasks.
+# linux-doc-6.1: the Linux kernel's documentation, the text of nyx-train's text and retrieval tasks,
+#   and with python3.11-doc and fortunes the pretraining corpus (data/corpus.hpp).
+# libsentencepiece-dev: the tokenizer of pretraining (data/tokenizer.hpp).
 # strace: the test nyx_train_write-order watches the order of nyx-train's fsync and rename calls.
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev libopenmpi-dev openmpi-bin libdnnl-dev dataset-fashion-mnist linux-doc-6.1 strace python3 clang-format "$@")
+          zlib1g-dev libopenmpi-dev openmpi-bin libdnnl-dev libsentencepiece-dev dataset-fashion-mnist linux-doc-6.1 python3.11-doc fortunes
+          strace python3 clang-format "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -32,6 +32,9 @@
 #   mpi       2 ranks (mpirun) follow one process's losses within 1e-4; rank 0 alone writes; a
 #             checkpoint of 2 ranks resumes with 1 and one of 1 with 2; a batch 2 does not divide
 #   mpi-dead  a rank killed, or one that hangs: the job ends with a message, the checkpoint loads
+# Pretraining (issue #21):
+#   pretrain  a tokenizer on a small corpus; pretraining with MLM and SOP whose resume repeats the
+#             masks bit for bit; fine-tuning from it (weights by name) and from scratch; wrong tokenizers refused
 set -euo pipefail
 nyx_train=$1
 case_name=$2
@@ -652,10 +655,10 @@ usage)
   expect_status 2 "Run 'nyx-train listops --help' for the usage." listops --stpes 100
   expect_status 2 'unknown command "listop"; did you mean listops?' listop --steps 100
   expect_status 2 'unknown command "fashion"; did you mean fashion-mnist?' fashion
-  expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops, pathfinder, text, retrieval)" fashion-mnist --test-size 10
+  expect_status 2 "unknown flag --test-size for fashion-mnist (a flag of listops, pathfinder, text, retrieval, pretrain, finetune)" fashion-mnist --test-size 10
   expect_status 2 "unknown flag --splt for eval; did you mean --split?" eval r --splt val
   expect_status 2 "unknown flag --verison; did you mean --version?" --verison
-  expect_status 2 "a command is required: listops, pathfinder, fashion-mnist, text, retrieval, eval, plot or attention-map"
+  expect_status 2 "a command is required: listops, pathfinder, fashion-mnist, text, retrieval, pretrain, finetune, eval, plot, tokenizer or attention-map"
   expect_status 2 'unexpected argument "extra" for listops' listops extra
   expect_status 2 '--steps: "abc" is not a decimal number' listops --steps abc
   expect_status 2 "--split: val2 not in {train,val,test}" eval r --split val2
@@ -873,6 +876,69 @@ PY
     text --resume t --steps 4
   # eval checks the same: it would otherwise swap the two labels silently.
   expect_error 'the data as it is now gives ["ja","nein"]' eval t
+  ;;
+pretrain)
+  # A corpus of three folders of made-up reStructuredText (Debian's is tens of megabytes): a
+  # tokenizer trained on it, a tiny pretraining run with bitwise resume through dynamic masking,
+  # and fine-tuning from the run and from scratch.
+  RANDOM=7
+  for folder in net fs mm; do
+    mkdir -p "corpus/$folder"
+    for i in $(seq 1 12); do
+      {
+        echo "Title $folder $i"; echo "=========="; echo
+        for _ in $(seq 1 30); do
+          words=(the $folder driver reads a buffer from every device and the kernel waits on locks while $folder queues run)
+          echo "The ${words[RANDOM % 16]} ${words[RANDOM % 16]} ${words[RANDOM % 16]} of ${words[RANDOM % 16]} ${words[RANDOM % 16]}."
+        done
+      } > "corpus/$folder/doc$i.rst"
+    done
+  done
+  "$nyx_train" tokenizer --data-dir corpus --vocab-size 300 --output tok.model --threads 2 > tok.txt || fail "tokenizer: $(cat tok.txt)"
+  grep -q 'wrote tok.model (fingerprint [0-9a-f]\{16\})' tok.txt && grep -q 'corpus in its tokens: [0-9]* train' tok.txt || fail "tokenizer: $(cat tok.txt)"
+  small=(--dim 16 --heads 2 --head-dim 8 --hidden 32 --layers 1 --landmarks 4 --conv 3 --batch 8 --threads 2 --dropout 0.1)
+  pre=(--data-dir corpus --tokenizer tok.model "${small[@]}" --max-len 48 --train-size 400 --val-size 32 --test-size 32)
+  "$nyx_train" pretrain "${pre[@]}" --steps 300 --eval-every 50 --log-every 1 --run-dir straight > straight.txt || fail "pretrain: $(tail -5 straight.txt)"
+  cmp tok.model straight/tokenizer.model || fail "the run directory does not hold the tokenizer"
+  grep -q '"tokenizer_fingerprint": "[0-9a-f]\{16\}"' straight/config.json && grep -q '"segments": 2' straight/config.json ||
+    fail "config.json lacks the tokenizer or the segments: $(cat straight/config.json)"
+  grep -q '"split":"val".*"sop_accuracy"' straight/metrics.jsonl || fail "no SOP accuracy in the validation lines"
+  grep -q 'test accuracy .*sop_accuracy .*sentence-order chance 50.00%' straight.txt || fail "pretrain summary: $(tail -3 straight.txt)"
+  grep -q 'corpus: [0-9]* train / [0-9]* val / [0-9]* test tokens' straight.txt || fail "pretrain: no corpus size: $(head -5 straight.txt)"
+  # Ctrl-C, then resume: the same losses as the run that never stopped (the masks drawn afresh
+  # each batch are drawn again alike).
+  "$nyx_train" pretrain "${pre[@]}" --steps 300 --eval-every 50 --log-every 1 --run-dir cut > cut.txt &
+  pid=$!
+  for _ in $(seq 1 3000); do [ -e cut/latest.safetensors ] && break; sleep 0.01; done
+  kill -INT "$pid"
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 130 ] || fail "an interrupted pretrain run should exit with 130, got $status: $(tail -3 cut.txt)"
+  "$nyx_train" pretrain --resume cut > /dev/null || fail "pretrain resume"
+  diff <(losses straight) <(losses cut) > /dev/null || fail "the resumed pretraining's losses differ: $(diff <(losses straight) <(losses cut) | head -4)"
+  "$nyx_train" eval straight --split val | grep -q 'val accuracy .*sop_accuracy' || fail "eval of a pretrain run"
+  "$nyx_train" plot straight cut --metric sop_accuracy --x minutes --output sop.svg > /dev/null && grep -q '>sop_accuracy<' sop.svg ||
+    fail "no plot of the SOP accuracy"
+  expect_error "--metric top5: no run logs it" plot straight --metric top5 --output x.svg
+  # Another tokenizer in the run directory is refused.
+  "$nyx_train" tokenizer --data-dir corpus --vocab-size 300 --model bpe --output other.model --threads 2 > /dev/null || fail "a second tokenizer"
+  cp other.model cut/tokenizer.model
+  expect_error "is not the tokenizer this run was trained with" pretrain --resume cut --steps 310
+  # Fine-tuning: the weights by name, the positions repeated, the head made afresh; and the baseline.
+  task=(--data-dir corpus --folders net,fs,mm --max-len 64 --train-size 96 --val-size 24 --test-size 24)
+  "$nyx_train" finetune --from straight "${task[@]}" --batch 8 --threads 2 --steps 20 --eval-every 10 --run-dir ft > ft.txt || fail "finetune: $(tail -5 ft.txt)"
+  grep -q 'tensors loaded by name, position_embedding.weight (48 pretrained positions repeated to 64); made afresh: head.0.weight head.0.bias head.2.weight head.2.bias$' ft.txt ||
+    fail "finetune does not say what it loaded: $(head -6 ft.txt)"
+  grep -q '"dim": 16' ft/config.json && cmp tok.model ft/tokenizer.model || fail "finetune did not take the pretrained shape and tokenizer"
+  grep -q '96 train / 24 val / 24 test examples, up to 64 positions, 3 classes' ft.txt || fail "finetune data: $(head -4 ft.txt)"
+  "$nyx_train" eval ft | grep -q 'test accuracy' || fail "eval of a finetune run"
+  "$nyx_train" finetune --resume ft --steps 30 > /dev/null || fail "finetune resume"
+  "$nyx_train" finetune --tokenizer tok.model "${task[@]}" "${small[@]}" --steps 20 --eval-every 10 --run-dir scratch > scratch.txt || fail "baseline: $(tail -3 scratch.txt)"
+  grep -q 'trained from scratch: every weight made afresh' scratch.txt || fail "the baseline does not say it starts from scratch"
+  "$nyx_train" listops "${tiny[@]}" --steps 2 --eval-every 2 --run-dir l > /dev/null
+  expect_error "is a listops run; finetune starts from a pretrain run" finetune --from l "${task[@]}" --steps 2 --run-dir e1
+  expect_error "/straight was pretrained with (" finetune --from straight --tokenizer other.model "${task[@]}" --steps 2 --run-dir e2
+  expect_error "needs --from RUN (a pretrain run), or --tokenizer FILE" finetune "${task[@]}" --steps 2 --run-dir e3
+  expect_error "--tokenizer must name a SentencePiece model" pretrain --data-dir corpus --steps 2 --run-dir e4
   ;;
 *)
   fail "unknown case $case_name"

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -20,7 +21,8 @@ void for_each_field(C& c, F&& f) {
         f("precision", c.precision), f("seed", c.seed), f("threads", c.threads), f("eval_every", c.eval_every), f("log_every", c.log_every), f("eval_size", c.eval_size), f("bucket", c.bucket), f("pad_to", c.pad_to),
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
-        f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("folders", c.folders), f("max_positions", c.max_positions), f("classes", c.classes);
+        f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("folders", c.folders), f("tokenizer", c.tokenizer),
+        f("tokenizer_fingerprint", c.tokenizer_fingerprint), f("from", c.from), f("max_positions", c.max_positions), f("classes", c.classes);
 }
 
 // Holds the examples in a seeded random order (before a validation split is taken off the end).
@@ -73,6 +75,20 @@ Config defaults(const std::string& task, const std::string& preset) {
         c.data_dir = tree.root;
         for (const std::string& folder : tree.classes) c.folders += (c.folders.empty() ? "" : ",") + folder;
         c.steps = 5000, c.warmup = 500, c.lr = 5e-4, c.eval_every = 500;
+    } else if (task == "finetune") {
+        // Passages of 1,024 tokens of linux-doc, classified by folder (docs/pretraining.md).
+        const data::DocumentTreeOptions tree;
+        c.min_len = 0, c.max_len = 1024, c.train_size = tree.train_size, c.val_size = 1000, c.test_size = tree.test_size, c.data_dir = "";
+        for (const std::string& folder : tree.classes) c.folders += (c.folders.empty() ? "" : ",") + folder;
+        c.dim = 256, c.heads = 4, c.head_dim = 64, c.hidden = 1024, c.layers = 4, c.dropout = 0.1;
+        c.steps = 2000, c.warmup = 200, c.lr = 1e-4, c.weight_decay = 0.01, c.batch = 16, c.eval_every = 250;
+        c.landmarks = 64, c.conv = 35, c.schedule = "linear";
+    } else if (task == "pretrain") {
+        // BERT-small's shape at n = 512 (docs/pretraining.md): a few hours on two cores.
+        c.min_len = 0, c.max_len = 512, c.train_size = 1'000'000, c.val_size = 2000, c.test_size = 2000, c.data_dir = "";
+        c.dim = 256, c.heads = 4, c.head_dim = 64, c.hidden = 1024, c.layers = 4, c.dropout = 0.1;
+        c.steps = 20000, c.warmup = 1000, c.lr = 5e-4, c.weight_decay = 0.01, c.batch = 32, c.eval_every = 1000, c.bucket = 0;
+        c.landmarks = 64, c.conv = 35, c.schedule = "linear";
     }
     return c;
 }
@@ -83,9 +99,9 @@ nlohmann::ordered_json to_json(const Config& config) {
     return j;
 }
 
-nlohmann::ordered_json to_json(const Config& config, const models::ClassifierConfig& model) {
+nlohmann::ordered_json to_json(const Config& config, const std::string& model_json) {
     nlohmann::ordered_json j = to_json(config);
-    j["model"] = nlohmann::ordered_json::parse(models::to_json(model));
+    j["model"] = nlohmann::ordered_json::parse(model_json);
     return j;
 }
 
@@ -103,7 +119,7 @@ Config from_json(const nlohmann::ordered_json& j, const std::string& source) {
         // Runs from before --precision (f32), --eval-size (no cap), the Linformer and Performer
         // options and the document tasks lack those keys.
         static constexpr std::string_view added_later[] = {"precision", "eval_size", "projected_length", "sharing", "features",
-                                                           "redraw_interval", "folders"};
+                                                           "redraw_interval", "folders", "tokenizer", "tokenizer_fingerprint", "from"};
         if (it == j.end() && std::find(std::begin(added_later), std::end(added_later), key) != std::end(added_later)) return;
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
@@ -135,8 +151,9 @@ Config parse_config(std::string_view text, const std::string& source) {
 Config read_config(const std::string& path) { return parse_config(io::read_text_file(path), path); }
 
 void validate(const Config& c) {
-    check(c.task == "listops" || c.task == "pathfinder" || c.task == "fashion-mnist" || c.task == "text" || c.task == "retrieval", "task",
-          c.task, "be listops, pathfinder, fashion-mnist, text or retrieval");
+    check(c.task == "listops" || c.task == "pathfinder" || c.task == "fashion-mnist" || c.task == "text" || c.task == "retrieval" ||
+              c.task == "pretrain" || c.task == "finetune",
+          "task", c.task, "be listops, pathfinder, fashion-mnist, text, retrieval, pretrain or finetune");
     check(c.preset == "demo" || c.preset == "lra", "preset", c.preset, "be demo or lra");
     check(c.attn == "nystrom" || c.attn == "softmax" || c.attn == "linformer" || c.attn == "performer", "attn", c.attn,
           "be nystrom, softmax, linformer or performer");
@@ -193,6 +210,20 @@ void validate(const Config& c) {
         check(c.max_len >= 1 && c.max_len <= (c.task == "text" ? 65536 : 32768), "max-len", c.max_len,
               c.task == "text" ? "lie in 1..65536 (bytes)" : "lie in 1..32768 (bytes of each passage of a pair)");
     if (c.task == "retrieval") check(c.pad_to == 0, "pad-to", c.pad_to, "be 0 for retrieval (the dual encoder splits each pair at its middle)");
+    if (c.task == "finetune") {
+        NYX_CHECK(!c.from.empty() || !c.tokenizer.empty() || !c.tokenizer_fingerprint.empty(),
+                  "finetune needs --from RUN (a pretrain run), or --tokenizer FILE for the baseline trained from scratch");
+        check(c.max_len >= 3 && c.max_len <= 65536, "max-len", c.max_len, "lie in 3..65536 (tokens of a passage, [CLS] and [SEP] included)");
+        check(c.train_size >= 1 && c.val_size >= 1 && c.test_size >= 1, "train-size", c.train_size, "be at least 1, as --val-size and --test-size");
+    }
+    if (c.task == "pretrain") {
+        NYX_CHECK(!c.tokenizer.empty() || !c.tokenizer_fingerprint.empty(),
+                  "--tokenizer must name a SentencePiece model that nyx-train tokenizer trained (pretraining needs one)");
+        check(c.max_len >= 5 && c.max_len <= 65536, "max-len", c.max_len, "lie in 5..65536 (tokens of a sentence-order pair)");
+        check(c.bucket == 0, "bucket", c.bucket, "be 0 for pretrain (its pairs are drawn afresh and have no lengths to sort)");
+        check(c.pad_to == 0, "pad-to", c.pad_to, "be 0 for pretrain");
+        check(c.train_size >= 1 && c.val_size >= 1 && c.test_size >= 1, "train-size", c.train_size, "be at least 1, as --val-size and --test-size");
+    }
     if (c.task == "pathfinder" || (c.task == "text" && c.train_file.empty()) || c.task == "retrieval") {
         check(c.train_size >= 1, "train-size", c.train_size, "be at least 1");
         check(c.val_size >= 1, "val-size", c.val_size, "be at least 1");
@@ -237,13 +268,66 @@ std::uint64_t derived_seed(std::uint64_t seed, Stream stream) {
 }
 
 Config resolve_paths(Config c) {
-    c.train_file = absolute(c.train_file), c.val_file = absolute(c.val_file), c.test_file = absolute(c.test_file);
+    c.train_file = absolute(c.train_file), c.val_file = absolute(c.val_file), c.test_file = absolute(c.test_file), c.tokenizer = absolute(c.tokenizer);
+    c.from = absolute(c.from);
     c.data_dir = absolute(c.data_dir);
     if (!c.run_dir.empty()) c.run_dir = absolute(c.run_dir);
     return c;
 }
 
+data::CorpusOptions corpus_options(const std::string& data_dir) {
+    if (data_dir.empty()) return {};
+    return {.sources = {{"docs", data_dir, "", data::CorpusSource::Format::rst}}};
+}
+
+std::string tokenizer_path(const Config& c) { return c.tokenizer_fingerprint.empty() ? c.tokenizer : c.run_dir + "/tokenizer.model"; }
+
+namespace {
+
+// The folders of a comma-separated list.
+std::vector<std::string> folder_list(const std::string& folders) {
+    std::vector<std::string> list;
+    for (std::size_t start = 0; start <= folders.size();) {
+        const std::size_t end = std::min(folders.find(',', start), folders.size());
+        list.push_back(folders.substr(start, end - start));
+        start = end + 1;
+    }
+    return list;
+}
+
+// Fine-tuning's task: passages of the corpus's linux-doc documents in the tokenizer's ids, labelled
+// by folder, each split from the corpus's split of the same name (so no test document was in the
+// pretraining's training text).
+Splits finetune_data(const Config& c) {
+    const data::Tokenizer tokenizer = data::Tokenizer::load(tokenizer_path(c));
+    const std::vector<std::string> classes = folder_list(c.folders);
+    const data::CorpusOptions options = corpus_options(c.data_dir);
+    const data::DocumentSplits corpus = data::read_corpus(options);
+    const std::string source = options.sources.front().name;  // linux-doc, whose folders are the classes
+    std::array<std::vector<data::LabelledTokens>, 3> documents;
+    std::size_t k = 0;
+    for (const auto* split : {&corpus.train, &corpus.val, &corpus.test}) {
+        std::vector<data::Document> taken;
+        std::vector<std::int64_t> labels;
+        for (const data::Document& d : *split)
+            for (std::size_t label = 0; label < classes.size(); ++label)
+                if (d.path.starts_with(source + "/" + classes[label] + "/")) taken.push_back(d), labels.push_back(static_cast<std::int64_t>(label));
+        data::TokenizedCorpus tokens = data::tokenize(taken, tokenizer);
+        for (std::size_t i = 0; i < taken.size(); ++i) documents[k].push_back({std::move(tokens.documents[i].tokens), labels[i]});
+        ++k;
+    }
+    const auto id = [](std::int32_t i) { return std::vector<std::uint16_t>{static_cast<std::uint16_t>(i)}; };
+    data::DocumentTaskSplits s = data::generate_token_text(
+        documents, {.classes = classes, .vocab = tokenizer.vocab_size(), .length = c.max_len - 2, .train_size = c.train_size,
+                    .val_size = c.val_size, .test_size = c.test_size, .seed = derived_seed(c.seed, Stream::data),
+                    .before = id(data::Tokenizer::cls_id), .after = id(data::Tokenizer::sep_id), .name = "finetune"});
+    return {std::move(s.train), std::move(s.val), std::move(s.test)};
+}
+
+}  // namespace
+
 Splits load_data(const Config& c) {
+    if (c.task == "finetune") return finetune_data(c);
     if (c.task == "listops" && !c.train_file.empty()) {
         data::SequenceDataset train = data::read_listops_tsv(c.train_file), val = data::read_listops_tsv(c.val_file),
                       test = data::read_listops_tsv(c.test_file);
@@ -261,13 +345,8 @@ Splits load_data(const Config& c) {
         return {std::move(s.train), std::move(s.val), std::move(s.test)};
     }
     if (c.task == "retrieval" || (c.task == "text" && c.train_file.empty())) {
-        data::DocumentTreeOptions tree{.root = c.data_dir, .classes = {}, .length = c.max_len, .train_size = c.train_size,
-                                       .val_size = c.val_size, .test_size = c.test_size, .seed = derived_seed(c.seed, Stream::data)};
-        for (std::size_t start = 0; start <= c.folders.size();) {
-            const std::size_t end = std::min(c.folders.find(',', start), c.folders.size());
-            tree.classes.push_back(c.folders.substr(start, end - start));
-            start = end + 1;
-        }
+        const data::DocumentTreeOptions tree{.root = c.data_dir, .classes = folder_list(c.folders), .length = c.max_len, .train_size = c.train_size,
+                                             .val_size = c.val_size, .test_size = c.test_size, .seed = derived_seed(c.seed, Stream::data)};
         data::DocumentTaskSplits s = c.task == "text" ? data::generate_document_text(tree) : data::generate_document_retrieval(tree);
         return {std::move(s.train), std::move(s.val), std::move(s.test)};
     }
@@ -286,7 +365,7 @@ Splits load_data(const Config& c) {
     return {std::move(train), std::move(val), std::move(test)};
 }
 
-models::ClassifierConfig model_config(const Config& c, const data::SequenceDataset& train) {
+nn::AttentionOptions attention_options(const Config& c) {
     nn::AttentionOptions attention = nn::SoftmaxOptions{};
     if (c.attn == "nystrom")
         attention = nn::NystromOptions{.landmarks = c.landmarks, .pinv_iterations = c.pinv_iters,
@@ -300,11 +379,15 @@ models::ClassifierConfig model_config(const Config& c, const data::SequenceDatas
         attention = nn::LinformerOptions{.projected_length = c.projected_length, .max_length = 0, .sharing = sharing};
     }
     if (c.attn == "performer") attention = nn::PerformerOptions{.features = c.features, .redraw_interval = c.redraw_interval};
+    return attention;
+}
+
+models::ClassifierConfig model_config(const Config& c, const data::SequenceDataset& train) {
     const bool dual = c.task == "retrieval";  // pairs: LRA's dual encoder
     const models::EncoderConfig encoder{.vocab = train.vocab, .input_features = train.token_width > 1 ? train.token_width : 0,
                                         .max_len = dual ? c.max_positions / 2 : c.max_positions, .dim = c.dim, .heads = c.heads,
                                         .head_dim = c.head_dim, .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout,
-                                        .attention = attention, .dual_encoder = dual};
+                                        .attention = attention_options(c), .dual_encoder = dual, .segments = c.task == "finetune" ? 2 : 0};
     return {encoder, c.classes, train.class_names};
 }
 

@@ -15,7 +15,7 @@
 namespace nyx::train {
 
 struct Config {
-    std::string task = "listops";  // listops | pathfinder | fashion-mnist | text | retrieval
+    std::string task = "listops";  // listops | pathfinder | fashion-mnist | text | retrieval | pretrain | finetune
     std::string preset = "demo";   // listops: demo (short sequences) | lra (the LRA specification)
     // The model (docs/nystrom.md's LRA encoder).
     std::string attn = "nystrom";  // nystrom | softmax | linformer | performer
@@ -49,6 +49,16 @@ struct Config {
     std::string data_dir = "/usr/share/datasets/fashion-mnist";
     std::string train_file, val_file, test_file;
     std::string folders;  // text, retrieval: the tree's folders that take part, comma-separated (each a class of text)
+    // Pretraining (data/pretraining.hpp): the SentencePiece model it starts from (copied into the
+    // run directory as tokenizer.model), and that model's fingerprint, set when the run starts.
+    // max_len is the length of a sentence-order pair, train_size the pairs an epoch draws.
+    std::string tokenizer, tokenizer_fingerprint;
+    // Fine-tuning: the pretrain run whose weights the classifier starts from ("" for the baseline
+    // trained from scratch), which also gives the model's shape and attention and the tokenizer.
+    // The task classifies passages of max_len tokens of the corpus's first source (linux-doc) by
+    // their folder (folders: the classes), split as the corpus is split. For both, data_dir ""
+    // reads Debian's corpus, and a folder reads its own documents instead (corpus_options).
+    std::string from;
     // Set from the data when the run starts.
     std::int64_t max_positions = 0, classes = 0;
 };
@@ -61,7 +71,7 @@ Config defaults(const std::string& task, const std::string& preset);
 nlohmann::ordered_json to_json(const Config& config);
 // config.json: the options, then "model", the model they built as the library writes it
 // (models::to_json), which models::load_run reads. Each checkpoint's metadata repeats it.
-nlohmann::ordered_json to_json(const Config& config, const models::ClassifierConfig& model);
+nlohmann::ordered_json to_json(const Config& config, const std::string& model_json);
 // Strict: each key present and of its type, no unknown key; errors name `source` and the key. A
 // "model" object is skipped (the library reads it); config.json from before it has none.
 Config from_json(const nlohmann::ordered_json& json, const std::string& source);
@@ -107,6 +117,17 @@ struct Splits {
 };
 // Generates or reads the task's data; deterministic for the config.
 Splits load_data(const Config& config);
+
+// The attention the options choose (--attn and its options).
+nn::AttentionOptions attention_options(const Config& config);
+
+// The corpus of pretrain, finetune and nyx-train tokenizer: Debian's (data::read_corpus) when
+// `data_dir` is empty, else the reStructuredText documents under data_dir as one source, "docs".
+data::CorpusOptions corpus_options(const std::string& data_dir);
+
+// The tokenizer a pretrain or finetune run reads: its own copy once it has started (config.json
+// holds its fingerprint), else --tokenizer.
+std::string tokenizer_path(const Config& config);
 
 // The model the options build for the data (`train`: its vocabulary, token width and class names),
 // at the positions and classes the run set (max_positions, classes). Used when a run starts; after

@@ -19,6 +19,7 @@
 
 #include "attention_map.hpp"
 #include "run.hpp"
+#include "tokenizer.hpp"
 
 using namespace nyx;
 using train::check_usage;
@@ -60,9 +61,15 @@ CLI::Validator decimal() {
                 return {};
             }
             return "\"" + text + "\" is not a decimal number in the range of " +
-                   (std::is_floating_point_v<T> ? "a double" : std::is_signed_v<T> ? "a 64-bit integer" : "a 64-bit unsigned integer");
+                   (std::is_floating_point_v<T> ? "a double" : std::is_signed_v<T> ? "a 64-bit integer"
+                                                                                   : "a 64-bit unsigned integer");
         },
         "", "decimal");
+}
+
+// --threads of the commands that are not a task's (eval, tokenizer, attention-map).
+void add_threads_option(CLI::App& command, std::int64_t& threads) {
+    command.add_option("--threads", threads, "threads (0 = every core)")->transform(decimal<std::int64_t>())->check(CLI::Range(0, 4096))->capture_default_str();
 }
 
 // A task's flags. Each is written to `given`; only the flags on the command line override the
@@ -72,7 +79,7 @@ struct TaskFlags {
     Config given;
     std::string resume;
     bool detect_anomaly = false;  // not part of the run's configuration: a debugging switch for this process
-    double comm_timeout = 300;    // nor is this: how long a rank of a data-parallel job waits for the others
+    double comm_timeout = 300;  // nor is this: how long a rank of a data-parallel job waits for the others
     std::vector<std::pair<CLI::Option*, std::function<void(Config&, const Config&)>>> fields;
 
     template <class T>
@@ -133,7 +140,8 @@ struct TaskFlags {
         }
         if (c.threads != threads)
             std::printf("note: the run used %ld threads; with another count the losses may differ in the last bits from an "
-                        "uninterrupted run (matrix products split their work by the thread count)\n", static_cast<long>(threads));
+                        "uninterrupted run (matrix products split their work by the thread count)\n",
+                        static_cast<long>(threads));
         return c;
     }
 };
@@ -197,6 +205,22 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
         t.add("--train-size", &Config::train_size, "training images", shown);
         t.add("--val-size", &Config::val_size, "validation images", shown);
         t.add("--test-size", &Config::test_size, "test images", shown);
+    } else if (task == "pretrain" || task == "finetune") {
+        const bool pre = task == "pretrain";
+        if (!pre) t.add("--from", &Config::from, "the pretrain run to start from (its weights, shape, attention and tokenizer)", shown);
+        t.add("--tokenizer", &Config::tokenizer,
+              pre ? "the SentencePiece model to start from (nyx-train tokenizer writes one)"
+                  : "without --from: the SentencePiece model of the baseline trained from scratch",
+              shown);
+        t.add("--max-len", &Config::max_len, pre ? "tokens of a sentence-order pair, [CLS] and [SEP]s included" : "tokens of a passage, [CLS] and [SEP] included",
+              shown);
+        if (!pre) t.add("--folders", &Config::folders, "linux-doc's folders, comma-separated: the classes", shown);
+        t.add("--data-dir", &Config::data_dir,
+              pre ? "a folder of reStructuredText documents to use instead of Debian's corpus" : "a folder of reStructuredText documents to use instead of Debian's corpus (its folders are the classes)", shown);
+        t.add("--train-size", &Config::train_size,
+              pre ? "sentence-order pairs an epoch draws (each drawn afresh, and masked afresh each batch)" : "training passages", shown);
+        t.add("--val-size", &Config::val_size, pre ? "validation pairs (from the corpus's validation documents)" : "validation passages", shown);
+        t.add("--test-size", &Config::test_size, pre ? "test pairs (from its test documents)" : "test passages", shown);
     } else if (task == "fashion-mnist") {
         t.add("--patch", &Config::patch, "0: 784 pixel tokens; p: (28/p)^2 patches of p*p pixels, embedded linearly", shown);
         t.add("--data-dir", &Config::data_dir, "folder of the gzip'd IDX files", shown);
@@ -317,7 +341,9 @@ std::string unplaced_words(const CLI::App& app, const CLI::App* chosen, const st
     }
     if (!words.empty()) return misplaced(words.front(), app, commands);
     std::string list;
-    for (std::size_t i = 0; i < names.size(); ++i) list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    for (std::size_t i = 0; i < names.size(); ++i) list += (i == 0 ? "" : i + 1 == names.size() ? " or "
+                                                                                                : ", ") +
+                                                           names[i];
     return "a command is required: " + list;
 }
 
@@ -345,7 +371,7 @@ int main(int argc, char** argv) {
         std::fflush(nullptr);
         std::_Exit(1);
     }
-    train::route_signals_to_one_thread();   // before MPI, TBB or OpenMP start threads
+    train::route_signals_to_one_thread();  // before MPI, TBB or OpenMP start threads
     std::optional<dist::Session> session;  // MPI, when mpirun started this process
     try {
         session.emplace(argc, argv);
@@ -363,10 +389,13 @@ int main(int argc, char** argv) {
                                       {"pathfinder", "the LRA Pathfinder task (generated 32 × 32 images, 1,024 pixels)"},
                                       {"fashion-mnist", "Fashion-MNIST as pixel or patch sequences (LRA's Image task)"},
                                       {"text", "byte-level text: which folder of linux-doc a passage comes from, or TSV files"},
-                                      {"retrieval", "byte-level pairs: do two passages of linux-doc come from one document"}}) {
+                                      {"retrieval", "byte-level pairs: do two passages of linux-doc come from one document"},
+                                      {"pretrain", "pretraining: masked-language modelling and sentence order on the Debian text corpus"},
+                                      {"finetune", "fine-tuning a pretrain run (or a baseline from scratch): which folder of linux-doc a passage of tokens comes from"}}) {
         tasks.emplace_back(task, TaskFlags{});
         TaskFlags& flags = tasks.back().second;
-        flags.app = app.add_subcommand(task, std::string("train on ") + about);
+        const bool own_words = std::string_view(task) == "pretrain" || std::string_view(task) == "finetune";
+        flags.app = app.add_subcommand(task, std::string(own_words ? "" : "train on ") + about);
         if (std::string_view(task) == "listops")
             flags.app->footer("The defaults shown are the demo preset's. --preset lra takes the LRA specification instead: lengths "
                               "500-2000, 96000/2000/2000 expressions, 64 landmarks, conv 35, dropout 0.1, lr 1e-4, 1000 warm-up "
@@ -379,7 +408,7 @@ int main(int argc, char** argv) {
     CLI::App* eval = app.add_subcommand("eval", "evaluate a run's best checkpoint, or a checkpoint file");
     eval->add_option("target", target, "RUN_DIR or CHECKPOINT")->required();
     eval->add_option("--split", split, "train, val or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
-    eval->add_option("--threads", threads, "threads (0 = every core)")->transform(decimal<std::int64_t>())->check(CLI::Range(0, 4096))->capture_default_str();
+    add_threads_option(*eval, threads);
     eval->add_option("--eval-size", eval_size, "evaluate on at most N examples of the split, evenly spread (0 = all)")
         ->transform(decimal<std::int64_t>())
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{10'000'000}))
@@ -387,10 +416,27 @@ int main(int argc, char** argv) {
     CLI::App* plot = app.add_subcommand("plot", "draw the loss and accuracy curves of one or more runs as SVG");
     plot->add_option("runs", run_dirs, "RUN_DIR...")->required();
     plot->add_option("--output", output, "the SVG file (default RUN_DIR/curves.svg, or comparison.svg for several runs)");
-    std::string plot_x = "step";
+    std::string plot_x = "step", plot_metric = "accuracy";
     plot->add_option("--x", plot_x, "the x axis: step, or minutes of wall-clock time (from speed.jsonl)")
         ->check(CLI::IsMember({"step", "minutes"}))
         ->capture_default_str();
+    plot->add_option("--metric", plot_metric, "the right panel's figure: accuracy, or one a run logs (pretrain: sop_accuracy, mlm_loss, sop_loss)")
+        ->capture_default_str();
+    train::TokenizerCommand tokenizer;
+    CLI::App* tokenizer_app = app.add_subcommand("tokenizer", "train the SentencePiece tokenizer that pretrain starts from, on the corpus");
+    tokenizer_app->add_option("--output", tokenizer.output, "the model file to write")->capture_default_str();
+    tokenizer_app->add_option("--vocab-size", tokenizer.vocab_size, "ids in all (5 special ones and 256 bytes among them)")
+        ->transform(decimal<std::int64_t>())
+        ->check(CLI::Range(std::int64_t{262}, std::int64_t{65536}))
+        ->capture_default_str();
+    tokenizer_app->add_option("--model", tokenizer.model, "unigram or bpe")->check(CLI::IsMember({"unigram", "bpe"}))->capture_default_str();
+    tokenizer_app->add_option("--max-sentences", tokenizer.max_sentences, "sentences sampled to train on (0 = all)")
+        ->transform(decimal<std::int64_t>())
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000}))
+        ->capture_default_str();
+    tokenizer_app->add_option("--seed", tokenizer.seed, "seed of the sample")->transform(decimal<std::uint64_t>())->capture_default_str();
+    tokenizer_app->add_option("--data-dir", tokenizer.data_dir, "train on this folder's reStructuredText documents instead of Debian's corpus");
+    add_threads_option(*tokenizer_app, tokenizer.threads);
     train::AttentionMapOptions map;
     CLI::App* attention_map =
         app.add_subcommand("attention-map", "draw one head's attention in a Nyström run: exact softmax, Nyström's approximation, their difference (SVG)");
@@ -404,10 +450,7 @@ int main(int argc, char** argv) {
     attention_map->add_option("--layer", map.layer, "the block, from 0")->transform(decimal<std::int64_t>())->capture_default_str();
     attention_map->add_option("--head", map.head, "the head, from 0")->transform(decimal<std::int64_t>())->capture_default_str();
     attention_map->add_option("--output", map.output, "the SVG file (default attention-map-layerL-headH.svg beside the checkpoint)");
-    attention_map->add_option("--threads", map.threads, "threads (0 = every core)")
-        ->transform(decimal<std::int64_t>())
-        ->check(CLI::Range(0, 4096))
-        ->capture_default_str();
+    add_threads_option(*attention_map, map.threads);
     // Words CLI11 cannot place are kept (rather than refused with its own message), so that the
     // message can name the flag or command most likely meant.
     const std::vector<CLI::App*> commands = app.get_subcommands([](const CLI::App*) { return true; });
@@ -425,10 +468,11 @@ int main(int argc, char** argv) {
     if (const std::string mistake = unplaced_words(app, chosen, commands); !mistake.empty()) return usage_error(mistake, chosen ? *chosen : app);
 
     try {
-        if (chosen == eval || chosen == plot || chosen == attention_map) {
+        if (chosen == eval || chosen == plot || chosen == attention_map || chosen == tokenizer_app) {
             check_usage(dist::world_size() == 1, "nyx-train ", chosen->get_name(), " runs in one process; run it without mpirun");
             if (chosen == attention_map) return train::draw_attention_map(map);
-            return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output, plot_x);
+            if (chosen == tokenizer_app) return train::train_tokenizer(tokenizer);
+            return chosen == eval ? train::evaluate_checkpoint(target, split, threads, eval_size) : train::plot_runs(run_dirs, output, plot_x, plot_metric);
         }
         for (auto& [task, flags] : tasks) {
             if (flags.app != chosen) continue;

@@ -22,12 +22,12 @@ std::vector<std::pair<nlohmann::json, std::string>> read_records(const std::stri
 }
 }  // namespace
 
-std::vector<MetricsRecord> read_metrics(const std::string& path) {
+std::vector<MetricsRecord> read_metrics(const std::string& path, const std::string& metric) {
     std::vector<MetricsRecord> records;
     for (auto& [j, line] : read_records(path)) {
         if (!j.contains("split") || !j["split"].is_string() || !j.contains("loss") || !j["loss"].is_number()) continue;
         MetricsRecord r{j["step"].get<std::int64_t>(), j["split"].get<std::string>(), j["loss"].get<double>(), 0, std::move(line)};
-        if (j.contains("accuracy") && j["accuracy"].is_number()) r.accuracy = j["accuracy"].get<double>();
+        if (j.contains(metric) && j[metric].is_number()) r.accuracy = j[metric].get<double>();
         records.push_back(std::move(r));
     }
     return records;

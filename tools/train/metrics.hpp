@@ -26,9 +26,10 @@ struct MetricsRecord {
     std::string line;  // as written
 };
 
-// The well-formed records of a metrics file, in order. Lines that are not a record (the torn last
-// line of a killed writer, say) are skipped. A missing file reads as no records.
-std::vector<MetricsRecord> read_metrics(const std::string& path);
+// The well-formed records of a metrics file, in order, with `metric` as their accuracy ("accuracy";
+// a pretraining run's "sop_accuracy", say). Lines that are not a record (the torn last line of a
+// killed writer, say) are skipped. A missing file reads as no records.
+std::vector<MetricsRecord> read_metrics(const std::string& path, const std::string& metric = "accuracy");
 
 // The (step, seconds) pairs of a speed file's records up to `last_step`; none when a record lacks
 // "seconds" (a run begun before they were logged).

@@ -80,7 +80,7 @@ class Panel {
     std::string frame(const char* y_format) const {
         std::string s = "<rect x=\"" + fmt("%.1f", left_) + "\" y=\"" + fmt("%.1f", margin_t) + "\" width=\"" + fmt("%.0f", panel_w) +
                         "\" height=\"" + fmt("%.0f", panel_h) + "\" fill=\"none\" stroke=\"#444\"/>\n";
-        s += "<text x=\"" + fmt("%.1f", left_ + panel_w / 2) + "\" y=\"25\" text-anchor=\"middle\" font-weight=\"bold\">" + title_ + "</text>\n";
+        s += "<text x=\"" + fmt("%.1f", left_ + panel_w / 2) + "\" y=\"25\" text-anchor=\"middle\" font-weight=\"bold\">" + escape(title_) + "</text>\n";
         for (const double t : ticks(x_.lo, x_.hi, 5))
             s += "<line x1=\"" + fmt("%.1f", sx(t)) + "\" x2=\"" + fmt("%.1f", sx(t)) + "\" y1=\"" + fmt("%.1f", margin_t) + "\" y2=\"" +
                  fmt("%.1f", margin_t + panel_h) + "\" stroke=\"#eee\"/><text x=\"" + fmt("%.1f", sx(t)) + "\" y=\"" +
@@ -197,7 +197,7 @@ std::string heat_maps_svg(const std::string& title, const std::vector<HeatMap>& 
     return svg + "</svg>\n";
 }
 
-std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label) {
+std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label, const std::string& metric) {
     struct Curves {
         std::vector<Point> train_loss, train_acc, val_loss, val_acc;
     };
@@ -214,7 +214,7 @@ std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_l
         }
     steps.lo = std::min(steps.lo, 0.0);
     accuracy.lo = std::min(accuracy.lo, 0.0), accuracy.hi = std::max(accuracy.hi, 0.0);
-    const Panel left(margin_l, "loss", x_label, steps, loss), right(margin_l + panel_w + gap, "accuracy", x_label, steps, accuracy);
+    const Panel left(margin_l, "loss", x_label, steps, loss), right(margin_l + panel_w + gap, metric, x_label, steps, accuracy);
     const double width = margin_l + 2 * panel_w + gap + 20;
     const double height = margin_t + panel_h + margin_b + 20.0 * static_cast<double>(runs.size()) + 30;
     std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", width) + "\" height=\"" + fmt("%.0f", height) +

@@ -16,8 +16,9 @@ struct PlotSeries {
     std::vector<double> x = {};  // where each record is drawn along the x axis; empty: at its step
 };
 
-// `x_label` names the x axis ("step", or what PlotSeries::x holds).
-std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label = "step");
+// `x_label` names the x axis ("step", or what PlotSeries::x holds), `metric` the right panel's
+// figure (the records' accuracy).
+std::string plot_svg(const std::vector<PlotSeries>& runs, const std::string& x_label = "step", const std::string& metric = "accuracy");
 
 // One heat map: rows × cols values (row-major), drawn pixel for pixel as a PNG inside the SVG.
 // `scale` is the value given the full colour: from white at 0 to dark red at `scale` (values are

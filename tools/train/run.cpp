@@ -22,6 +22,7 @@
 #include <nyx/core/blas.hpp>
 
 #include "metrics.hpp"
+#include "objective.hpp"
 #include "plot.hpp"
 #include "run_dir.hpp"
 
@@ -212,48 +213,10 @@ bool interrupted_on_any_rank() {
     return flag.item<double>() > 0;
 }
 
-// At most `cap` examples, evenly spread over the dataset (a file sorted by label keeps its mix of
-// labels); all of them when cap is 0 or not smaller than the dataset.
-data::SequenceDataset evenly_spread(data::SequenceDataset dataset, std::int64_t cap) {
-    const std::int64_t size = dataset.size();
-    if (cap == 0 || cap >= size) return dataset;
-    std::vector<data::Sequence> kept;
-    kept.reserve(static_cast<std::size_t>(cap));
-    for (std::int64_t i = 0; i < cap; ++i) kept.push_back(std::move(dataset.examples[static_cast<std::size_t>(i * size / cap)]));
-    dataset.examples = std::move(kept);
-    return dataset;
-}
-
 // "2000 examples", or "500 of 2000 examples (--eval-size 500)" when a cap left some out.
 std::string examples_text(std::int64_t evaluated, std::int64_t all) {
     if (evaluated == all) return detail::cat(all, " examples");
     return detail::cat(evaluated, " of ", all, " examples (--eval-size ", evaluated, ")");
-}
-
-std::int64_t correct(const Tensor& logits, const Tensor& labels) {
-    const Tensor predicted = ops::argmax(logits, 1);
-    std::int64_t hits = 0;
-    for (std::int64_t i = 0; i < labels.numel(); ++i) hits += predicted.data<std::int64_t>()[i] == labels.data<std::int64_t>()[i];
-    return hits;
-}
-
-// "name 25.0%, name 75.0%": each class's share of the examples (names, or ids where there are none).
-std::string class_balance(const data::SequenceDataset& d) {
-    const std::vector<std::int64_t> counts = d.class_counts();
-    std::string text;
-    for (std::size_t c = 0; c < counts.size(); ++c) {
-        char share[32];
-        std::snprintf(share, sizeof share, " %.1f%%", 100.0 * static_cast<double>(counts[c]) / static_cast<double>(std::max<std::int64_t>(d.size(), 1)));
-        text += (c ? ", " : "") + (c < d.class_names.size() ? d.class_names[c] : std::to_string(c)) + share;
-    }
-    return text;
-}
-
-// The accuracy of always answering the most frequent training class.
-double majority_baseline(const data::SequenceDataset& train, const data::SequenceDataset& test) {
-    const std::vector<std::int64_t> counts = train.class_counts();
-    const auto majority = std::max_element(counts.begin(), counts.end()) - counts.begin();
-    return static_cast<double>(test.class_counts()[static_cast<std::size_t>(majority)]) / static_cast<double>(test.size());
 }
 
 // runs/TASK-ATTN-TIME, created here; a suffix keeps two runs started in the same second apart.
@@ -274,8 +237,8 @@ std::string new_run_dir(const Config& c) {
     }
 }
 
-constexpr std::array<std::string_view, 7> run_files = {".lock", "config.json", "metrics.jsonl", "speed.jsonl",
-                                                       "curves.svg", "latest.safetensors", "best.safetensors"};
+constexpr std::array<std::string_view, 8> run_files = {".lock", "config.json", "metrics.jsonl", "speed.jsonl",
+                                                       "curves.svg", "latest.safetensors", "best.safetensors", tokenizer_file};
 
 // A temporary file that io::write_file_atomically left when a kill interrupted it: one of the run's
 // files followed by .tmp-PID-N. Nothing else counts, so that no file of a user's is taken for one.
@@ -338,13 +301,22 @@ void remove_stale_temporaries(const std::string& dir) {
 }
 
 // A checkpoint's "model" section (when it has one, as checkpoints since config.json gained it do)
-// against the model the options build for the data as it is now: renamed text classes would
-// silently swap labels, other lengths overflow the positions.
-void check_data_matches(const io::Safetensors& checkpoint, const std::string& path, const models::ClassifierConfig& from_data) {
-    if (const auto stored = models::checkpoint_model_config(checkpoint, path))
-        if (const auto d = models::first_difference(*stored, from_data))
-            throw Error(detail::cat(path, ": the data no longer gives the run's model: the checkpoint's model has ", d->key, " ", d->first,
-                                    ", the data as it is now gives ", d->second, "; restore the run's data files"));
+// against the model the options build for the data as it is now (`model_json`): renamed text
+// classes would silently swap labels, other lengths overflow the positions, another tokenizer
+// other ids.
+void check_data_matches(const io::Safetensors& checkpoint, const std::string& path, const std::string& model_json) {
+    const auto it = checkpoint.metadata.find("config");
+    if (it == checkpoint.metadata.end()) return;
+    const nlohmann::json config = nlohmann::json::parse(it->second, nullptr, false);
+    if (config.is_discarded() || !config.contains("model")) return;
+    // Read and written again in the library's form, so that keys a newer nyx writes with their
+    // default values (or leaves out) do not count as a difference.
+    const std::string stored = config["model"].contains("classes")
+                                   ? models::to_json(models::classifier_config_from_json(config["model"].dump(), path, "model."))
+                                   : models::to_json(models::encoder_config_from_json(config["model"].dump(), path, "model."));
+    if (const auto d = models::first_difference(stored, model_json))
+        throw Error(detail::cat(path, ": the data no longer gives the run's model: the checkpoint's model has ", d->key, " ", d->first,
+                                ", the data as it is now gives ", d->second, "; restore the run's data files"));
 }
 
 // The bytes of a file that rank 0 reads, on every rank (the others may run on machines without the
@@ -364,10 +336,6 @@ Config config_of(const io::Safetensors& file, const std::string& path) {
     const auto it = file.metadata.find("config");
     NYX_CHECK(it != file.metadata.end(), path, " has no nyx-train configuration in its metadata; was it written by nyx-train?");
     return parse_config(it->second, path + " (its metadata's \"config\")");
-}
-
-std::unique_ptr<models::EncoderClassifier> make_model(const models::ClassifierConfig& m, Generator& generator) {
-    return std::make_unique<models::EncoderClassifier>(m.encoder, m.classes, generator);
 }
 
 // The first parameter holding NaN or ±inf, as "NAME holds ...", or "" when all are finite.
@@ -405,6 +373,27 @@ std::optional<double> metadata_number(const io::Metadata& metadata, const std::s
     return value;
 }
 
+// A metrics.jsonl record: the step, the split, every figure, and the learning rate of a training step.
+nlohmann::ordered_json record(std::int64_t step, const char* split, const Figures& figures, std::optional<double> lr = std::nullopt) {
+    nlohmann::ordered_json r = {{"step", step}, {"split", split}};
+    for (const Figure& f : figures) r[f.name] = f.value;
+    if (lr) r["lr"] = *lr;
+    return r;
+}
+
+// ", sop_accuracy 81.20%, mlm_loss 4.1000": the figures beyond the loss and the accuracy.
+std::string other_figures(const Figures& figures) {
+    std::string text;
+    for (const Figure& f : figures) {
+        if (f.name == "loss" || f.name == "accuracy") continue;
+        char value[48];
+        if (f.name.ends_with("accuracy")) std::snprintf(value, sizeof value, " %.2f%%", 100 * f.value);
+        else std::snprintf(value, sizeof value, " %.4f", f.value);
+        text += ", " + f.name + value;
+    }
+    return text;
+}
+
 void write_plot(const std::string& run_dir) {
     const std::string svg = plot_svg({{run_label(run_dir), read_metrics(run_dir + "/metrics.jsonl")}});
     io::write_file_atomically(run_dir + "/curves.svg", svg);
@@ -427,19 +416,22 @@ void check_address_space(int threads) {
               " or more)", threads > 1 ? " or use fewer --threads" : "");
 }
 
-std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c, const std::string& label) {
+std::optional<Evaluation> evaluate(Objective& objective, const std::string& split, const Config& c, const std::string& label) {
+    nn::Module& model = objective.model();
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
     const AutocastGuard autocast(c.precision == "bf16");
-    const std::int64_t batch = c.batch, bucket = c.bucket;
     // In a data-parallel job rank r takes batches r, r + K, ..., and the sums are added up. The ranks
     // go through the batches in rounds of K, and before each round agree whether to stop.
     const int ranks = dist::world_size();
-    data::Loader loader(dataset, {.batch_size = batch, .bucket = bucket, .prefetch = ranks == 1});
+    const data::Dataset& dataset = objective.split(split);
+    data::LoaderOptions options = objective.loader_options(false);
+    options.batch_size = c.batch, options.bucket = c.bucket, options.prefetch = ranks == 1;
+    data::Loader loader(dataset, options);
     const std::int64_t batches = loader.batches_per_epoch();
     EvalProgress progress(label, batches);
-    Tensor sums = zeros({2}, f64);  // loss, hits
+    Tensor sums = zeros({static_cast<std::int64_t>(objective.sums_size())}, f64);
     for (std::int64_t round = 0; round < batches; round += ranks) {
         if (interrupted_on_any_rank()) {
             model.train(was_training);
@@ -447,17 +439,15 @@ std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data:
         }
         if (const std::int64_t i = round + dist::rank(); i < batches) {
             loader.seek(i);
-            const data::Batch b = loader.next();
-            const Tensor logits = model(b.inputs, b.mask);
-            sums.data<double>()[0] += ops::cross_entropy(logits, b.targets, {.reduction = ops::Reduction::sum}).item<float>();
-            sums.data<double>()[1] += static_cast<double>(correct(logits, b.targets));
+            const Sums batch_sums = objective.forward(loader.next()).sums;
+            for (std::size_t k = 0; k < batch_sums.size(); ++k) sums.data<double>()[k] += batch_sums[k];
         }
         progress.update(std::min(round + ranks, batches));
     }
     dist::all_reduce(sums);
     model.train(was_training);
-    const auto n = static_cast<double>(dataset.size());
-    return Evaluation{sums.data<double>()[0] / n, sums.data<double>()[1] / n, dataset.size()};
+    const std::vector<double> total = sums.to_vector();
+    return Evaluation{objective.figures(total), dataset.size()};
 }
 
 namespace {
@@ -526,13 +516,10 @@ class Run {
     const bool lead_ = dist::rank() == 0;
     std::optional<RunDirectory> held_;
     std::string dir_, latest_, best_path_;
-    Splits data_;  // val and test hold at most --eval-size examples
-    std::int64_t val_examples_ = 0, test_examples_ = 0;  // before the cap
-    std::int64_t positions_ = 0;
-    models::ClassifierConfig model_config_;  // config.json's "model"
     io::Metadata run_metadata_;
     Generator generator_;  // initialises the weights, then drives dropout
-    std::unique_ptr<models::EncoderClassifier> model_;
+    std::unique_ptr<Objective> objective_;  // the data and the model, and how a batch is scored
+    nn::Module* model_ = nullptr;           // the objective's
     std::unique_ptr<optim::AdamW> optimizer_;
     std::unique_ptr<optim::LRScheduler> schedule_;
     std::int64_t step_ = 0, first_step_ = 0;
@@ -548,9 +535,9 @@ class Run {
     double seconds_before_ = 0;   // the run's wall-clock seconds before this process (its checkpoint's)
     bool seconds_known_ = false;  // seconds_before_ came from the checkpoint
     std::int64_t trained_positions_ = 0, trained_tokens_ = 0, interval_positions_ = 0;
-    // Divergence: a uniform guess over the classes has the cross-entropy ln(classes), so a loss a
-    // hundred times that, step after step, is a run that is no longer learning (a learning rate
-    // far too high, say). It stops the run as a non-finite loss does.
+    // Divergence: a guess that knows nothing has the loss Objective::uniform_loss (ln of the number
+    // of classes), so a loss a hundred times that, step after step, is a run that is no longer
+    // learning (a learning rate far too high, say). It stops the run as a non-finite loss does.
     double divergence_loss_ = 0;
     std::int64_t steps_above_ = 0;
     std::optional<InterruptHandlers> handlers_;  // from the first step to the last
@@ -565,26 +552,10 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
 
     std::printf("nyx-train %s: loading the data...\n", c_.task.c_str());
     std::fflush(stdout);
-    data_ = load_data(c_);
-    const std::int64_t longest = std::max({data_.train.max_length(), data_.val.max_length(), data_.test.max_length()});
-    NYX_CHECK(c_.pad_to == 0 || c_.pad_to >= longest, "--pad-to ", c_.pad_to, " is shorter than the longest sequence of the data (",
-              longest, " positions); ",
-              resume ? "the data no longer fits the run: restore the run's data, or start a new run"
-                     : detail::cat("give --pad-to ", longest, " or more, or 0 to pad each batch to its longest"));
-    positions_ = c_.pad_to > 0 ? c_.pad_to : longest;
-    NYX_CHECK(!resume || (c_.max_positions == positions_ && c_.classes == data_.train.classes), dir_,
-              ": the data no longer matches the run (", positions_, " positions and ", data_.train.classes, " classes, the run has ",
-              c_.max_positions, " and ", c_.classes, ")");
-    c_.max_positions = positions_, c_.classes = data_.train.classes;
-    // The cap comes after the positions, which a resume with another --eval-size must not change.
-    val_examples_ = data_.val.size(), test_examples_ = data_.test.size();
-    data_.val = evenly_spread(std::move(data_.val), c_.eval_size), data_.test = evenly_spread(std::move(data_.test), c_.eval_size);
-    validate(c_);  // the limits that depend on the data, before step 1: a run past them could never be resumed or evaluated
-    model_config_ = model_config(c_, data_.train);
-    run_metadata_ = {{"config", to_json(c_, model_config_).dump()}};
-
     generator_ = Generator(derived_seed(c_.seed, Stream::model));
-    model_ = make_model(model_config_, generator_);
+    objective_ = make_objective(c_, generator_);  // sets max_positions and classes, and validates
+    model_ = &objective_->model();
+    run_metadata_ = {{"config", to_json(c_, objective_->model_json()).dump()}};
     optimizer_ = std::make_unique<optim::AdamW>(model_->named_parameters(),
                                                 optim::AdamWOptions{.lr = c_.lr, .eps = 1e-6, .weight_decay = c_.weight_decay});
     const optim::Schedule kind = c_.schedule == "linear" ? optim::Schedule::linear
@@ -594,10 +565,10 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     if (resume) resume_from_checkpoint();
     generator_ = dist::rank_stream(generator_);                 // each rank its own dropout masks
     parallel_ = std::make_unique<dist::DataParallel>(*model_);  // rank 0's weights on every rank; each backward() averages the gradients
-    loader_ = std::make_unique<data::Loader>(data_.train, data::LoaderOptions{.batch_size = c_.batch, .shuffle = true, .drop_last = true,
-                                                                              .seed = derived_seed(c_.seed, Stream::loader), .bucket = c_.bucket,
-                                                                              .collate = data::pad_sequences({.pad_to = c_.pad_to}),
-                                                                              .shards = ranks_, .shard = dist::rank()});
+    data::LoaderOptions loading = objective_->loader_options(true);
+    loading.batch_size = c_.batch, loading.shuffle = true, loading.drop_last = true, loading.seed = derived_seed(c_.seed, Stream::loader);
+    loading.bucket = c_.bucket, loading.shards = ranks_, loading.shard = dist::rank();
+    loader_ = std::make_unique<data::Loader>(objective_->split("train"), loading);
     loader_->seek(step_);
     // Only now, with everything accepted, does the run directory change.
     if (lead_) {
@@ -607,7 +578,9 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
             const auto times = read_seconds(dir_ + "/speed.jsonl", step_);
             seconds_before_ = times && !times->empty() ? times->back().second : 0;
         }
-        io::write_file_atomically(dir_ + "/config.json", to_json(c_, model_config_).dump(2) + "\n");
+        if (!resume)
+            for (const auto& [name, bytes] : objective_->run_files()) io::write_file_atomically(dir_ + "/" + name, bytes);
+        io::write_file_atomically(dir_ + "/config.json", to_json(c_, objective_->model_json()).dump(2) + "\n");
         metrics_->start(), speed_->start();
     }
     first_step_ = step_;
@@ -616,7 +589,7 @@ Run::Run(Config config, bool resume) : c_(std::move(config)) {
     handlers_.emplace();
     progress_.emplace(step_, c_.steps, resumed_smoothing_);
     parameter_list_ = model_->parameters();
-    divergence_loss_ = 100 * std::log(static_cast<double>(std::max<std::int64_t>(c_.classes, 2)));
+    divergence_loss_ = 100 * objective_->uniform_loss();
 }
 
 // Rank 0 holds the run directory, locked, for the whole run. Nothing in it changes before the
@@ -649,7 +622,7 @@ void Run::resume_from_checkpoint() {
                                 "afresh without --resume"));
     // ...and its model the one the options build for the data (checkpoints from before config.json
     // had its "model" section have none to compare).
-    check_data_matches(checkpoint, latest_, model_config_);
+    check_data_matches(checkpoint, latest_, objective_->model_json());
     step_ = nn::load_training_state(checkpoint, latest_, *model_, *optimizer_, schedule_.get(), generator_);
     check_loaded_weights(*model_, latest_);
     const io::Metadata& m = checkpoint.metadata;
@@ -671,16 +644,10 @@ void Run::resume_from_checkpoint() {
 void Run::print_start(bool resume) const {
     const std::string threads = detail::cat(num_threads(), num_threads() == 1 ? " thread" : " threads");
     const std::string layout = ranks_ > 1 ? detail::cat(ranks_, " ranks × ", threads) : threads;
-    const std::string capped = data_.val.size() < val_examples_ || data_.test.size() < test_examples_
-                                   ? detail::cat(" (at most ", c_.eval_size, " of each evaluated: --eval-size)")
-                                   : "";
-    std::printf("%s: %ld train / %ld val / %ld test examples%s, up to %ld positions, %ld classes; %s attention, %ld parameters, "
-                "%s\n%s %s from step %ld to %ld\n",
-                c_.task.c_str(), static_cast<long>(data_.train.size()), static_cast<long>(val_examples_), static_cast<long>(test_examples_),
-                capped.c_str(), static_cast<long>(positions_), static_cast<long>(c_.classes), c_.attn.c_str(),
-                static_cast<long>(model_->parameter_count()), layout.c_str(), resume ? "resuming" : "training", dir_.c_str(),
+    std::printf("%s: %s; %s attention, %ld parameters, %s\n%s %s from step %ld to %ld\n", c_.task.c_str(), objective_->describe().c_str(),
+                c_.attn.c_str(), static_cast<long>(model_->parameter_count()), layout.c_str(), resume ? "resuming" : "training", dir_.c_str(),
                 static_cast<long>(step_), static_cast<long>(c_.steps));
-    if (!resume && c_.classes <= 12) std::printf("class balance of the test split: %s\n", class_balance(data_.test).c_str());
+    if (const std::string details = objective_->details(); !resume && !details.empty()) std::printf("%s\n", details.c_str());
     // The learning rate of step s (counted from 0) is s / warmup of its peak during the warm-up.
     if (c_.warmup >= c_.steps)
         std::printf("warning: --warmup %ld is not shorter than --steps %ld: the learning rate rises to only %.0f%% of --lr %g, and "
@@ -703,7 +670,7 @@ void Run::check_divergence(double loss, bool checkpoint_due) {
     steps_above_ = loss > divergence_loss_ ? steps_above_ + 1 : 0;
     if (steps_above_ < divergence_steps && (steps_above_ == 0 || !checkpoint_due)) return;  // no checkpoint from such a step
     const std::string when = steps_above_ >= divergence_steps ? detail::cat("for ", steps_above_, " steps in a row") : "where a checkpoint was due";
-    throw Error(detail::cat("the loss diverged: ", loss, " is above ", divergence_loss_, " (100 times ln ", c_.classes,
+    throw Error(detail::cat("the loss diverged: ", loss, " is above ", divergence_loss_, " (100 times ", objective_->uniform_loss_text(),
                             ", a uniform guess's loss) ", when, stopping));
 }
 
@@ -713,14 +680,14 @@ void Run::check_divergence(double loss, bool checkpoint_due) {
 void Run::check_weights_loss(double loss) const {
     if (!(loss <= divergence_loss_))  // NaN and +inf too
         throw Error(detail::cat("the loss diverged: the weights after this step give the loss ", loss, ", above ", divergence_loss_,
-                                " (100 times ln ", c_.classes, ", a uniform guess's loss)", stopping));
+                                " (100 times ", objective_->uniform_loss_text(), ", a uniform guess's loss)", stopping));
 }
 
 double Run::batch_loss(const data::Batch& batch) {
     NoGradGuard no_grad;
     const AutocastGuard autocast(c_.precision == "bf16");
     model_->eval();
-    Tensor loss = tensor({ops::cross_entropy((*model_)(batch.inputs, batch.mask), batch.targets).item<float>()}, f64);
+    Tensor loss = tensor({objective_->forward(batch).loss.item<float>()}, f64);
     model_->train();
     dist::all_reduce(loss);
     return loss.item<double>() / ranks_;
@@ -745,11 +712,11 @@ Run::StepResult Run::train_step() {
     const auto step_start = Clock::now();
     StepResult result{loader_->next()};
     const data::Batch& batch = result.batch;
-    const Tensor logits = [&] {
+    const Objective::Output out = [&] {
         const AutocastGuard autocast(c_.precision == "bf16");  // the backward follows each op's forward
-        return (*model_)(batch.inputs, batch.mask);
+        return objective_->forward(batch);
     }();
-    const Tensor loss = ops::cross_entropy(logits, batch.targets);
+    const Tensor& loss = out.loss;
     optimizer_->zero_grad();
     loss.backward();  // with K ranks, returns with the gradients averaged over them
     if (c_.clip > 0) optim::clip_grad_norm(parameter_list_, c_.clip);
@@ -757,20 +724,22 @@ Run::StepResult Run::train_step() {
     optimizer_->step();
     schedule_->step();
     ++step_;
-    // The step over the whole batch: the ranks' mean loss, their hits, positions and tokens, and
-    // whether any was interrupted (so that all stop after the same step).
-    Tensor figures = tensor({loss.item<float>(), static_cast<double>(correct(logits, batch.targets)),
-                             static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0},
-                            f64);
-    dist::all_reduce(figures);
-    const double* f = figures.data<double>();
-    const double loss_value = f[0] / ranks_, accuracy = f[1] / static_cast<double>(c_.batch);
-    const auto step_positions = static_cast<std::int64_t>(f[2]);
-    result.stop = f[4] > 0;
+    // The step over the whole batch: the ranks' sums, positions and tokens, and whether any was
+    // interrupted (so that all stop after the same step).
+    std::vector<double> totals = out.sums;
+    totals.insert(totals.end(), {static_cast<double>(batch.mask.numel()), static_cast<double>(batch.tokens), interrupted.load() ? 1.0 : 0.0});
+    Tensor summed = from_vector(totals, {static_cast<std::int64_t>(totals.size())});
+    dist::all_reduce(summed);
+    totals = summed.to_vector();
+    const std::size_t k = out.sums.size();
+    const Figures figures = objective_->figures(std::span<const double>(totals).first(k));
+    const double loss_value = figure(figures, "loss"), accuracy = figure(figures, "accuracy");
+    const auto step_positions = static_cast<std::int64_t>(totals[k]);
+    result.stop = totals[k + 2] > 0;
     const double seconds = seconds_since(step_start);
     if (step_ == first_step_ + 1) parallel_->reset_stats();  // the first step also waits for the slowest rank's start
     train_seconds_ += seconds, interval_seconds_ += seconds;
-    trained_positions_ += step_positions, interval_positions_ += step_positions, trained_tokens_ += static_cast<std::int64_t>(f[3]);
+    trained_positions_ += step_positions, interval_positions_ += step_positions, trained_tokens_ += static_cast<std::int64_t>(totals[k + 1]);
     NYX_CHECK(std::isfinite(loss_value), "the loss became ", std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "Inf" : "-Inf", stopping);
     validation_due_ = step_ % c_.eval_every == 0 || step_ == c_.steps;
     check_divergence(loss_value, validation_due_ || (result.stop && step_ < c_.steps));
@@ -779,7 +748,7 @@ Run::StepResult Run::train_step() {
     const double tokens_per_s = static_cast<double>(interval_positions_) / interval_seconds_;
     if (logged && lead_) {
         check_run_dir();
-        metrics_->write({{"step", step_}, {"split", "train"}, {"loss", loss_value}, {"accuracy", accuracy}, {"lr", lr}});
+        metrics_->write(record(step_, "train", figures, lr));
         speed_->write({{"step", step_},
                        {"tokens_per_s", std::round(tokens_per_s)},
                        {"seconds", std::round((seconds_before_ + seconds_since(started_)) * 10) / 10}});
@@ -791,24 +760,25 @@ Run::StepResult Run::train_step() {
 
 bool Run::evaluate_and_checkpoint() {
     check_weights();
-    const std::optional<Evaluation> val = evaluate(*model_, data_.val, c_, "val");
+    const std::optional<Evaluation> val = evaluate(*objective_, "val", c_, "val");
     if (!val) return false;
-    if (val->examples > 0) check_weights_loss(val->loss);
+    const double val_loss = figure(val->figures, "loss"), val_accuracy = figure(val->figures, "accuracy");
+    if (val->examples > 0) check_weights_loss(val_loss);
     check_run_dir();
-    if (lead_) metrics_->write({{"step", step_}, {"split", "val"}, {"loss", val->loss}, {"accuracy", val->accuracy}});
+    if (lead_) metrics_->write(record(step_, "val", val->figures));
     validation_due_ = false;
-    const bool improved = val->accuracy > best_.data<double>()[0];
+    const bool improved = val_accuracy > best_.data<double>()[0];
     if (improved) {
-        best_.data<double>()[0] = val->accuracy;
+        best_.data<double>()[0] = val_accuracy;
         io::Metadata m = run_metadata_;
         m.emplace("step", std::to_string(step_));
-        m.emplace("val_accuracy", std::to_string(val->accuracy));
+        m.emplace("val_accuracy", std::to_string(val_accuracy));
         before_checkpoint();
         if (lead_) nn::save_weights(best_path_, *model_, m);
     }
     save_latest();
-    progress_->say("step %ld: validation loss %.4f, accuracy %.2f%%%s", static_cast<long>(step_), val->loss, 100 * val->accuracy,
-                   improved ? " (best so far)" : "");
+    progress_->say("step %ld: validation loss %.4f, accuracy %.2f%%%s%s", static_cast<long>(step_), val_loss, 100 * val_accuracy,
+                   other_figures(val->figures).c_str(), improved ? " (best so far)" : "");
     return true;
 }
 
@@ -835,26 +805,26 @@ std::string Run::steps_text() const {
 int Run::report() {
     progress_->finish();
     nn::load_weights(read_on_rank_0(best_path_), best_path_, *model_);
-    const std::optional<Evaluation> test = evaluate(*model_, data_.test, c_, "test");
+    const std::optional<Evaluation> test = evaluate(*objective_, "test", c_, "test");
     handlers_.reset();
     if (lead_) {
         check_run_dir();
-        if (test) metrics_->write({{"step", step_}, {"split", "test"}, {"loss", test->loss}, {"accuracy", test->accuracy}});
+        if (test) metrics_->write(record(step_, "test", test->figures));
         write_plot(dir_);
     }
     if (!test) {
         std::printf("interrupted during the test evaluation; the run is done and saved (nyx-train eval %s tests it)\n", dir_.c_str());
         return 130;
     }
-    const double baseline = majority_baseline(data_.train, data_.test);
     const double per_second = train_seconds_ > 0 ? 1 / train_seconds_ : 0;
     const std::int64_t ran = c_.steps - first_step_;
     char per_step[64] = "";
     if (ran > 0) std::snprintf(per_step, sizeof per_step, " (%.1f ms per step while training)", 1e3 * train_seconds_ / static_cast<double>(ran));
-    std::printf("test accuracy %.2f%% (loss %.4f, %s; best validation accuracy %.2f%%); majority-class baseline %.2f%%\n"
+    std::printf("test accuracy %.2f%% (loss %.4f, %s%s; best validation accuracy %.2f%%); %s\n"
                 "%s in %s%s; while training %s tokens/s (padded positions; %s without the padding); peak memory %.0f MB\n",
-                100 * test->accuracy, test->loss, examples_text(test->examples, test_examples_).c_str(), 100 * best_.data<double>()[0],
-                100 * baseline, steps_text().c_str(), clock_text(seconds_since(started_)).c_str(), per_step,
+                100 * figure(test->figures, "accuracy"), figure(test->figures, "loss"),
+                examples_text(test->examples, objective_->split_size_before_cap("test")).c_str(), other_figures(test->figures).c_str(),
+                100 * best_.data<double>()[0], objective_->baseline("test").c_str(), steps_text().c_str(), clock_text(seconds_since(started_)).c_str(), per_step,
                 rate_text(static_cast<double>(trained_positions_) * per_second).c_str(),
                 rate_text(static_cast<double>(trained_tokens_) * per_second).c_str(), peak_rss_mb());
     if (const dist::CommStats& s = parallel_->stats(); s.steps > 0) {
@@ -894,7 +864,11 @@ int train(Config c, bool resume) {
     return run.report();
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& target, std::int64_t threads) {
+namespace {
+
+// The checkpoint file of `target`: a run directory's best.safetensors (else latest.safetensors),
+// or the file itself.
+std::string checkpoint_path(const std::string& target, std::int64_t threads) {
     if (threads > 0) set_num_threads(static_cast<int>(threads));
     check_address_space(num_threads());
     check_usage(fs::exists(target), target, ": no such run directory or checkpoint file");
@@ -904,16 +878,26 @@ LoadedCheckpoint load_checkpoint(const std::string& target, std::int64_t threads
         if (!fs::exists(path)) path = target + "/latest.safetensors";
         check_usage(fs::exists(path), target, " holds no best.safetensors or latest.safetensors; is it a nyx-train run directory?");
     }
+    return path;
+}
+
+}  // namespace
+
+LoadedCheckpoint load_checkpoint(const std::string& target, std::int64_t threads) {
+    const std::string path = checkpoint_path(target, threads);
     const io::Safetensors file = io::load_safetensors(path);
     LoadedCheckpoint loaded{path, config_of(file, path), {}, nullptr};
+    loaded.config.run_dir = fs::path(path).parent_path().string();  // a fine-tuning run's tokenizer.model, wherever the run was moved
+    check_usage(loaded.config.task != "pretrain", path, " is a pretrain run's checkpoint; this command reads classifiers' (fine-tune it "
+                "first: nyx-train finetune --from RUN)");
     loaded.data = load_data(loaded.config);
     const models::ClassifierConfig from_data = model_config(loaded.config, loaded.data.train);
     if (models::checkpoint_model_config(file, path)) {
-        check_data_matches(file, path, from_data);                   // text classes renamed would swap the labels silently
+        check_data_matches(file, path, models::to_json(from_data));  // text classes renamed would swap the labels silently
         loaded.model = models::load_checkpoint(file, path).model;  // as its "model" section describes it
     } else {  // a checkpoint from before the section: the model the options build for the data
         Generator generator(loaded.config.seed);
-        loaded.model = make_model(from_data, generator);
+        loaded.model = std::make_shared<models::EncoderClassifier>(from_data.encoder, from_data.classes, generator);
         nn::load_weights(file, path, *loaded.model);
     }
     check_loaded_weights(*loaded.model, path);
@@ -927,23 +911,41 @@ const data::SequenceDataset& split_of(const Splits& s, const std::string& split)
 }
 
 int evaluate_checkpoint(const std::string& target, const std::string& split, std::int64_t threads, std::int64_t eval_size) {
-    const LoadedCheckpoint loaded = load_checkpoint(target, threads);
-    const data::SequenceDataset& whole = split_of(loaded.data, split);
-    const data::SequenceDataset dataset = evenly_spread(whole, eval_size);
-    const Evaluation e = evaluate(*loaded.model, dataset, loaded.config, split).value();  // no Ctrl-C handler here: Ctrl-C ends the process
-    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %s); majority-class baseline %.2f%%\n", loaded.path.c_str(), split.c_str(),
-                100 * e.accuracy, e.loss, examples_text(e.examples, whole.size()).c_str(), 100 * majority_baseline(loaded.data.train, dataset));
+    std::string path;
+    Config config;
+    Generator generator;
+    std::unique_ptr<Objective> objective;
+    const std::string file_path = checkpoint_path(target, threads);
+    const io::Safetensors file = io::load_safetensors(file_path);
+    if (config_of(file, file_path).task == "pretrain") {
+        // Pretraining's objective, made as the run made it, with the checkpoint's weights.
+        path = file_path, config = config_of(file, path);
+        config.eval_size = eval_size;
+        config.run_dir = fs::path(path).parent_path().string();  // its tokenizer.model, wherever the run was moved
+        objective = make_objective(config, generator);
+        check_data_matches(file, path, objective->model_json());
+        nn::load_weights(file, path, objective->model());
+        check_loaded_weights(objective->model(), path);
+    } else {
+        LoadedCheckpoint loaded = load_checkpoint(target, threads);
+        path = loaded.path, config = loaded.config;
+        objective = classification_of(std::move(loaded.data), loaded.model, eval_size);
+    }
+    const Evaluation e = evaluate(*objective, split, config, split).value();  // no Ctrl-C handler here: Ctrl-C ends the process
+    std::printf("%s: %s accuracy %.2f%% (loss %.4f, %s%s); %s\n", path.c_str(), split.c_str(), 100 * figure(e.figures, "accuracy"),
+                figure(e.figures, "loss"), examples_text(e.examples, objective->split_size_before_cap(split)).c_str(),
+                other_figures(e.figures).c_str(), objective->baseline(split).c_str());
     return 0;
 }
 
-int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x) {
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x, const std::string& metric) {
     check_usage(x == "step" || x == "minutes", "--x must be step or minutes, got ", x);
     std::vector<PlotSeries> runs;
     for (const std::string& dir : run_dirs) {
         const std::string file = dir + "/metrics.jsonl";
         check_usage(fs::is_directory(dir), dir, fs::exists(dir) ? " is not a directory; give a run directory" : ": no such run directory");
         check_usage(fs::exists(file), dir, " has no metrics.jsonl; is it a nyx-train run directory?");
-        PlotSeries series{run_label(dir), read_metrics(file), {}};
+        PlotSeries series{run_label(dir), read_metrics(file, metric), {}};
         if (x == "minutes") {
             // Each record at the wall-clock time of its step, interpolated between the logged steps.
             const auto logged = read_seconds(dir + "/speed.jsonl");
@@ -965,7 +967,12 @@ int plot_runs(const std::vector<std::string>& run_dirs, std::string output, cons
     }
     if (output.empty()) output = run_dirs.size() == 1 ? run_dirs.front() + "/curves.svg" : "comparison.svg";
     check_writable_folder_of(output, "--output");
-    io::write_file_atomically(output, plot_svg(runs, x == "minutes" ? "minutes (wall clock)" : "step"));
+    check_usage(std::any_of(runs.begin(), runs.end(),
+                            [&](const PlotSeries& r) { return std::any_of(r.records.begin(), r.records.end(), [&](const MetricsRecord& m) {
+                                                           return m.line.find("\"" + metric + "\":") != std::string::npos;
+                                                       }); }),
+                "--metric ", metric, ": no run logs it (every run logs accuracy; pretrain runs also sop_accuracy, mlm_loss and sop_loss)");
+    io::write_file_atomically(output, plot_svg(runs, x == "minutes" ? "minutes (wall clock)" : "step", metric));
     std::printf("wrote %s\n", output.c_str());
     return 0;
 }

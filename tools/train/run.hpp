@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "objective.hpp"
 
 namespace nyx::train {
 
@@ -42,14 +43,14 @@ void route_signals_to_one_thread();
 int train(Config config, bool resume);
 
 struct Evaluation {
-    double loss = 0, accuracy = 0;
+    Figures figures;  // "loss", "accuracy", then the objective's others
     std::int64_t examples = 0;
 };
-// Loss and accuracy over a dataset, in batches of the run's size and in its precision; in order of
-// length when bucket > 0 (less padding), else in the dataset's order. Shows "eval LABEL done/total
-// batches" while it runs. Nothing when Ctrl-C or SIGTERM stopped it between two batches (under
-// mpirun, every rank stops at the same batch).
-std::optional<Evaluation> evaluate(models::EncoderClassifier& model, const data::SequenceDataset& dataset, const Config& c, const std::string& label);
+// The objective's figures over a split ("train", "val" or "test"), in batches of the run's size and
+// in its precision; in order of length when bucket > 0 (less padding), else in the split's order.
+// Shows "eval LABEL done/total batches" while it runs. Nothing when Ctrl-C or SIGTERM stopped it
+// between two batches (under mpirun, every rank stops at the same batch).
+std::optional<Evaluation> evaluate(Objective& objective, const std::string& split, const Config& c, const std::string& label);
 
 // A checkpoint with what it needs: `target` is a run directory (its best.safetensors, else
 // latest.safetensors) or a checkpoint file. The model is built as the checkpoint's "model" section
@@ -71,7 +72,8 @@ int evaluate_checkpoint(const std::string& target, const std::string& split, std
 
 // One SVG of the runs' curves against `x`, "step" or "minutes" (wall clock, from speed.jsonl);
 // `output` empty: RUN_DIR/curves.svg for one run, else comparison.svg.
-int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x = "step");
+// `metric`: the figure of the right panel ("accuracy", or another a run logs: "sop_accuracy").
+int plot_runs(const std::vector<std::string>& run_dirs, std::string output, const std::string& x = "step", const std::string& metric = "accuracy");
 
 // The folder a file is written in exists and may be written in (without this check, the error
 // would name the temporary file of the atomic write); `flag` names the option that gave the path.

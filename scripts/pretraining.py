@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The runs of docs/pretraining.md: a tokenizer, softmax and Nyström pretraining for one wall-clock
+budget each, and fine-tuning of both (and of a model trained from scratch) at two lengths.
+
+    python3 scripts/pretraining.py tokenizer              # runs/pretraining/tokenizer.model
+    python3 scripts/pretraining.py pretrain ATTENTION     # softmax | nystrom; resumes a run a session ended
+    python3 scripts/pretraining.py finetune FROM LENGTH   # FROM: softmax | nystrom | scratch; LENGTH: 1024 | 4096
+    python3 scripts/pretraining.py all                    # every step not yet done, in order
+
+Each run lives in runs/pretraining/NAME/: run.json (its command, and how its step count was set),
+the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
+trains for as many steps as fit in PRETRAIN_HOURS at the probe's time per step (scripts/lra.py's
+probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lra import NYX_TRAIN, ROOT, logs_of, probe_ms_per_step  # noqa: E402
+
+RUNS = os.path.join(ROOT, "runs", "pretraining")
+TOKENIZER = os.path.join(RUNS, "tokenizer.model")
+PRETRAIN_HOURS = 2.5  # of training, per attention
+PART_HOURS = 1.9      # per process: a run longer than about two hours goes in parts
+# BERT-small's shape at n = 512 (the nyx-train pretrain preset), in bf16 mixed precision; Nyström
+# with 64 landmarks and the conv-35 skip, as the paper's Nyströmformer-64.
+PRETRAIN = ["--precision", "bf16", "--threads", "2", "--log-every", "20", "--eval-size", "1000", "--landmarks", "64", "--conv", "35"]
+FINETUNE = ["--precision", "bf16", "--threads", "2", "--log-every", "10", "--eval-size", "1000", "--lr", "1e-4"]
+# A batch that softmax's n x n attention fits at each length (the same for every model).
+FINETUNE_BATCH = {1024: 16, 4096: 4}
+FINETUNE_STEPS = {1024: 1500, 4096: 1500}
+
+
+def run_process(name, args, seconds=None):
+    """nyx-train args in runs/pretraining/name, its output in the next log; SIGINT after `seconds`."""
+    folder = os.path.join(RUNS, name)
+    os.makedirs(folder, exist_ok=True)
+    log = os.path.join(folder, f"log.{len(logs_of(folder)) + 1}")
+    print(f"{name}: nyx-train {' '.join(args[:3])} ..., log {log}", flush=True)
+    with open(log, "w") as out:
+        process = subprocess.Popen([NYX_TRAIN] + args, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            return process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)  # saves and stops after the step
+            return process.wait()
+
+
+def done(name):
+    folder = os.path.join(RUNS, name)
+    logs = logs_of(folder) if os.path.isdir(folder) else []
+    return bool(logs) and re.search(r"^test accuracy", open(os.path.join(folder, logs[-1]), errors="replace").read(), re.M) is not None
+
+
+def tokenizer():
+    if os.path.exists(TOKENIZER):
+        return 0
+    return run_process("tokenizer", ["tokenizer", "--output", TOKENIZER, "--vocab-size", "8000", "--threads", "2"])
+
+
+def resumable(name, command_of_steps, steps_of_ms, part_seconds):
+    """Starts run `name` (its steps from a probe) or resumes it, one process of at most part_seconds."""
+    folder = os.path.join(RUNS, name)
+    run_dir = os.path.join(folder, name)
+    info_path = os.path.join(folder, "run.json")
+    if done(name):
+        print(f"{name}: done")
+        return 0
+    if not os.path.exists(info_path):
+        os.makedirs(folder, exist_ok=True)
+        ms = probe_ms_per_step(command_of_steps)
+        steps = steps_of_ms(ms)
+        with open(info_path, "w") as f:
+            json.dump({"probe_ms_per_step": ms, "steps": steps, "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
+    info = json.load(open(info_path))
+    task = info["command"][1]
+    args = [task, "--resume", run_dir] if os.path.exists(os.path.join(run_dir, "latest.safetensors")) else info["command"][1:]
+    return run_process(name, args, part_seconds)
+
+
+def pretrain(attention):
+    def command_of(steps):
+        return ["pretrain", "--tokenizer", TOKENIZER, "--attn", attention] + PRETRAIN + [
+            "--steps", str(steps), "--warmup", str(max(1, steps // 20)), "--eval-every", str(max(1, steps // 12))]
+    return resumable(f"pretrain-{attention}", command_of, lambda ms: int(PRETRAIN_HOURS * 3600_000 / ms) // 10 * 10, PART_HOURS * 3600)
+
+
+def finetune(start, length):
+    name = f"finetune-{start}-{length}"
+    source = [] if start == "scratch" else ["--from", os.path.join(RUNS, f"pretrain-{start}", f"pretrain-{start}")]
+    shape = ["--tokenizer", TOKENIZER, "--dim", "256", "--heads", "4", "--head-dim", "64", "--hidden", "1024", "--layers", "4",
+             "--attn", "nystrom", "--landmarks", "64", "--conv", "35"] if start == "scratch" else []
+    steps = FINETUNE_STEPS[length]
+
+    def command_of(s):
+        return ["finetune"] + source + shape + FINETUNE + ["--max-len", str(length), "--batch", str(FINETUNE_BATCH[length]),
+                                                            "--steps", str(s), "--warmup", str(max(1, s // 10)), "--eval-every", str(max(1, s // 6))]
+    return resumable(name, command_of, lambda ms: steps, PART_HOURS * 3600)
+
+
+def run_all():
+    steps = [("tokenizer", tokenizer), ("pretrain-softmax", lambda: pretrain("softmax")), ("pretrain-nystrom", lambda: pretrain("nystrom"))]
+    for length in (1024, 4096):
+        for start in ("nystrom", "softmax", "scratch"):
+            steps.append((f"finetune-{start}-{length}", lambda s=start, n=length: finetune(s, n)))
+    for name, step in steps:
+        if os.path.exists(os.path.join(RUNS, "PAUSE")):
+            print("paused: runs/pretraining/PAUSE exists", file=sys.stderr)
+            return 1
+        status = step()
+        while status == 130 and not done(name) and name.startswith("pretrain") and not os.path.exists(os.path.join(RUNS, "PAUSE")):
+            status = step()  # the next part
+        if status not in (0, 130):
+            print(f"{name} failed (status {status}); its log is in runs/pretraining/{name}/", file=sys.stderr)
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    if a == ["tokenizer"]:
+        sys.exit(tokenizer())
+    if len(a) == 2 and a[0] == "pretrain" and a[1] in ("softmax", "nystrom"):
+        sys.exit(pretrain(a[1]))
+    if len(a) == 3 and a[0] == "finetune" and a[1] in ("softmax", "nystrom", "scratch") and a[2] in ("1024", "4096"):
+        sys.exit(finetune(a[1], int(a[2])))
+    if a == ["all"]:
+        sys.exit(run_all())
+    print(__doc__, file=sys.stderr)
+    sys.exit(2)
