@@ -136,22 +136,76 @@ LoadedRun load_checkpoint(const io::Safetensors& file, const std::string& source
 
 LoadedRun load_checkpoint(const std::string& path) { return load_checkpoint(io::load_safetensors(path), path); }
 
-LoadedRun load_run(const std::string& run_dir, Checkpoint which) {
-    NYX_CHECK(fs::exists(run_dir), "load_run: ", run_dir, ": no such directory");
-    NYX_CHECK(fs::is_directory(run_dir), "load_run: ", run_dir, " is not a directory; give the run directory (which holds config.json)");
-    const std::string config_path = (fs::path(run_dir) / "config.json").string();
-    NYX_CHECK(fs::exists(config_path), "load_run: ", run_dir, " holds no config.json; is it a nyx-train run directory?");
-    const Json config = parse_run_config(io::read_text_file(config_path), config_path);
-    const std::optional<ClassifierConfig> model = model_section(config, config_path);
-    const std::string task = task_of(config, config_path);
-    if (!model) throw Error(predates(config_path, task, run_dir));
+namespace {
 
+// A run directory's config.json, and then its checkpoint, read; `caller` names the function in errors.
+struct RunFiles {
+    std::string config_path, path;
+    Json config;
+    io::Safetensors file;
+};
+RunFiles read_config(const std::string& run_dir, const char* caller) {
+    NYX_CHECK(fs::exists(run_dir), caller, ": ", run_dir, ": no such directory");
+    NYX_CHECK(fs::is_directory(run_dir), caller, ": ", run_dir, " is not a directory; give the run directory (which holds config.json)");
+    RunFiles r{(fs::path(run_dir) / "config.json").string(), {}, {}, {}};
+    NYX_CHECK(fs::exists(r.config_path), caller, ": ", run_dir, " holds no config.json; is it a nyx-train run directory?");
+    r.config = parse_run_config(io::read_text_file(r.config_path), r.config_path);
+    return r;
+}
+void read_checkpoint(RunFiles& r, const std::string& run_dir, Checkpoint which, const char* caller) {
     const char* name = which == Checkpoint::best ? "best.safetensors" : "latest.safetensors";
-    const std::string path = (fs::path(run_dir) / name).string();
-    NYX_CHECK(fs::exists(path), "load_run: ", run_dir, " has no ", name, " yet: nyx-train writes ",
+    r.path = (fs::path(run_dir) / name).string();
+    NYX_CHECK(fs::exists(r.path), caller, ": ", run_dir, " has no ", name, " yet: nyx-train writes ",
               which == Checkpoint::best ? "it at the run's first evaluation (--eval-every)" : "it at each evaluation and on Ctrl-C",
               ", and this run stopped before", which == Checkpoint::best ? " that" : " either", "; train it further (--resume)");
-    const io::Safetensors file = io::load_safetensors(path);
+    r.file = io::load_safetensors(r.path);
+}
+
+// The model and the generator its dropout draws from, in one allocation.
+struct MaskedLMWithGenerator {
+    Generator generator{0};  // the weights it initialises are overwritten by the checkpoint's
+    MaskedLM model;
+    explicit MaskedLMWithGenerator(const EncoderConfig& c) : model(c, generator) {}
+};
+
+}  // namespace
+
+LoadedMaskedLM load_masked_lm(const std::string& run_dir, Checkpoint which) {
+    RunFiles r = read_config(run_dir, "load_masked_lm");
+    const auto it = r.config.find("model");
+    const std::string task = task_of(r.config, r.config_path);
+    NYX_CHECK(task == "pretrain" && it != r.config.end(), "load_masked_lm: ", run_dir, " is a ", task,
+              " run; its model is a classifier (models::load_run loads it)");
+    const EncoderConfig config = encoder_config_from_json(it->dump(), r.config_path, "model.");
+    read_checkpoint(r, run_dir, which, "load_masked_lm");
+    NYX_CHECK(config.segments >= 1 && config.input_features == 0, "load_masked_lm: ", r.config_path, "'s model is not a masked language model");
+    const auto expect = [&](const std::string& name, const Shape& want) {  // before a model of any size is built
+        const auto t = r.file.tensors.find(name), state = r.file.tensors.find("model/" + name);
+        const Tensor* got = t != r.file.tensors.end() ? &t->second : state != r.file.tensors.end() ? &state->second
+                                                                                                   : nullptr;
+        NYX_CHECK(got && got->shape() == want, "load_masked_lm: ", r.path, " does not fit ", r.config_path, ": ", name, " should be ",
+                  to_string(want), "; the two must come from one run");
+    };
+    expect("token_embedding.weight", {config.vocab, config.dim});
+    expect("position_embedding.weight", {config.max_len, config.dim});
+    expect("mlm_transform.weight", {config.dim, config.dim});
+    const auto holder = std::make_shared<MaskedLMWithGenerator>(config);
+    std::shared_ptr<MaskedLM> model(holder, &holder->model);
+    nn::load_weights(r.file, r.path, *model);
+    model->eval();
+    return {std::move(model), config, r.path, step_of(r.file)};
+}
+
+LoadedRun load_run(const std::string& run_dir, Checkpoint which) {
+    RunFiles r = read_config(run_dir, "load_run");
+    const std::string& config_path = r.config_path;
+    const std::string task = task_of(r.config, config_path);
+    NYX_CHECK(task != "pretrain", "load_run: ", run_dir, " is a pretrain run; its model is a masked language model (models::load_masked_lm loads it)");
+    const std::optional<ClassifierConfig> model = model_section(r.config, config_path);
+    if (!model) throw Error(predates(config_path, task, run_dir));
+    read_checkpoint(r, run_dir, which, "load_run");
+    const std::string& path = r.path;
+    const io::Safetensors& file = r.file;
     // A checkpoint from before the "model" section has none (a run resumed since keeps such a
     // best.safetensors until validation improves): config.json's then describes it alone.
     if (const std::optional<ClassifierConfig> own = checkpoint_model_config(file, path))

@@ -24,6 +24,7 @@
 #include <nyx/core/safetensors.hpp>
 
 #include "config_json.hpp"
+#include "masked_lm.hpp"
 
 namespace nyx::models {
 
@@ -44,6 +45,17 @@ struct LoadedRun {
     std::string checkpoint;  // the file the weights came from
     std::int64_t step = 0;  // the training step it was saved at (0: the file does not say)
 };
+
+// A `nyx-train pretrain` run's model (docs/pretraining.md), in evaluation mode, with its
+// configuration and the checkpoint it came from; the run's tokenizer is RUN_DIR/tokenizer.model
+// (data::Tokenizer::load). Errors as load_run's, and a classifier's run is refused.
+struct LoadedMaskedLM {
+    std::shared_ptr<MaskedLM> model;  // holds its own generator, as LoadedRun's model does
+    EncoderConfig config;
+    std::string checkpoint;
+    std::int64_t step = 0;
+};
+LoadedMaskedLM load_masked_lm(const std::string& run_dir, Checkpoint which = Checkpoint::best);
 
 // `run_dir` is a directory that nyx-train trained in. Errors say what to fix: no such directory,
 // not a run directory (no config.json), a run from before config.json had its "model" section, a

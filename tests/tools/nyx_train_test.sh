@@ -35,6 +35,7 @@
 # Pretraining (issue #21):
 #   pretrain  a tokenizer on a small corpus; pretraining with MLM and SOP whose resume repeats the
 #             masks bit for bit; fine-tuning from it (weights by name) and from scratch; wrong tokenizers refused
+#   torch     tools/torch_interop.py: nyx's logits in PyTorch, PyTorch's weights in nyx (skipped without python3-torch)
 set -euo pipefail
 nyx_train=$1
 case_name=$2
@@ -66,6 +67,24 @@ compare_losses() {
 }
 largest_difference() { compare_losses "$1" "$2" || true; }
 within_1e4() { compare_losses "$1" "$2" > /dev/null; }
+
+# A corpus of three folders of twelve made-up reStructuredText documents each (Debian's is tens of
+# megabytes), for pretraining and fine-tuning at a tiny size.
+make_corpus() {
+  RANDOM=7
+  for folder in net fs mm; do
+    mkdir -p "corpus/$folder"
+    for i in $(seq 1 12); do
+      {
+        echo "Title $folder $i"; echo "=========="; echo
+        for _ in $(seq 1 30); do
+          words=(the $folder driver reads a buffer from every device and the kernel waits on locks while $folder queues run)
+          echo "The ${words[RANDOM % 16]} ${words[RANDOM % 16]} ${words[RANDOM % 16]} of ${words[RANDOM % 16]} ${words[RANDOM % 16]}."
+        done
+      } > "corpus/$folder/doc$i.rst"
+    done
+  done
+}
 
 limit=()  # a command that bounds nyx-train's time, in the cases of faults that once made it hang
 expect_error() {  # expect_error "message part" nyx-train args...
@@ -881,19 +900,7 @@ pretrain)
   # A corpus of three folders of made-up reStructuredText (Debian's is tens of megabytes): a
   # tokenizer trained on it, a tiny pretraining run with bitwise resume through dynamic masking,
   # and fine-tuning from the run and from scratch.
-  RANDOM=7
-  for folder in net fs mm; do
-    mkdir -p "corpus/$folder"
-    for i in $(seq 1 12); do
-      {
-        echo "Title $folder $i"; echo "=========="; echo
-        for _ in $(seq 1 30); do
-          words=(the $folder driver reads a buffer from every device and the kernel waits on locks while $folder queues run)
-          echo "The ${words[RANDOM % 16]} ${words[RANDOM % 16]} ${words[RANDOM % 16]} of ${words[RANDOM % 16]} ${words[RANDOM % 16]}."
-        done
-      } > "corpus/$folder/doc$i.rst"
-    done
-  done
+  make_corpus
   "$nyx_train" tokenizer --data-dir corpus --vocab-size 300 --output tok.model --threads 2 > tok.txt || fail "tokenizer: $(cat tok.txt)"
   grep -q 'wrote tok.model (fingerprint [0-9a-f]\{16\})' tok.txt && grep -q 'corpus in its tokens: [0-9]* train' tok.txt || fail "tokenizer: $(cat tok.txt)"
   small=(--dim 16 --heads 2 --head-dim 8 --hidden 32 --layers 1 --landmarks 4 --conv 3 --batch 8 --threads 2 --dropout 0.1)
@@ -939,6 +946,33 @@ pretrain)
   expect_error "/straight was pretrained with (" finetune --from straight --tokenizer other.model "${task[@]}" --steps 2 --run-dir e2
   expect_error "needs --from RUN (a pretrain run), or --tokenizer FILE" finetune "${task[@]}" --steps 2 --run-dir e3
   expect_error "--tokenizer must name a SentencePiece model" pretrain --data-dir corpus --steps 2 --run-dir e4
+  ;;
+torch)
+  # tools/torch_interop.py: a nyx pretrain run's MLM and SOP logits in PyTorch (softmax and
+  # Nyström), and a PyTorch-initialised model that nyx loads and trains on.
+  /usr/bin/python3 -c 'import torch' 2> /dev/null || { echo "SKIPPED: python3-torch is not installed (apt-get install python3-torch), so the PyTorch round trip did not run"; exit 77; }
+  script="$here/../../tools/torch_interop.py"
+  logits="$(dirname "$nyx_train")/../examples/masked_lm_logits"
+  make_corpus
+  "$nyx_train" tokenizer --data-dir corpus --vocab-size 300 --output tok.model --threads 2 > /dev/null
+  pre=(--data-dir corpus --tokenizer tok.model --dim 16 --heads 2 --head-dim 8 --hidden 32 --layers 2 --max-len 96 --batch 8
+       --train-size 200 --val-size 16 --test-size 16 --threads 2)
+  "$nyx_train" pretrain "${pre[@]}" --attn softmax --steps 10 --eval-every 10 --run-dir s > /dev/null
+  "$nyx_train" pretrain "${pre[@]}" --attn nystrom --landmarks 8 --conv 3 --steps 10 --eval-every 10 --run-dir y > /dev/null
+  for run in s y; do
+    /usr/bin/python3 "$script" check $run --nyx "$logits" > check.txt || fail "$run: $(cat check.txt)"
+    grep -q 'nyx and PyTorch agree' check.txt || fail "$run: $(cat check.txt)"
+  done
+  # PyTorch's initialisation, in nyx: a run at a learning rate too small to move it gives PyTorch's
+  # logits; one at the usual rate trains on from it.
+  /usr/bin/python3 "$script" export y init.safetensors | grep -q 'PyTorch-initialised' || fail "export"
+  "$nyx_train" pretrain "${pre[@]}" --attn nystrom --landmarks 8 --conv 3 --init init.safetensors --lr 1e-12 --steps 1 --eval-every 1 --run-dir still > still.txt
+  grep -q 'initial weights from .*init.safetensors' still.txt || fail "no word of the initial weights: $(head -5 still.txt)"
+  /usr/bin/python3 "$script" check still --nyx "$logits" | grep -q 'nyx and PyTorch agree' || fail "nyx did not load PyTorch's weights"
+  "$nyx_train" pretrain "${pre[@]}" --attn nystrom --landmarks 8 --conv 3 --init init.safetensors --steps 30 --eval-every 10 --run-dir on > /dev/null
+  first=$(losses on | head -1 | cut -d' ' -f2); last=$(losses on | tail -1 | cut -d' ' -f2)
+  awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "training from PyTorch's weights did not lower the loss ($first to $last)"
+  expect_error "init.safetensors" pretrain "${pre[@]}" --attn softmax --init init.safetensors --steps 2 --run-dir mismatch
   ;;
 *)
   fail "unknown case $case_name"

@@ -22,7 +22,7 @@ void for_each_field(C& c, F&& f) {
         f("run_dir", c.run_dir), f("min_len", c.min_len), f("max_len", c.max_len), f("train_size", c.train_size),
         f("val_size", c.val_size), f("test_size", c.test_size), f("patch", c.patch), f("data_dir", c.data_dir),
         f("train_file", c.train_file), f("val_file", c.val_file), f("test_file", c.test_file), f("folders", c.folders), f("tokenizer", c.tokenizer),
-        f("tokenizer_fingerprint", c.tokenizer_fingerprint), f("from", c.from), f("max_positions", c.max_positions), f("classes", c.classes);
+        f("tokenizer_fingerprint", c.tokenizer_fingerprint), f("from", c.from), f("init", c.init), f("max_positions", c.max_positions), f("classes", c.classes);
 }
 
 // Holds the examples in a seeded random order (before a validation split is taken off the end).
@@ -119,7 +119,7 @@ Config from_json(const nlohmann::ordered_json& j, const std::string& source) {
         // Runs from before --precision (f32), --eval-size (no cap), the Linformer and Performer
         // options and the document tasks lack those keys.
         static constexpr std::string_view added_later[] = {"precision", "eval_size", "projected_length", "sharing", "features",
-                                                           "redraw_interval", "folders", "tokenizer", "tokenizer_fingerprint", "from"};
+                                                           "redraw_interval", "folders", "tokenizer", "tokenizer_fingerprint", "from", "init"};
         if (it == j.end() && std::find(std::begin(added_later), std::end(added_later), key) != std::end(added_later)) return;
         NYX_CHECK(it != j.end(), source, ": the configuration has no \"", key, "\"");
         const bool fits = std::is_same_v<T, std::string> ? it->is_string()
@@ -269,7 +269,7 @@ std::uint64_t derived_seed(std::uint64_t seed, Stream stream) {
 
 Config resolve_paths(Config c) {
     c.train_file = absolute(c.train_file), c.val_file = absolute(c.val_file), c.test_file = absolute(c.test_file), c.tokenizer = absolute(c.tokenizer);
-    c.from = absolute(c.from);
+    c.from = absolute(c.from), c.init = absolute(c.init);
     c.data_dir = absolute(c.data_dir);
     if (!c.run_dir.empty()) c.run_dir = absolute(c.run_dir);
     return c;

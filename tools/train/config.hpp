@@ -53,6 +53,7 @@ struct Config {
     // run directory as tokenizer.model), and that model's fingerprint, set when the run starts.
     // max_len is the length of a sentence-order pair, train_size the pairs an epoch draws.
     std::string tokenizer, tokenizer_fingerprint;
+    std::string init;  // pretraining: a weights file (safetensors, nyx's names) the new run starts from
     // Fine-tuning: the pretrain run whose weights the classifier starts from ("" for the baseline
     // trained from scratch), which also gives the model's shape and attention and the tokenizer.
     // The task classifies passages of max_len tokens of the corpus's first source (linux-doc) by

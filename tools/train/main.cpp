@@ -215,6 +215,7 @@ void add_task_flags(TaskFlags& t, const std::string& task) {
         t.add("--max-len", &Config::max_len, pre ? "tokens of a sentence-order pair, [CLS] and [SEP]s included" : "tokens of a passage, [CLS] and [SEP] included",
               shown);
         if (!pre) t.add("--folders", &Config::folders, "linux-doc's folders, comma-separated: the classes", shown);
+        if (pre) t.add("--init", &Config::init, "start from these weights (safetensors in nyx's names: tools/torch_interop.py export writes them)", shown);
         t.add("--data-dir", &Config::data_dir,
               pre ? "a folder of reStructuredText documents to use instead of Debian's corpus" : "a folder of reStructuredText documents to use instead of Debian's corpus (its folders are the classes)", shown);
         t.add("--train-size", &Config::train_size,

@@ -3,8 +3,8 @@
 //   {"step": 40, "split": "train", "loss": 2.1, "accuracy": 0.19, "lr": 1e-4}
 // and per evaluation ({"step": 250, "split": "val", "loss": 1.9, "accuracy": 0.31}). Nothing in it
 // depends on the clock, so the same seed and thread count give the same file, bit for bit.
-// RUN_DIR/speed.jsonl: how fast, per logged step ({"step": 40, "tokens_per_s": 41000, "seconds": 93.4}):
-// `seconds` is the run's wall-clock time at that step since it started: data loading and
+// RUN_DIR/speed.jsonl: how fast, per logged step ({"step": 40, "tokens_per_s": 41000, "seconds": 93.412}):
+// `seconds` is the run's wall-clock time at that step since it started, to the millisecond: data loading and
 // evaluations count, and a resumed run goes on from the time its checkpoint was written (work
 // redone after a resume counts again, as it took time again). Runs from before it lack it. It is
 // what `nyx-train plot --x minutes` draws against (a validation at the time of its step's line).

@@ -237,6 +237,7 @@ class Pretraining : public Objective {
   public:
     Pretraining(Config& c, Generator& generator) {
         tokenizer_ = load_tokenizer(c);
+        const bool started = !c.tokenizer_fingerprint.empty();  // a resumed run: its config.json set it
         c.tokenizer_fingerprint = tokenizer_->fingerprint();
         const data::DocumentSplits corpus = data::read_corpus(corpus_options(c.data_dir));
         const std::uint64_t seed = derived_seed(c.seed, Stream::data);
@@ -253,6 +254,10 @@ class Pretraining : public Objective {
         encoder_ = {.vocab = tokenizer_->vocab_size(), .max_len = c.max_len, .dim = c.dim, .heads = c.heads, .head_dim = c.head_dim, .hidden = c.hidden, .layers = c.layers, .dropout = c.dropout, .attention = attention_options(c), .segments = 2};
         model_ = std::make_unique<models::MaskedLM>(encoder_, generator);
         config_ = &c;
+        if (!c.init.empty() && !started) {  // every weight, by name, from the file
+            nn::load_weights(c.init, *model_);
+            init_ = detail::cat("initial weights from ", c.init, " (", model_->named_parameters().size(), " tensors)");
+        }
     }
 
     nn::Module& model() override { return *model_; }
@@ -293,7 +298,7 @@ class Pretraining : public Objective {
         return detail::cat("corpus: ", tokens_[0].tokens, " train / ", tokens_[1].tokens, " val / ", tokens_[2].tokens, " test tokens (",
                            tokens_[0].documents.size(), " / ", tokens_[1].documents.size(), " / ", tokens_[2].documents.size(),
                            " documents); tokenizer ", tokenizer_->vocab_size(), " ids, fingerprint ", tokenizer_->fingerprint(),
-                           "\naccuracy is the masked tokens' (MLM), sop_accuracy the sentence order's");
+                           "\naccuracy is the masked tokens' (MLM), sop_accuracy the sentence order's", init_.empty() ? "" : "\n" + init_);
     }
     std::string baseline(const std::string&) const override { return "sentence-order chance 50.00%"; }
     std::vector<std::pair<std::string, std::string>> run_files() const override { return {{tokenizer_file, tokenizer_->bytes()}}; }
@@ -308,6 +313,7 @@ class Pretraining : public Objective {
     std::array<std::unique_ptr<data::SentenceOrderDataset>, 3> pairs_;
     models::EncoderConfig encoder_;
     std::unique_ptr<models::MaskedLM> model_;
+    std::string init_;  // where a new run's weights came from, when not from its seed
 };
 
 }  // namespace

@@ -751,7 +751,7 @@ Run::StepResult Run::train_step() {
         metrics_->write(record(step_, "train", figures, lr));
         speed_->write({{"step", step_},
                        {"tokens_per_s", std::round(tokens_per_s)},
-                       {"seconds", std::round((seconds_before_ + seconds_since(started_)) * 10) / 10}});
+                       {"seconds", std::round((seconds_before_ + seconds_since(started_)) * 1000) / 1000}});
     }
     if (logged) interval_seconds_ = 0, interval_positions_ = 0;
     progress_->update(step_, loss_value, accuracy, lr, tokens_per_s, logged);
