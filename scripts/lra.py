@@ -6,11 +6,12 @@ same wall-clock budget on this machine's two threads, with one recipe.
     python3 scripts/lra.py all                  # every cell not yet done, one after another
     python3 scripts/lra.py table                # docs/lra.md's results; docs/img/lra-TASK.svg by nyx-train plot
 
-A cell lives in runs/lra/TASK-ATTENTION/: cell.json (its command and how its step count was set),
+A cell lives in docs/lra-runs/TASK-ATTENTION/: cell.json (its command and how its step count was set),
 the run itself (nyx-train's run directory) and log.1, log.2, ... (nyx-train's output, one file per
-process: a cell longer than a session is resumed). The step count comes from a probe before the
-cell starts (the time per step after the first 10, which warm up): as many steps as fit in the
-training share of the budget.
+process: a cell interrupted by Ctrl-C is resumed). Commit a cell when it is done: a session's
+machine, and so an unfinished cell's checkpoints, do not outlive the session. The step count
+comes from a probe before the cell starts (the time per step after the first 10, which warm up):
+as many steps as fit in the training budget.
 """
 import json
 import math
@@ -22,7 +23,9 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NYX_TRAIN = os.path.join(ROOT, "build", "tools", "nyx-train")
-CELLS = os.path.join(ROOT, "runs", "lra")
+# In the repository (a session's machine does not outlive it): every cell's logs, configuration and
+# metrics, and not its checkpoints (.gitignore), so that `table` and nyx-train plot redraw it all.
+CELLS = os.path.join(ROOT, "docs", "lra-runs")
 TRAINING_MINUTES = 20   # per cell, for the steps (data and evaluation come on top)
 TASKS = ["listops", "pathfinder", "fashion-mnist", "text", "retrieval"]
 ATTENTIONS = ["softmax", "nystrom", "linformer", "performer"]
@@ -89,7 +92,7 @@ def run(task, attention):
             return 1
         steps = max(10, int(TRAINING_MINUTES * 60_000 / ms) // 10 * 10)
         info = {"task": task, "attention": attention, "probe_ms_per_step": ms, "steps": steps,
-                "command": ["nyx-train"] + command(task, attention, steps) + ["--run-dir", run_dir]}
+                "command": ["nyx-train"] + command(task, attention, steps) + ["--run-dir", os.path.relpath(run_dir, ROOT)]}
         with open(info_path, "w") as f:
             json.dump(info, f, indent=2)
     with open(info_path) as f:
@@ -105,8 +108,8 @@ def run(task, attention):
         args = ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
     log = os.path.join(cell, f"log.{len(logs) + 1}")
     print(f"{task}-{attention}: {'resuming' if resume else 'starting'} ({info['steps']} steps), log {log}", flush=True)
-    with open(log, "w") as out:
-        return subprocess.run([NYX_TRAIN] + args, stdout=out, stderr=subprocess.STDOUT).returncode
+    with open(log, "w") as out:  # from the repository's root, which the command's --run-dir is relative to
+        return subprocess.run([NYX_TRAIN] + args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT).returncode
 
 
 def logs_of(cell):
@@ -178,13 +181,13 @@ def table():
 def run_all():
     """Every cell in the table's order; a cell that fails is reported and the next one runs. An
     interrupted cell (Ctrl-C, SIGTERM: saved, exit status 130) stops them all; so does the file
-    runs/lra/PAUSE, between two cells (the machine is wanted for something else: remove it and
+    docs/lra-runs/PAUSE, between two cells (the machine is wanted for something else: remove it and
     run again to go on)."""
     failed = []
     for task in TASKS:
         for attention in ATTENTIONS:
             if os.path.exists(os.path.join(CELLS, "PAUSE")):
-                print("paused: runs/lra/PAUSE exists", file=sys.stderr)
+                print("paused: docs/lra-runs/PAUSE exists", file=sys.stderr)
                 return 1
             status = run(task, attention)
             if status == 130:
@@ -192,7 +195,7 @@ def run_all():
             if status != 0:
                 failed.append(f"{task}-{attention}")
     if failed:
-        print("failed: " + ", ".join(failed) + " (their logs are in runs/lra/)", file=sys.stderr)
+        print("failed: " + ", ".join(failed) + " (their logs are in docs/lra-runs/)", file=sys.stderr)
     return 1 if failed else 0
 
 

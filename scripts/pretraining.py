@@ -2,12 +2,12 @@
 """The runs of docs/pretraining.md: a tokenizer, softmax and Nyström pretraining for one wall-clock
 budget each, and fine-tuning of both (and of a model trained from scratch) at two lengths.
 
-    python3 scripts/pretraining.py tokenizer              # runs/pretraining/tokenizer.model
+    python3 scripts/pretraining.py tokenizer              # docs/pretraining-runs/tokenizer.model
     python3 scripts/pretraining.py pretrain ATTENTION     # softmax | nystrom; resumes a run a session ended
     python3 scripts/pretraining.py finetune FROM LENGTH   # FROM: softmax | nystrom | scratch; LENGTH: 1024 | 4096
     python3 scripts/pretraining.py all                    # every step not yet done, in order
 
-Each run lives in runs/pretraining/NAME/: run.json (its command, and how its step count was set),
+Each run lives in docs/pretraining-runs/NAME/: run.json (its command, and how its step count was set),
 the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
 trains for as many steps as fit in PRETRAIN_HOURS at the probe's time per step (scripts/lra.py's
 probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
@@ -22,7 +22,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lra import NYX_TRAIN, ROOT, logs_of, probe_ms_per_step  # noqa: E402
 
-RUNS = os.path.join(ROOT, "runs", "pretraining")
+# In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints or
+# the tokenizer (.gitignore). A session's machine does not outlive it, so a pretraining run and the
+# fine-tuning from it go in one session.
+RUNS = os.path.join(ROOT, "docs", "pretraining-runs")
 TOKENIZER = os.path.join(RUNS, "tokenizer.model")
 PRETRAIN_HOURS = 2.5  # of training, per attention
 PART_HOURS = 1.9      # per process: a run longer than about two hours goes in parts
@@ -36,7 +39,7 @@ FINETUNE_STEPS = {1024: 600, 4096: 300}  # the same examples for every model: 9,
 
 
 def run_process(name, args, seconds=None):
-    """nyx-train args in runs/pretraining/name, its output in the next log; SIGINT after `seconds`."""
+    """nyx-train args in docs/pretraining-runs/name, its output in the next log; SIGINT after `seconds`."""
     folder = os.path.join(RUNS, name)
     os.makedirs(folder, exist_ok=True)
     log = os.path.join(folder, f"log.{len(logs_of(folder)) + 1}")
@@ -109,13 +112,13 @@ def run_all():
             steps.append((f"finetune-{start}-{length}", lambda s=start, n=length: finetune(s, n)))
     for name, step in steps:
         if os.path.exists(os.path.join(RUNS, "PAUSE")):
-            print("paused: runs/pretraining/PAUSE exists", file=sys.stderr)
+            print("paused: docs/pretraining-runs/PAUSE exists", file=sys.stderr)
             return 1
         status = step()
         while status == 130 and not done(name) and name.startswith("pretrain") and not os.path.exists(os.path.join(RUNS, "PAUSE")):
             status = step()  # the next part
         if status not in (0, 130):
-            print(f"{name} failed (status {status}); its log is in runs/pretraining/{name}/", file=sys.stderr)
+            print(f"{name} failed (status {status}); its log is in docs/pretraining-runs/{name}/", file=sys.stderr)
             return status
     return 0
 
