@@ -5,12 +5,8 @@ namespace {
 
 constexpr std::int64_t ignore_label = -100;  // as data::ignore_label and ops::cross_entropy's ignore_index
 
-std::int64_t hits(const Tensor& logits, const Tensor& targets) {
-    const Tensor predicted = ops::argmax(logits, 1);
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < targets.numel(); ++i) count += predicted.data<std::int64_t>()[i] == targets.data<std::int64_t>()[i];
-    return count;
-}
+// How many rows' largest logit is at their target: logits [N, C], targets [N] (i64).
+std::int64_t hits(const Tensor& logits, const Tensor& targets) { return ops::eq(ops::argmax(logits, 1), targets).sum().item<std::int64_t>(); }
 
 const EncoderConfig& checked(const EncoderConfig& c) {  // before the encoder is built
     NYX_CHECK(c.input_features == 0 && c.segments >= 1 && !c.dual_encoder,

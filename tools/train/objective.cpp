@@ -33,12 +33,8 @@ data::SequenceDataset evenly_spread(data::SequenceDataset dataset, std::int64_t 
     return dataset;
 }
 
-std::int64_t hits(const Tensor& logits, const Tensor& targets) {
-    const Tensor predicted = ops::argmax(logits, 1);
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < targets.numel(); ++i) count += predicted.data<std::int64_t>()[i] == targets.data<std::int64_t>()[i];
-    return count;
-}
+// How many rows' largest logit is at their target: logits [N, C], targets [N] (i64).
+std::int64_t hits(const Tensor& logits, const Tensor& targets) { return ops::eq(ops::argmax(logits, 1), targets).sum().item<std::int64_t>(); }
 
 // "name 25.0%, name 75.0%": each class's share of the examples (names, or ids where there are none).
 std::string class_balance(const data::SequenceDataset& d) {
