@@ -6,6 +6,7 @@ budget each, and fine-tuning of both (and of a model trained from scratch) at tw
     python3 scripts/pretraining.py pretrain ATTENTION     # softmax | nystrom; resumes a run a session ended
     python3 scripts/pretraining.py finetune FROM LENGTH   # FROM: softmax | nystrom | scratch; LENGTH: 1024 | 4096
     python3 scripts/pretraining.py all                    # every step not yet done, in order
+    python3 scripts/pretraining.py table                  # docs/pretraining.md's tables and docs/img/pretraining-*.svg
 
 Each run lives in docs/pretraining-runs/NAME/: run.json (its command, and how its step count was set),
 the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
@@ -27,8 +28,8 @@ from lra import NYX_TRAIN, ROOT, logs_of, probe_ms_per_step  # noqa: E402
 # fine-tuning from it go in one session.
 RUNS = os.path.join(ROOT, "docs", "pretraining-runs")
 TOKENIZER = os.path.join(RUNS, "tokenizer.model")
-PRETRAIN_HOURS = 2.5  # of training, per attention
-PART_HOURS = 1.9      # per process: a run longer than about two hours goes in parts
+PRETRAIN_HOURS = 1.25  # of training, per attention: with its fine-tuning, one session's machine
+PART_HOURS = 1.9       # per process: a run longer than about two hours goes in parts
 # BERT-small's shape at n = 512 (the nyx-train pretrain preset), in bf16 mixed precision; Nyström
 # with 64 landmarks and the conv-35 skip, as the paper's Nyströmformer-64.
 PRETRAIN = ["--precision", "bf16", "--threads", "2", "--log-every", "20", "--eval-size", "1000", "--landmarks", "64", "--conv", "35"]
@@ -105,6 +106,81 @@ def finetune(start, length):
     return resumable(name, command_of, lambda ms: steps, PART_HOURS * 3600)
 
 
+def read_run(name):
+    """A run's figures: its metrics.jsonl records, and the time per step, tokens/s and peak memory
+    of its logs (a mean over its processes, weighted by their steps), or None if it has not run."""
+    folder = os.path.join(RUNS, name)
+    run_dir = os.path.join(folder, name)
+    if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
+        return None
+    records = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    speed = [json.loads(line) for line in open(os.path.join(run_dir, "speed.jsonl"))] if os.path.exists(os.path.join(run_dir, "speed.jsonl")) else []
+    result = {"run_dir": run_dir, "steps": json.load(open(os.path.join(folder, "run.json")))["steps"],
+              "val": [r for r in records if r["split"] == "val"], "test": next((r for r in records if r["split"] == "test"), None),
+              "minutes": speed[-1]["seconds"] / 60 if speed else None, "peak_mb": 0}
+    weighted, tokens, ran = 0.0, 0.0, 0
+    for log in logs_of(folder):
+        for line in open(os.path.join(folder, log), errors="replace"):
+            m = re.match(r"(\d+) steps? .*\(([0-9.]+) ms per step while training\); .*; ([0-9.]+)([kM]?) without the padding", line)
+            if m:  # nyx-train's summary: its steps, and the tokens per second that were not padding
+                weighted += int(m.group(1)) * float(m.group(2))
+                tokens += int(m.group(1)) * float(m.group(3)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(4)]
+                ran += int(m.group(1))
+            m = re.search(r"peak memory (\d+) MB", line)
+            if m:
+                result["peak_mb"] = max(result["peak_mb"], int(m.group(1)))
+    result["ms_per_step"], result["tokens_per_s"] = (weighted / ran, tokens / ran) if ran else (None, None)
+    return result
+
+
+def cell(value, form):
+    """value in form, or an empty cell for None."""
+    return "" if value is None else form.format(value)
+
+
+def table():
+    """docs/pretraining.md's tables between its markers, and the curves: MLM and SOP validation
+    accuracy against steps and against minutes, both attentions in each figure (nyx-train plot)."""
+    rows = ["| attention | steps | MLM accuracy (val / test) | SOP accuracy (val / test) | time/step | tokens/s (not padding) | peak memory | minutes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    pretrained = []
+    for attention in ("softmax", "nystrom"):
+        r = read_run(f"pretrain-{attention}")
+        if not r:
+            rows.append(f"| {attention} | | not run yet | | | | | |")
+            continue
+        pretrained.append(r["run_dir"])
+        val, test = (r["val"][-1] if r["val"] else {}), (r["test"] or {})
+        both = [" / ".join(f"{100 * x[key]:.2f}%" if key in x else "–" for x in (val, test)) for key in ("accuracy", "sop_accuracy")]
+        ms, minutes = cell(r["ms_per_step"], "{:.0f} ms"), cell(r["minutes"], "{:.1f}")
+        tokens = cell(r["tokens_per_s"], "{:,.0f}")
+        rows.append(f"| {attention} | {r['steps']:,} | {both[0]} | {both[1]} | {ms} | {tokens} | {r['peak_mb']:,} MB | {minutes} |")
+    rows += ["", "| model | n | steps | test accuracy | best validation | time/step | peak memory | minutes |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for length in (1024, 4096):
+        for start in ("softmax", "nystrom", "scratch"):
+            label = "from scratch (Nyström-64)" if start == "scratch" else f"pretrained {start}"
+            r = read_run(f"finetune-{start}-{length}")
+            if not r:
+                rows.append(f"| {label} | {length:,} | | not run yet | | | | |")
+                continue
+            test = cell(r["test"] and 100 * r["test"]["accuracy"], "{:.2f}%") or "running"
+            best = cell(max((100 * v["accuracy"] for v in r["val"]), default=None), "{:.2f}%")
+            ms, minutes = cell(r["ms_per_step"], "{:.0f} ms"), cell(r["minutes"], "{:.1f}")
+            rows.append(f"| {label} | {length:,} | {r['steps']:,} | {test} | {best} | {ms} | {r['peak_mb']:,} MB | {minutes} |")
+    if pretrained:
+        for metric, short in (("accuracy", "mlm"), ("sop_accuracy", "sop")):
+            for x in ("step", "minutes"):
+                subprocess.run([NYX_TRAIN, "plot", *pretrained, "--metric", metric, "--x", x, "--output",
+                                os.path.join(ROOT, "docs", "img", f"pretraining-{short}-{x}.svg")], check=True, stdout=subprocess.DEVNULL)
+    doc = os.path.join(ROOT, "docs", "pretraining.md")
+    text = open(doc).read()
+    start, end = "<!-- results: scripts/pretraining.py table -->", "<!-- end of results -->"
+    before, rest = text.split(start)
+    with open(doc, "w") as f:
+        f.write(before + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
+    return 0
+
+
 def run_all():
     steps = [("tokenizer", tokenizer), ("pretrain-softmax", lambda: pretrain("softmax")), ("pretrain-nystrom", lambda: pretrain("nystrom"))]
     for length in (1024, 4096):
@@ -133,5 +209,7 @@ if __name__ == "__main__":
         sys.exit(finetune(a[1], int(a[2])))
     if a == ["all"]:
         sys.exit(run_all())
+    if a == ["table"]:
+        sys.exit(table())
     print(__doc__, file=sys.stderr)
     sys.exit(2)
