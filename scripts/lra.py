@@ -10,7 +10,7 @@ A cell lives in docs/lra-runs/TASK-ATTENTION/: cell.json (its command and how it
 the run itself (nyx-train's run directory) and log.1, log.2, ... (nyx-train's output, one file per
 process: a cell interrupted by Ctrl-C is resumed). Commit a cell when it is done: a session's
 machine, and so an unfinished cell's checkpoints, do not outlive the session. The step count
-comes from a probe before the cell starts (the time per step after the first 10, which warm up):
+comes from a probe before the cell starts (the time per step after the first 30, which warm up):
 as many steps as fit in the training budget.
 """
 import json
@@ -27,6 +27,7 @@ NYX_TRAIN = os.path.join(ROOT, "build", "tools", "nyx-train")
 # metrics, and not its checkpoints (.gitignore), so that `table` and nyx-train plot redraw it all.
 CELLS = os.path.join(ROOT, "docs", "lra-runs")
 TRAINING_MINUTES = 20   # per cell, for the steps (data and evaluation come on top)
+WARM_UP = 30            # steps the probe does not time (probe_ms_per_step)
 TASKS = ["listops", "pathfinder", "fashion-mnist", "text", "retrieval"]
 ATTENTIONS = ["softmax", "nystrom", "linformer", "performer"]
 # One recipe: the LRA encoder of docs/nystrom.md, AdamW with a cosine decay, each attention at the
@@ -60,9 +61,11 @@ def command(task, attention, steps):
 
 def probe_ms_per_step(command_of):
     """Milliseconds per training step, in a scratch run of nyx-train command_of(steps) (which has
-    --eval-size, --eval-every and --log-every): the wall-clock time from step 10 to the last
-    (speed.jsonl), so that the first steps' warm-up (memory, oneDNN's kernels) does not count.
-    15 steps, or as many as last about 20 seconds when those are quicker."""
+    --eval-size, --eval-every and --log-every): the wall-clock time from step WARM_UP to the last
+    (speed.jsonl), so that the first steps' warm-up does not count. Memory and oneDNN's kernels
+    warm up for each new sequence length, so where lengths vary (ListOps) the first 20 steps take
+    up to three times as long as the rest: a probe that counted them cut a cell to half its budget.
+    20 steps after the warm-up, or as many as last about 20 seconds when those are quicker."""
     def probe(steps):
         with tempfile.TemporaryDirectory() as scratch:
             args = command_of(steps)
@@ -72,10 +75,10 @@ def probe_ms_per_step(command_of):
             run_dir = os.path.join(scratch, "probe")
             subprocess.run([NYX_TRAIN] + args + ["--run-dir", run_dir], check=True, capture_output=True, text=True)
             seconds = {r["step"]: r["seconds"] for r in map(json.loads, open(os.path.join(run_dir, "speed.jsonl")))}
-        return 1000 * (seconds[steps] - seconds[10]) / (steps - 10)
-    ms = probe(25)
-    if 15 * ms < 20_000:
-        ms = probe(10 + 5 * math.ceil(20_000 / ms / 5))
+        return 1000 * (seconds[steps] - seconds[WARM_UP]) / (steps - WARM_UP)
+    ms = probe(WARM_UP + 20)
+    if 20 * ms < 20_000:
+        ms = probe(WARM_UP + 5 * math.ceil(20_000 / ms / 5))
     return ms
 
 

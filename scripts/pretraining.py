@@ -67,7 +67,8 @@ def tokenizer():
 
 
 def resumable(name, command_of_steps, steps_of_ms, part_seconds):
-    """Starts run `name` (its steps from a probe) or resumes it, one process of at most part_seconds."""
+    """Starts run `name` or resumes it, one process of at most part_seconds. Its steps are
+    steps_of_ms(a probe's milliseconds per step), or steps_of_ms itself when that is a number."""
     folder = os.path.join(RUNS, name)
     run_dir = os.path.join(folder, name)
     info_path = os.path.join(folder, "run.json")
@@ -76,8 +77,8 @@ def resumable(name, command_of_steps, steps_of_ms, part_seconds):
         return 0
     if not os.path.exists(info_path):
         os.makedirs(folder, exist_ok=True)
-        ms = probe_ms_per_step(command_of_steps)
-        steps = steps_of_ms(ms)
+        ms = probe_ms_per_step(command_of_steps) if callable(steps_of_ms) else None
+        steps = steps_of_ms(ms) if callable(steps_of_ms) else steps_of_ms
         with open(info_path, "w") as f:
             json.dump({"probe_ms_per_step": ms, "steps": steps, "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
     info = json.load(open(info_path))
@@ -103,7 +104,7 @@ def finetune(start, length):
     def command_of(s):
         return ["finetune"] + source + shape + FINETUNE + ["--max-len", str(length), "--batch", str(FINETUNE_BATCH[length]),
                                                             "--steps", str(s), "--warmup", str(max(1, s // 10)), "--eval-every", str(max(1, s // 6))]
-    return resumable(name, command_of, lambda ms: steps, PART_HOURS * 3600)
+    return resumable(name, command_of, steps, PART_HOURS * 3600)
 
 
 def read_run(name):
