@@ -65,7 +65,8 @@ def probe_ms_per_step(command_of):
     (speed.jsonl), so that the first steps' warm-up does not count. Memory and oneDNN's kernels
     warm up for each new sequence length, so where lengths vary (ListOps) the first 20 steps take
     up to three times as long as the rest: a probe that counted them cut a cell to half its budget.
-    20 steps after the warm-up, or as many as last about 20 seconds when those are quicker."""
+    50 steps after the warm-up (lengths vary, and softmax's cost with their square), or as many as
+    last about 20 seconds when those are quicker."""
     def probe(steps):
         with tempfile.TemporaryDirectory() as scratch:
             args = command_of(steps)
@@ -76,8 +77,8 @@ def probe_ms_per_step(command_of):
             subprocess.run([NYX_TRAIN] + args + ["--run-dir", run_dir], check=True, capture_output=True, text=True)
             seconds = {r["step"]: r["seconds"] for r in map(json.loads, open(os.path.join(run_dir, "speed.jsonl")))}
         return 1000 * (seconds[steps] - seconds[WARM_UP]) / (steps - WARM_UP)
-    ms = probe(WARM_UP + 20)
-    if 20 * ms < 20_000:
+    ms = probe(WARM_UP + 50)
+    if 50 * ms < 20_000:
         ms = probe(WARM_UP + 5 * math.ceil(20_000 / ms / 5))
     return ms
 
