@@ -129,8 +129,9 @@ def last_seconds(run_dir):
 
 
 def read_cell(task, attention):
-    """A cell's figures: test accuracy and peak memory from its logs, time per step (a mean over its
-    processes' summaries) and minutes (its run's wall-clock time at the last logged step)."""
+    """A cell's figures: test accuracy and peak memory from its logs, time per step (from the closing
+    summary, which covers the steps of the process that finished the cell) and minutes (its run's
+    wall-clock time at the last logged step)."""
     cell = os.path.join(CELLS, f"{task}-{attention}")
     if not os.path.exists(os.path.join(cell, "cell.json")):
         return None

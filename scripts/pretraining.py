@@ -3,15 +3,17 @@
 budget each, and fine-tuning of both (and of a model trained from scratch) at two lengths.
 
     python3 scripts/pretraining.py tokenizer              # docs/pretraining-runs/tokenizer.model
-    python3 scripts/pretraining.py pretrain ATTENTION     # softmax | nystrom; resumes a run a session ended
+    python3 scripts/pretraining.py pretrain ATTENTION     # softmax | nystrom; resumes a run Ctrl-C or a part's end stopped
     python3 scripts/pretraining.py finetune FROM LENGTH   # FROM: softmax | nystrom | scratch; LENGTH: 1024 | 4096
-    python3 scripts/pretraining.py all                    # every step not yet done, in order
+    python3 scripts/pretraining.py all                    # every run not yet done, in order
     python3 scripts/pretraining.py table                  # docs/pretraining.md's tables and docs/img/pretraining-*.svg
 
 Each run lives in docs/pretraining-runs/NAME/: run.json (its command, and how its step count was set),
 the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
 trains for as many steps as fit in PRETRAIN_HOURS at the probe's time per step (scripts/lra.py's
 probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
+`all` runs each pretraining with the fine-tuning from it before the next, as a session's machine
+(and so a checkpoint) does not outlive the session; commit each run when it is done.
 """
 import json
 import os
@@ -23,13 +25,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lra import NYX_TRAIN, ROOT, logs_of, probe_ms_per_step  # noqa: E402
 
-# In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints or
-# the tokenizer (.gitignore). A session's machine does not outlive it, so a pretraining run and the
-# fine-tuning from it go in one session.
+# In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints
+# (.gitignore); and the one tokenizer every run shares. A session's machine does not outlive it, so
+# a pretraining run and the fine-tuning from it go in one session.
 RUNS = os.path.join(ROOT, "docs", "pretraining-runs")
 TOKENIZER = os.path.join(RUNS, "tokenizer.model")
 PRETRAIN_HOURS = 1.25  # of training, per attention: with its fine-tuning, one session's machine
 PART_HOURS = 1.9       # per process: a run longer than about two hours goes in parts
+PART_ENDED = -1        # run_process's status when it stopped a process at the end of its part
+MISSING = 3            # a fine-tuning's pretrained run has no checkpoint on this machine
 # BERT-small's shape at n = 512 (the nyx-train pretrain preset), in bf16 mixed precision; Nyström
 # with 64 landmarks and the conv-35 skip, as the paper's Nyströmformer-64.
 PRETRAIN = ["--precision", "bf16", "--threads", "2", "--log-every", "20", "--eval-size", "1000", "--landmarks", "64", "--conv", "35"]
@@ -40,7 +44,8 @@ FINETUNE_STEPS = {1024: 600, 4096: 300}  # the same examples for every model: 9,
 
 
 def run_process(name, args, seconds=None):
-    """nyx-train args in docs/pretraining-runs/name, its output in the next log; SIGINT after `seconds`."""
+    """nyx-train args in docs/pretraining-runs/name, its output in the next log: its exit status, or
+    PART_ENDED when it was stopped (SIGINT: saved) after `seconds`."""
     folder = os.path.join(RUNS, name)
     os.makedirs(folder, exist_ok=True)
     log = os.path.join(folder, f"log.{len(logs_of(folder)) + 1}")
@@ -51,13 +56,20 @@ def run_process(name, args, seconds=None):
             return process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGINT)  # saves and stops after the step
-            return process.wait()
+            status = process.wait()
+            return PART_ENDED if status == 130 else status
+
+
+def last_log(name):
+    """The text of run `name`'s last log, or ""."""
+    folder = os.path.join(RUNS, name)
+    logs = logs_of(folder) if os.path.isdir(folder) else []
+    return open(os.path.join(folder, logs[-1]), errors="replace").read() if logs else ""
 
 
 def done(name):
-    folder = os.path.join(RUNS, name)
-    logs = logs_of(folder) if os.path.isdir(folder) else []
-    return bool(logs) and re.search(r"^test accuracy", open(os.path.join(folder, logs[-1]), errors="replace").read(), re.M) is not None
+    """Whether run `name` has been tested (by its training, or by nyx-train eval after it)."""
+    return re.search(r"^(\S+: )?test accuracy", last_log(name), re.M) is not None
 
 
 def tokenizer():
@@ -84,6 +96,8 @@ def resumable(name, command_of_steps, steps_of_ms, part_seconds):
     info = json.load(open(info_path))
     task = info["command"][1]
     args = [task, "--resume", run_dir] if os.path.exists(os.path.join(run_dir, "latest.safetensors")) else info["command"][1:]
+    if "interrupted during the test evaluation" in last_log(name):  # trained and saved: the test alone is left
+        args = ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
     return run_process(name, args, part_seconds)
 
 
@@ -100,6 +114,10 @@ def finetune(start, length):
     shape = ["--tokenizer", TOKENIZER, "--dim", "256", "--heads", "4", "--head-dim", "64", "--hidden", "1024", "--layers", "4",
              "--attn", "nystrom", "--landmarks", "64", "--conv", "35"] if start == "scratch" else []
     steps = FINETUNE_STEPS[length]
+    if source and not done(name) and not os.path.exists(os.path.join(source[1], "best.safetensors")):
+        print(f"{name}: pretrain-{start} has no checkpoint on this machine (checkpoints are not committed); remove "
+              f"docs/pretraining-runs/pretrain-{start} and its unfinished fine-tuning runs, and run both again in one session", file=sys.stderr)
+        return MISSING
 
     def command_of(s):
         return ["finetune"] + source + shape + FINETUNE + ["--max-len", str(length), "--batch", str(FINETUNE_BATCH[length]),
@@ -107,30 +125,44 @@ def finetune(start, length):
     return resumable(name, command_of, steps, PART_HOURS * 3600)
 
 
+def json_lines(path):
+    """The records of a JSON-lines file, without a last line a killed writer left torn; [] if none."""
+    records = []
+    for line in open(path) if os.path.exists(path) else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return records
+
+
 def read_run(name):
-    """A run's figures: its metrics.jsonl records, and the time per step, tokens/s and peak memory
-    of its logs (a mean over its processes, weighted by their steps), or None if it has not run."""
+    """A run's figures, or None if it has not started: its validation and test records
+    (metrics.jsonl; the test from the log when nyx-train eval tested it), its minutes (speed.jsonl),
+    and the time per step, tokens/s and peak memory of nyx-train's closing summary (which covers
+    the steps of the process that finished the run)."""
     folder = os.path.join(RUNS, name)
     run_dir = os.path.join(folder, name)
-    if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
+    records = json_lines(os.path.join(run_dir, "metrics.jsonl"))
+    if not os.path.exists(os.path.join(run_dir, "config.json")):
         return None
-    records = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
-    speed = [json.loads(line) for line in open(os.path.join(run_dir, "speed.jsonl"))] if os.path.exists(os.path.join(run_dir, "speed.jsonl")) else []
-    result = {"run_dir": run_dir, "steps": json.load(open(os.path.join(folder, "run.json")))["steps"],
-              "val": [r for r in records if r["split"] == "val"], "test": next((r for r in records if r["split"] == "test"), None),
-              "minutes": speed[-1]["seconds"] / 60 if speed else None, "peak_mb": 0}
-    weighted, tokens, ran = 0.0, 0.0, 0
+    seconds = [r["seconds"] for r in json_lines(os.path.join(run_dir, "speed.jsonl")) if r.get("seconds") is not None]
+    info = next((json.load(open(p)) for p in (os.path.join(folder, "run.json"), os.path.join(run_dir, "config.json")) if os.path.exists(p)), {})
+    result = {"run_dir": run_dir, "steps": info.get("steps"), "val": [r for r in records if r.get("split") == "val"],
+              "test": next((r for r in records if r.get("split") == "test"), None), "minutes": seconds[-1] / 60 if seconds else None,
+              "peak_mb": None, "ms_per_step": None, "tokens_per_s": None}
     for log in logs_of(folder):
         for line in open(os.path.join(folder, log), errors="replace"):
             m = re.match(r"(\d+) steps? .*\(([0-9.]+) ms per step while training\); .*; ([0-9.]+)([kM]?) without the padding", line)
-            if m:  # nyx-train's summary: its steps, and the tokens per second that were not padding
-                weighted += int(m.group(1)) * float(m.group(2))
-                tokens += int(m.group(1)) * float(m.group(3)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(4)]
-                ran += int(m.group(1))
+            if m:  # nyx-train's summary: the time per step, and the tokens per second that were not padding
+                result["ms_per_step"] = float(m.group(2))
+                result["tokens_per_s"] = float(m.group(3)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(4)]
             m = re.search(r"peak memory (\d+) MB", line)
             if m:
-                result["peak_mb"] = max(result["peak_mb"], int(m.group(1)))
-    result["ms_per_step"], result["tokens_per_s"] = (weighted / ran, tokens / ran) if ran else (None, None)
+                result["peak_mb"] = max(result["peak_mb"] or 0, int(m.group(1)))
+            m = re.match(r"\S+: test accuracy ([0-9.]+)%(?:.*sop_accuracy ([0-9.]+)%)?", line)
+            if m and not result["test"]:  # nyx-train eval's line
+                result["test"] = {"accuracy": float(m.group(1)) / 100, **({"sop_accuracy": float(m.group(2)) / 100} if m.group(2) else {})}
     return result
 
 
@@ -150,12 +182,14 @@ def table():
         if not r:
             rows.append(f"| {attention} | | not run yet | | | | | |")
             continue
-        pretrained.append(r["run_dir"])
-        val, test = (r["val"][-1] if r["val"] else {}), (r["test"] or {})
-        both = [" / ".join(f"{100 * x[key]:.2f}%" if key in x else "–" for x in (val, test)) for key in ("accuracy", "sop_accuracy")]
-        ms, minutes = cell(r["ms_per_step"], "{:.0f} ms"), cell(r["minutes"], "{:.1f}")
-        tokens = cell(r["tokens_per_s"], "{:,.0f}")
-        rows.append(f"| {attention} | {r['steps']:,} | {both[0]} | {both[1]} | {ms} | {tokens} | {r['peak_mb']:,} MB | {minutes} |")
+        if r["minutes"] is not None:  # nyx-train plot draws runs that have logged a step
+            pretrained.append(r["run_dir"])
+        val = max(r["val"], key=lambda v: v.get("accuracy", 0), default={})  # the checkpoint the test reads
+        figures = [" / ".join([cell(val.get(key) and 100 * val[key], "{:.2f}%") or "–",
+                               cell(r["test"] and r["test"].get(key) and 100 * r["test"][key], "{:.2f}%") or "running"])
+                   for key in ("accuracy", "sop_accuracy")]
+        rows.append(f"| {attention} | {cell(r['steps'], '{:,}')} | {figures[0]} | {figures[1]} | {cell(r['ms_per_step'], '{:,.0f} ms')} | "
+                    f"{cell(r['tokens_per_s'], '{:,.0f}')} | {cell(r['peak_mb'], '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
     rows += ["", "Fine-tuning on the downstream task (which of the 8 largest linux-doc folders a passage of n pieces comes from; "
              "AdamW at 1e-4 decaying linearly, batches of 16 at n = 1,024 and 4 at n = 4,096, bf16; test on 1,000 passages):", "",
              "| model | n | steps | test accuracy | best validation | time/step | peak memory | minutes |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -167,39 +201,48 @@ def table():
                 rows.append(f"| {label} | {length:,} | | not run yet | | | | |")
                 continue
             test = cell(r["test"] and 100 * r["test"]["accuracy"], "{:.2f}%") or "running"
-            best = cell(max((100 * v["accuracy"] for v in r["val"]), default=None), "{:.2f}%")
-            ms, minutes = cell(r["ms_per_step"], "{:.0f} ms"), cell(r["minutes"], "{:.1f}")
-            rows.append(f"| {label} | {length:,} | {r['steps']:,} | {test} | {best} | {ms} | {r['peak_mb']:,} MB | {minutes} |")
-    if pretrained:
-        for metric, short in (("accuracy", "mlm"), ("sop_accuracy", "sop")):
-            for x in ("step", "minutes"):
-                subprocess.run([NYX_TRAIN, "plot", *pretrained, "--metric", metric, "--x", x, "--output",
-                                os.path.join(ROOT, "docs", "img", f"pretraining-{short}-{x}.svg")], check=True, stdout=subprocess.DEVNULL)
+            best = cell(max((100 * v["accuracy"] for v in r["val"] if "accuracy" in v), default=None), "{:.2f}%")
+            rows.append(f"| {label} | {length:,} | {cell(r['steps'], '{:,}')} | {test} | {best} | {cell(r['ms_per_step'], '{:,.0f} ms')} | "
+                        f"{cell(r['peak_mb'], '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
     doc = os.path.join(ROOT, "docs", "pretraining.md")
     text = open(doc).read()
     start, end = "<!-- results: scripts/pretraining.py table -->", "<!-- end of results -->"
     before, rest = text.split(start)
     with open(doc, "w") as f:
         f.write(before + start + "\n" + "\n".join(rows) + "\n" + end + rest.split(end)[1])
+    for metric, short in (("accuracy", "mlm"), ("sop_accuracy", "sop")) if pretrained else ():
+        for x in ("step", "minutes"):
+            subprocess.run([NYX_TRAIN, "plot", *pretrained, "--metric", metric, "--x", x, "--output",
+                            os.path.join(ROOT, "docs", "img", f"pretraining-{short}-{x}.svg")], check=True, stdout=subprocess.DEVNULL)
     return 0
 
 
 def run_all():
-    steps = [("tokenizer", tokenizer), ("pretrain-softmax", lambda: pretrain("softmax")), ("pretrain-nystrom", lambda: pretrain("nystrom"))]
-    for length in (1024, 4096):
-        for start in ("nystrom", "softmax", "scratch"):
-            steps.append((f"finetune-{start}-{length}", lambda s=start, n=length: finetune(s, n)))
+    """Every run not yet done: the tokenizer, then each pretraining followed by the fine-tuning from
+    it, then the baseline from scratch. A run stopped at the end of a part goes on in a new process;
+    a run that fails is reported and the next one runs. Ctrl-C stops them all, and so does the file
+    docs/pretraining-runs/PAUSE, between two processes."""
+    steps = [("tokenizer", tokenizer)]
+    for start in ("softmax", "nystrom", "scratch"):
+        if start != "scratch":
+            steps.append((f"pretrain-{start}", lambda a=start: pretrain(a)))
+        steps += [(f"finetune-{start}-{n}", lambda s=start, n=n: finetune(s, n)) for n in (1024, 4096)]
+    failed = []
     for name, step in steps:
-        if os.path.exists(os.path.join(RUNS, "PAUSE")):
-            print("paused: docs/pretraining-runs/PAUSE exists", file=sys.stderr)
-            return 1
-        status = step()
-        while status == 130 and not done(name) and name.startswith("pretrain") and not os.path.exists(os.path.join(RUNS, "PAUSE")):
-            status = step()  # the next part
-        if status not in (0, 130):
-            print(f"{name} failed (status {status}); its log is in docs/pretraining-runs/{name}/", file=sys.stderr)
+        status = PART_ENDED
+        while status == PART_ENDED:
+            if os.path.exists(os.path.join(RUNS, "PAUSE")):
+                print("paused: docs/pretraining-runs/PAUSE exists", file=sys.stderr)
+                return 1
+            status = step()
+        if status == 130:
             return status
-    return 0
+        if status != 0:
+            print(f"{name} failed (status {status}); its log is in docs/pretraining-runs/{name}/", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
