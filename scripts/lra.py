@@ -162,15 +162,15 @@ def table():
         for attention in ATTENTIONS:
             c = results[task][attention]
             published = PUBLISHED[attention]["image" if task == "fashion-mnist" else task]
-            if not c:
+            if not c or not c["done"]:  # a cell still running is left out until it is done (and committed)
                 rows.append(f"| {task} | {attention} | | not run yet | {published:.2f} | | | |")
                 continue
-            test = f"{c['test']:.2f}%" if c["done"] else "running"
+            test = f"{c['test']:.2f}%"
             ms = f"{c['ms_per_step']:.0f} ms" if c["ms_per_step"] else ""
             minutes = f"{c['seconds'] / 60:.1f}" if c["seconds"] is not None else ""
             peak = f"{c['peak_mb']:,} MB" if c["peak_mb"] else ""
             rows.append(f"| {task} | {attention} | {c['info']['steps']:,} | {test} | {published:.2f} | {ms} | {peak} | {minutes} |")
-        runs = [c["run_dir"] for c in results[task].values() if c and c["seconds"] is not None]
+        runs = [c["run_dir"] for c in results[task].values() if c and c["done"] and c["seconds"] is not None]
         if runs:  # validation accuracy against wall-clock minutes, the attentions together
             subprocess.run([NYX_TRAIN, "plot", *runs, "--x", "minutes", "--output",
                             os.path.join(ROOT, "docs", "img", f"lra-{task}.svg")], check=True, stdout=subprocess.DEVNULL)
