@@ -99,6 +99,7 @@ def run(task, attention):
                 "command": ["nyx-train"] + command(task, attention, steps) + ["--run-dir", os.path.relpath(run_dir, ROOT)]}
         with open(info_path, "w") as f:
             json.dump(info, f, indent=2)
+            f.write("\n")  # a text file ends with a newline (.editorconfig)
     with open(info_path) as f:
         info = json.load(f)
     logs = logs_of(cell)

@@ -93,6 +93,7 @@ def resumable(name, command_of_steps, steps_of_ms, part_seconds):
         steps = steps_of_ms(ms) if callable(steps_of_ms) else steps_of_ms
         with open(info_path, "w") as f:
             json.dump({"probe_ms_per_step": ms, "steps": steps, "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
+            f.write("\n")  # a text file ends with a newline (.editorconfig)
     info = json.load(open(info_path))
     task = info["command"][1]
     args = [task, "--resume", run_dir] if os.path.exists(os.path.join(run_dir, "latest.safetensors")) else info["command"][1:]
