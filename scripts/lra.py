@@ -102,17 +102,14 @@ def run(task, attention):
             f.write("\n")  # a text file ends with a newline (.editorconfig)
     with open(info_path) as f:
         info = json.load(f)
-    logs = logs_of(cell)
-    last = open(os.path.join(cell, logs[-1]), errors="replace").read() if logs else ""
-    if re.search(r"^(\S+: )?test accuracy", last, re.M):
+    last = last_log(cell)
+    if tested(last):
         print(f"{task}-{attention}: done")
         return 0
-    resume = os.path.exists(os.path.join(run_dir, "latest.safetensors"))
-    args = [task, "--resume", run_dir] if resume else info["command"][1:]
-    if "interrupted during the test evaluation" in last:  # trained and saved: the test alone is left
-        args = ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
-    log = os.path.join(cell, f"log.{len(logs) + 1}")
-    print(f"{task}-{attention}: {'resuming' if resume else 'starting'} ({info['steps']} steps), log {log}", flush=True)
+    args = next_args(info["command"][1:], run_dir, last)
+    log = os.path.join(cell, f"log.{len(logs_of(cell)) + 1}")
+    doing = "testing" if args[0] == "eval" else "resuming" if "--resume" in args else "starting"
+    print(f"{task}-{attention}: {doing} ({info['steps']} steps), log {log}", flush=True)
     with open(log, "w") as out:  # from the repository's root, which the command's --run-dir is relative to
         return subprocess.run([NYX_TRAIN] + args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT).returncode
 
@@ -129,31 +126,64 @@ def last_seconds(run_dir):
     return times[-1] if times and times[-1] is not None else None
 
 
-def read_cell(task, attention):
-    """A cell's figures: test accuracy and peak memory from its logs, time per step (from the closing
-    summary, which covers the steps of the process that finished the cell) and minutes (its run's
-    wall-clock time at the last logged step)."""
-    cell = os.path.join(CELLS, f"{task}-{attention}")
-    if not os.path.exists(os.path.join(cell, "cell.json")):
-        return None
-    info = json.load(open(os.path.join(cell, "cell.json")))
-    run_dir = os.path.join(cell, task)
-    result = {"info": info, "done": False, "run_dir": run_dir, "seconds": last_seconds(run_dir)}
-    ms_weighted, steps_ran, peak = 0.0, 0, 0
-    for name in logs_of(cell):
-        for line in open(os.path.join(cell, name), errors="replace"):
-            m = re.match(r"(?:\S+: )?test accuracy ([0-9.]+)%", line)
+def last_log(folder):
+    """The text of the last log in folder, or "" if it has none."""
+    logs = logs_of(folder) if os.path.isdir(folder) else []
+    return open(os.path.join(folder, logs[-1]), errors="replace").read() if logs else ""
+
+
+def tested(log):
+    """Whether a log ends a run: the test line of nyx-train's training or of nyx-train eval."""
+    return re.search(r"^(\S+: )?test accuracy", log, re.M) is not None
+
+
+def next_args(command, run_dir, last):
+    """nyx-train's arguments that take a run on, given its last log: the command that starts it,
+    --resume once it has a checkpoint, or nyx-train eval when it trained and was stopped during its
+    test evaluation (then the test alone is left)."""
+    if "interrupted during the test evaluation" in last:
+        return ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
+    if os.path.exists(os.path.join(run_dir, "latest.safetensors")):
+        return [command[0], "--resume", run_dir]
+    return command
+
+
+def read_logs(folder):
+    """What the nyx-train logs in folder say: the test accuracy (and SOP accuracy) in percent of the
+    line that ends a run; the time per step of the closing summaries (weighted by their steps: each
+    covers the steps of its process), and the tokens per second that were not padding of the last
+    one; the peak memory. None where no log says it."""
+    result = {"test": None, "test_sop": None, "ms_per_step": None, "tokens_per_s": None, "peak_mb": None}
+    ms_weighted, steps_ran = 0.0, 0
+    for name in logs_of(folder):
+        for line in open(os.path.join(folder, name), errors="replace"):
+            m = re.match(r"(?:\S+: )?test accuracy ([0-9.]+)%(?:.*sop_accuracy ([0-9.]+)%)?", line)
             if m:
-                result["test"], result["done"] = float(m.group(1)), True
+                result["test"] = float(m.group(1))
+                result["test_sop"] = float(m.group(2)) if m.group(2) else None
             m = re.match(r"(\d+) steps? .*\(([0-9.]+) ms per step while training\)", line)
             if m:
                 ms_weighted += int(m.group(1)) * float(m.group(2))
                 steps_ran += int(m.group(1))
+            m = re.search(r"([0-9.]+)([kM]?) without the padding", line)
+            if m:
+                result["tokens_per_s"] = float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(2)]
             m = re.search(r"peak memory (\d+) MB", line)
             if m:
-                peak = max(peak, int(m.group(1)))
-    result.update(ms_per_step=ms_weighted / steps_ran if steps_ran else None, peak_mb=peak)
+                result["peak_mb"] = max(result["peak_mb"] or 0, int(m.group(1)))
+    result["ms_per_step"] = ms_weighted / steps_ran if steps_ran else None
     return result
+
+
+def read_cell(task, attention):
+    """A cell's figures: read_logs's, and minutes (its run's wall-clock time at the last logged step)."""
+    cell = os.path.join(CELLS, f"{task}-{attention}")
+    if not os.path.exists(os.path.join(cell, "cell.json")):
+        return None
+    run_dir = os.path.join(cell, task)
+    figures = read_logs(cell)
+    return {**figures, "info": json.load(open(os.path.join(cell, "cell.json"))), "done": figures["test"] is not None,
+            "run_dir": run_dir, "seconds": last_seconds(run_dir)}
 
 
 def table():

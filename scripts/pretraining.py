@@ -17,13 +17,12 @@ probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next res
 """
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lra import NYX_TRAIN, ROOT, logs_of, probe_ms_per_step  # noqa: E402
+from lra import NYX_TRAIN, ROOT, last_log, logs_of, next_args, probe_ms_per_step, read_logs, tested  # noqa: E402
 
 # In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints
 # (.gitignore); and the one tokenizer every run shares. A session's machine does not outlive it, so
@@ -60,16 +59,9 @@ def run_process(name, args, seconds=None):
             return PART_ENDED if status == 130 else status
 
 
-def last_log(name):
-    """The text of run `name`'s last log, or ""."""
-    folder = os.path.join(RUNS, name)
-    logs = logs_of(folder) if os.path.isdir(folder) else []
-    return open(os.path.join(folder, logs[-1]), errors="replace").read() if logs else ""
-
-
 def done(name):
     """Whether run `name` has been tested (by its training, or by nyx-train eval after it)."""
-    return re.search(r"^(\S+: )?test accuracy", last_log(name), re.M) is not None
+    return tested(last_log(os.path.join(RUNS, name)))
 
 
 def tokenizer():
@@ -94,12 +86,8 @@ def resumable(name, command_of_steps, steps_of_ms, part_seconds):
         with open(info_path, "w") as f:
             json.dump({"probe_ms_per_step": ms, "steps": steps, "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
             f.write("\n")  # a text file ends with a newline (.editorconfig)
-    info = json.load(open(info_path))
-    task = info["command"][1]
-    args = [task, "--resume", run_dir] if os.path.exists(os.path.join(run_dir, "latest.safetensors")) else info["command"][1:]
-    if "interrupted during the test evaluation" in last_log(name):  # trained and saved: the test alone is left
-        args = ["eval", run_dir, "--eval-size", "1000", "--threads", "2"]
-    return run_process(name, args, part_seconds)
+    command = json.load(open(info_path))["command"][1:]
+    return run_process(name, next_args(command, run_dir, last_log(folder)), part_seconds)
 
 
 def pretrain(attention):
@@ -140,31 +128,21 @@ def json_lines(path):
 def read_run(name):
     """A run's figures, or None if it has not started: its validation and test records
     (metrics.jsonl; the test from the log when nyx-train eval tested it), its minutes (speed.jsonl),
-    and the time per step, tokens/s and peak memory of nyx-train's closing summary (which covers
-    the steps of the process that finished the run)."""
+    and the time per step, tokens/s and peak memory of nyx-train's closing summaries (lra.read_logs)."""
     folder = os.path.join(RUNS, name)
     run_dir = os.path.join(folder, name)
-    records = json_lines(os.path.join(run_dir, "metrics.jsonl"))
     if not os.path.exists(os.path.join(run_dir, "config.json")):
         return None
+    records = json_lines(os.path.join(run_dir, "metrics.jsonl"))
     seconds = [r["seconds"] for r in json_lines(os.path.join(run_dir, "speed.jsonl")) if r.get("seconds") is not None]
     info = next((json.load(open(p)) for p in (os.path.join(folder, "run.json"), os.path.join(run_dir, "config.json")) if os.path.exists(p)), {})
-    result = {"run_dir": run_dir, "steps": info.get("steps"), "val": [r for r in records if r.get("split") == "val"],
-              "test": next((r for r in records if r.get("split") == "test"), None), "minutes": seconds[-1] / 60 if seconds else None,
-              "peak_mb": None, "ms_per_step": None, "tokens_per_s": None}
-    for log in logs_of(folder):
-        for line in open(os.path.join(folder, log), errors="replace"):
-            m = re.match(r"(\d+) steps? .*\(([0-9.]+) ms per step while training\); .*; ([0-9.]+)([kM]?) without the padding", line)
-            if m:  # nyx-train's summary: the time per step, and the tokens per second that were not padding
-                result["ms_per_step"] = float(m.group(2))
-                result["tokens_per_s"] = float(m.group(3)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(4)]
-            m = re.search(r"peak memory (\d+) MB", line)
-            if m:
-                result["peak_mb"] = max(result["peak_mb"] or 0, int(m.group(1)))
-            m = re.match(r"\S+: test accuracy ([0-9.]+)%(?:.*sop_accuracy ([0-9.]+)%)?", line)
-            if m and not result["test"]:  # nyx-train eval's line
-                result["test"] = {"accuracy": float(m.group(1)) / 100, **({"sop_accuracy": float(m.group(2)) / 100} if m.group(2) else {})}
-    return result
+    logs = read_logs(folder)
+    test = next((r for r in records if r.get("split") == "test"), None)
+    if test is None and logs["test"] is not None:  # nyx-train eval's line
+        test = {"accuracy": logs["test"] / 100, **({"sop_accuracy": logs["test_sop"] / 100} if logs["test_sop"] is not None else {})}
+    return {"run_dir": run_dir, "steps": info.get("steps"), "val": [r for r in records if r.get("split") == "val"], "test": test,
+            "minutes": seconds[-1] / 60 if seconds else None, "peak_mb": logs["peak_mb"], "ms_per_step": logs["ms_per_step"],
+            "tokens_per_s": logs["tokens_per_s"]}
 
 
 def cell(value, form):
