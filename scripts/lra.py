@@ -152,7 +152,8 @@ def read_logs(folder):
     """What the nyx-train logs in folder say: the test accuracy (and SOP accuracy) in percent of the
     line that ends a run; the time per step of the closing summaries (weighted by their steps: each
     covers the steps of its process), and the tokens per second that were not padding of the last
-    one; the peak memory. None where no log says it."""
+    one; the peak memory; and how many steps those summaries cover (fewer than the run's when a
+    process was killed before its summary). None where no log says it."""
     result = {"test": None, "test_sop": None, "ms_per_step": None, "tokens_per_s": None, "peak_mb": None}
     ms_weighted, steps_ran = 0.0, 0
     for name in logs_of(folder):
@@ -172,6 +173,7 @@ def read_logs(folder):
             if m:
                 result["peak_mb"] = max(result["peak_mb"] or 0, int(m.group(1)))
     result["ms_per_step"] = ms_weighted / steps_ran if steps_ran else None
+    result["steps_summarised"] = steps_ran
     return result
 
 
@@ -189,6 +191,7 @@ def read_cell(task, attention):
 def table():
     results = {t: {a: read_cell(t, a) for a in ATTENTIONS} for t in TASKS}
     rows = ["| task | attention | steps | test accuracy | published | time/step | peak memory | minutes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    partial = False  # a cell whose time per step and peak memory cover only some of its steps
     for task in TASKS:
         for attention in ATTENTIONS:
             c = results[task][attention]
@@ -200,11 +203,17 @@ def table():
             ms = f"{c['ms_per_step']:.0f} ms" if c["ms_per_step"] else ""
             minutes = f"{c['seconds'] / 60:.1f}" if c["seconds"] is not None else ""
             peak = f"{c['peak_mb']:,} MB" if c["peak_mb"] else ""
+            if c["steps_summarised"] < c["info"]["steps"]:
+                partial = True
+                ms, peak = f"{ms} †", f"{peak} †"
             rows.append(f"| {task} | {attention} | {c['info']['steps']:,} | {test} | {published:.2f} | {ms} | {peak} | {minutes} |")
         runs = [c["run_dir"] for c in results[task].values() if c and c["done"] and c["seconds"] is not None]
         if runs:  # validation accuracy against wall-clock minutes, the attentions together
             subprocess.run([NYX_TRAIN, "plot", *runs, "--x", "minutes", "--output",
                             os.path.join(ROOT, "docs", "img", f"lra-{task}.svg")], check=True, stdout=subprocess.DEVNULL)
+    if partial:
+        rows += ["", "† Of the steps of the processes that ended with a summary: a process killed before its"
+                 " summary (a machine's restart) leaves its steps out of these two figures."]
     doc = os.path.join(ROOT, "docs", "lra.md")
     text = open(doc).read()
     start, end = "<!-- results: scripts/lra.py table -->", "<!-- end of results -->"
