@@ -81,7 +81,7 @@ EncoderClassifier::EncoderClassifier(const EncoderConfig& c, std::int64_t classe
     NYX_CHECK(classes >= 1, "EncoderClassifier: classes must be >= 1, got ", classes);
     const nn::LinearOptions linear{.bias = true, .dtype = c.dtype};
     head = register_module("head", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
-                                       std::make_shared<nn::Linear>(c.dual_encoder ? 4 * c.dim : c.dim, c.hidden, linear, generator),
+                                       std::make_shared<nn::Linear>(c.head_features(), c.hidden, linear, generator),
                                        std::make_shared<nn::ReLU>(),
                                        std::make_shared<nn::Linear>(c.hidden, classes, linear, generator)}));
 }

@@ -34,6 +34,9 @@ struct EncoderConfig {
     // pretrained with sentence-order prediction (models::MaskedLM) and the classifiers fine-tuned
     // from them. In config.json only when > 0.
     std::int64_t segments = 0;
+
+    // The width of what the classifier's head reads: dim, or 4 × dim for a dual encoder.
+    std::int64_t head_features() const { return dual_encoder ? 4 * dim : dim; }
 };
 
 // The encoder every nyx model is built on: token ids (or feature vectors) embedded, learned

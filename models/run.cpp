@@ -87,7 +87,7 @@ void check_sizes(const ClassifierConfig& c, const io::Safetensors& file, const s
     expect("position_embedding.weight", {e.max_len, e.dim}, "max_len and dim");
     if (e.input_features == 0) expect("token_embedding.weight", {e.vocab, e.dim}, "vocab and dim");
     else expect("input_projection.weight", {e.dim, e.input_features}, "input_features and dim");
-    expect("head.0.weight", {e.hidden, e.dim}, "hidden and dim");
+    expect("head.0.weight", {e.hidden, e.head_features()}, "hidden, dim and dual_encoder");
     expect("head.2.weight", {c.classes, e.hidden}, "classes and hidden");
     if (e.layers > 0) {
         const std::string last = "blocks." + std::to_string(e.layers - 1) + ".";

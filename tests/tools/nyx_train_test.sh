@@ -230,6 +230,7 @@ lra-tasks)
   grep -q '"dual_encoder": true' r/config.json && grep -q '"max_len": 64' r/config.json || fail "retrieval: not a dual encoder of 64 positions: $(cat r/config.json)"
   "$nyx_train" retrieval --resume r --steps 6 > out.txt || fail "retrieval resume: $(cat out.txt)"
   grep -q 'resuming' out.txt || fail "retrieval: no resume: $(head -3 out.txt)"
+  "$nyx_train" eval r > out.txt 2>&1 && grep -q 'test accuracy' out.txt || fail "eval of the retrieval (dual encoder) run: $(cat out.txt)"
   expect_error "has no folder nope; its folders: fs, mm, net" text "${model[@]}" --data-dir docs --folders net,nope --steps 2 --run-dir e1
   expect_error "no such folder" text "${model[@]}" --data-dir "$work/absent" --steps 2 --run-dir e2
   expect_error "--pad-to must be 0 for retrieval" retrieval "${model[@]}" "${tree[@]}" --pad-to 256 --steps 2 --run-dir e3
