@@ -12,8 +12,9 @@ Each run lives in docs/pretraining-runs/NAME/: run.json (its command, and how it
 the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
 trains for as many steps as fit in PRETRAIN_HOURS at the probe's time per step (scripts/lra.py's
 probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
-`all` runs each pretraining with the fine-tuning from it before the next, as a session's machine
-(and so a checkpoint) does not outlive the session; commit each run when it is done.
+`all` runs each pretraining with the fine-tuning from it before the next: checkpoints stay on the
+machine that wrote them (they are not committed), so a pretraining run and the fine-tuning from it
+finish on one machine, over as many sessions as they take; commit each run when it is done.
 """
 import json
 import os
@@ -25,11 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lra import NYX_TRAIN, ROOT, last_log, logs_of, next_args, probe_ms_per_step, read_logs, tested  # noqa: E402
 
 # In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints
-# (.gitignore); and the one tokenizer every run shares. A session's machine does not outlive it, so
-# a pretraining run and the fine-tuning from it go in one session.
+# (.gitignore); and the one tokenizer every run shares. Checkpoints stay on the machine that wrote
+# them, so a pretraining run and the fine-tuning from it finish on one machine.
 RUNS = os.path.join(ROOT, "docs", "pretraining-runs")
 TOKENIZER = os.path.join(RUNS, "tokenizer.model")
-PRETRAIN_HOURS = 1.25  # of training, per attention: with its fine-tuning, one session's machine
+PRETRAIN_HOURS = 3.0   # of training, per attention: "a few hours each" (issue #21), in parts
 PART_HOURS = 1.9       # per process: a run longer than about two hours goes in parts
 PART_ENDED = -1        # run_process's status when it stopped a process at the end of its part
 MISSING = 3            # a fine-tuning's pretrained run has no checkpoint on this machine
@@ -105,7 +106,7 @@ def finetune(start, length):
     steps = FINETUNE_STEPS[length]
     if source and not done(name) and not os.path.exists(os.path.join(source[1], "best.safetensors")):
         print(f"{name}: pretrain-{start} has no checkpoint on this machine (checkpoints are not committed); remove "
-              f"docs/pretraining-runs/pretrain-{start} and its unfinished fine-tuning runs, and run both again in one session", file=sys.stderr)
+              f"docs/pretraining-runs/pretrain-{start} and its unfinished fine-tuning runs, and run both again on one machine", file=sys.stderr)
         return MISSING
 
     def command_of(s):
