@@ -148,6 +148,11 @@ def next_args(command, run_dir, last):
     return command
 
 
+# Below a table whose figures marked † cover only some of a run's steps (read_logs's steps_summarised).
+PARTIAL_NOTE = ("† Of the steps of the processes that ended with a summary: a process killed before its summary"
+                " (a machine's restart) leaves its steps out of the figures so marked.")
+
+
 def read_logs(folder):
     """What the nyx-train logs in folder say: the test accuracy (and SOP accuracy) in percent of the
     line that ends a run; the time per step of the closing summaries (weighted by their steps: each
@@ -212,8 +217,7 @@ def table():
             subprocess.run([NYX_TRAIN, "plot", *runs, "--x", "minutes", "--output",
                             os.path.join(ROOT, "docs", "img", f"lra-{task}.svg")], check=True, stdout=subprocess.DEVNULL)
     if partial:
-        rows += ["", "† Of the steps of the processes that ended with a summary: a process killed before its"
-                 " summary (a machine's restart) leaves its steps out of these two figures."]
+        rows += ["", PARTIAL_NOTE]
     doc = os.path.join(ROOT, "docs", "lra.md")
     text = open(doc).read()
     start, end = "<!-- results: scripts/lra.py table -->", "<!-- end of results -->"

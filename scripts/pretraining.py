@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lra import NYX_TRAIN, ROOT, last_log, logs_of, next_args, probe_ms_per_step, read_logs, tested  # noqa: E402
+from lra import NYX_TRAIN, PARTIAL_NOTE, ROOT, last_log, logs_of, next_args, probe_ms_per_step, read_logs, tested  # noqa: E402
 
 # In the repository, as scripts/lra.py's cells: logs, configurations and metrics, not checkpoints
 # (.gitignore); and the one tokenizer every run shares. Checkpoints stay on the machine that wrote
@@ -143,7 +143,7 @@ def read_run(name):
         test = {"accuracy": logs["test"] / 100, **({"sop_accuracy": logs["test_sop"] / 100} if logs["test_sop"] is not None else {})}
     return {"run_dir": run_dir, "steps": info.get("steps"), "val": [r for r in records if r.get("split") == "val"], "test": test,
             "minutes": seconds[-1] / 60 if seconds else None, "peak_mb": logs["peak_mb"], "ms_per_step": logs["ms_per_step"],
-            "tokens_per_s": logs["tokens_per_s"]}
+            "tokens_per_s": logs["tokens_per_s"], "partial": logs["steps_summarised"] < (info.get("steps") or 0)}
 
 
 def cell(value, form):
@@ -151,25 +151,33 @@ def cell(value, form):
     return "" if value is None else form.format(value)
 
 
+def summarised(run, key, form):
+    """A figure of a run's closing summaries as cell() gives it, marked † when those cover only some
+    of the run's steps (a process killed before its summary: PARTIAL_NOTE)."""
+    text = cell(run[key], form)
+    return f"{text} †" if text and run["partial"] else text
+
+
 def table():
     """docs/pretraining.md's tables between its markers, and the curves: MLM and SOP validation
     accuracy against steps and against minutes, both attentions in each figure (nyx-train plot)."""
     rows = ["| attention | steps | MLM accuracy (val / test) | SOP accuracy (val / test) | time/step | tokens/s (not padding) | peak memory | minutes |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    pretrained = []
+    pretrained, shown = [], []  # the pretrained runs' directories; every run in the tables
     for attention in ("softmax", "nystrom"):
         r = read_run(f"pretrain-{attention}")
         if not r:
             rows.append(f"| {attention} | | not run yet | | | | | |")
             continue
+        shown.append(r)
         if r["minutes"] is not None:  # nyx-train plot draws runs that have logged a step
             pretrained.append(r["run_dir"])
         val = max(r["val"], key=lambda v: v.get("accuracy", 0), default={})  # the checkpoint the test reads
         figures = [" / ".join([cell(val.get(key) and 100 * val[key], "{:.2f}%") or "–",
                                cell(r["test"] and r["test"].get(key) and 100 * r["test"][key], "{:.2f}%") or "running"])
                    for key in ("accuracy", "sop_accuracy")]
-        rows.append(f"| {attention} | {cell(r['steps'], '{:,}')} | {figures[0]} | {figures[1]} | {cell(r['ms_per_step'], '{:,.0f} ms')} | "
-                    f"{cell(r['tokens_per_s'], '{:,.0f}')} | {cell(r['peak_mb'], '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
+        rows.append(f"| {attention} | {cell(r['steps'], '{:,}')} | {figures[0]} | {figures[1]} | {summarised(r, 'ms_per_step', '{:,.0f} ms')} | "
+                    f"{summarised(r, 'tokens_per_s', '{:,.0f}')} | {summarised(r, 'peak_mb', '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
     rows += ["", "Fine-tuning on the downstream task (which of the 8 largest linux-doc folders a passage of n pieces comes from; "
              "AdamW at 1e-4 decaying linearly, batches of 16 at n = 1,024 and 4 at n = 4,096, bf16; test on 1,000 passages):", "",
              "| model | n | steps | test accuracy | best validation | time/step | peak memory | minutes |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -180,10 +188,13 @@ def table():
             if not r:
                 rows.append(f"| {label} | {length:,} | | not run yet | | | | |")
                 continue
+            shown.append(r)
             test = cell(r["test"] and 100 * r["test"]["accuracy"], "{:.2f}%") or "running"
             best = cell(max((100 * v["accuracy"] for v in r["val"] if "accuracy" in v), default=None), "{:.2f}%")
-            rows.append(f"| {label} | {length:,} | {cell(r['steps'], '{:,}')} | {test} | {best} | {cell(r['ms_per_step'], '{:,.0f} ms')} | "
-                        f"{cell(r['peak_mb'], '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
+            rows.append(f"| {label} | {length:,} | {cell(r['steps'], '{:,}')} | {test} | {best} | {summarised(r, 'ms_per_step', '{:,.0f} ms')} | "
+                        f"{summarised(r, 'peak_mb', '{:,} MB')} | {cell(r['minutes'], '{:.1f}')} |")
+    if any(r["partial"] for r in shown):
+        rows += ["", PARTIAL_NOTE]
     doc = os.path.join(ROOT, "docs", "pretraining.md")
     text = open(doc).read()
     start, end = "<!-- results: scripts/pretraining.py table -->", "<!-- end of results -->"
