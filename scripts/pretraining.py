@@ -9,9 +9,9 @@ budget each, and fine-tuning of both (and of a model trained from scratch) at tw
     python3 scripts/pretraining.py table                  # docs/pretraining.md's tables and docs/img/pretraining-*.svg
 
 Each run lives in docs/pretraining-runs/NAME/: run.json (its command, and how its step count was set),
-the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). A pretraining run
+the nyx-train run directory NAME/ and log.1, log.2, ... (one per process). Softmax's pretraining
 trains for as many steps as fit in PRETRAIN_HOURS at the probe's time per step (scripts/lra.py's
-probe), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
+probe), and Nyström's for the same budget on its own machine (see pretrain), in processes of at most PART_HOURS (SIGINT ends one, saved; the next resumes it).
 `all` runs each pretraining with the fine-tuning from it before the next: checkpoints stay on the
 machine that wrote them (they are not committed), so a pretraining run and the fine-tuning from it
 finish on one machine, over as many sessions as they take; commit each run when it is done.
@@ -71,9 +71,10 @@ def tokenizer():
     return run_process("tokenizer", ["tokenizer", "--output", TOKENIZER, "--vocab-size", "8000", "--threads", "2"])
 
 
-def resumable(name, command_of_steps, steps_of_ms, part_seconds):
+def resumable(name, command_of_steps, steps_of_ms, part_seconds, record=None):
     """Starts run `name` or resumes it, one process of at most part_seconds. Its steps are
-    steps_of_ms(a probe's milliseconds per step), or steps_of_ms itself when that is a number."""
+    steps_of_ms(a probe's milliseconds per step), or steps_of_ms itself when that is a number; run.json
+    also keeps `record` (which steps_of_ms may fill)."""
     folder = os.path.join(RUNS, name)
     run_dir = os.path.join(folder, name)
     info_path = os.path.join(folder, "run.json")
@@ -85,17 +86,38 @@ def resumable(name, command_of_steps, steps_of_ms, part_seconds):
         ms = probe_ms_per_step(command_of_steps) if callable(steps_of_ms) else None
         steps = steps_of_ms(ms) if callable(steps_of_ms) else steps_of_ms
         with open(info_path, "w") as f:
-            json.dump({"probe_ms_per_step": ms, "steps": steps, "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
+            json.dump({"probe_ms_per_step": ms, "steps": steps, **(record or {}), "command": ["nyx-train"] + command_of_steps(steps) + ["--run-dir", run_dir]}, f, indent=2)
             f.write("\n")  # a text file ends with a newline (.editorconfig)
     command = json.load(open(info_path))["command"][1:]
     return run_process(name, next_args(command, run_dir, last_log(folder)), part_seconds)
 
 
-def pretrain(attention):
+def pretrain_command(attention):
+    """nyx-train's pretraining command for `attention`, as a function of its steps."""
     def command_of(steps):
         return ["pretrain", "--tokenizer", TOKENIZER, "--attn", attention] + PRETRAIN + [
             "--steps", str(steps), "--warmup", str(max(1, steps // 20)), "--eval-every", str(max(1, steps // 12))]
-    return resumable(f"pretrain-{attention}", command_of, lambda ms: int(PRETRAIN_HOURS * 3600_000 / ms) // 10 * 10, PART_HOURS * 3600)
+    return command_of
+
+
+def pretrain(attention):
+    """Softmax trains for as many steps as fit in PRETRAIN_HOURS here. Nyström gets the same CPU
+    budget on whatever machine it starts on (sessions may land on different CPUs): softmax's steps
+    scaled by the two attentions' times per step, probed back to back on that machine."""
+    if attention == "softmax":
+        return resumable("pretrain-softmax", pretrain_command("softmax"), lambda ms: int(PRETRAIN_HOURS * 3600_000 / ms) // 10 * 10,
+                         PART_HOURS * 3600)
+    softmax_info = os.path.join(RUNS, "pretrain-softmax", "run.json")
+    if not os.path.exists(softmax_info):
+        print(f"pretrain-{attention}: its budget is softmax's, so pretrain softmax first (python3 scripts/pretraining.py pretrain softmax)",
+              file=sys.stderr)
+        return 2
+    softmax_steps, record = json.load(open(softmax_info))["steps"], {}
+
+    def steps_of_ms(ms):
+        record["softmax_probe_ms_per_step"] = probe_ms_per_step(pretrain_command("softmax"))
+        return int(softmax_steps * record["softmax_probe_ms_per_step"] / ms) // 10 * 10
+    return resumable(f"pretrain-{attention}", pretrain_command(attention), steps_of_ms, PART_HOURS * 3600, record)
 
 
 def finetune(start, length):
